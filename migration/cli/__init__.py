@@ -1,0 +1,1 @@
+"""The ``carve`` command line: parse, call one use case, render."""

@@ -1,0 +1,49 @@
+"""The ``carve`` typer application: every command group is registered here."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from migration import __version__
+from migration.cli import db, modules, run
+from migration.cli.output import report_error
+from migration.runtime.errors import CarveError
+
+app = typer.Typer(
+    name="carve",
+    help="Take a modular monolith apart into services, one module at a time.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(run.app, name="run")
+app.add_typer(db.app, name="db")
+app.command("modules")(modules.list_modules)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"carve {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True,
+                           help="Print carve's version and exit.")
+    ] = False,
+) -> None:
+    """Take a modular monolith apart into services, one module at a time."""
+
+
+def main() -> None:
+    """Console entry point: a user's error is one line on stderr and a non-zero exit."""
+    try:
+        app()
+    except CarveError as exc:
+        report_error(str(exc))
+        sys.exit(exc.exit_code)

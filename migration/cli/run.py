@@ -1,0 +1,38 @@
+"""``carve run …``: start the processes of the system."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from migration.cli.options import ConfigOption
+from migration.cli.output import console
+from migration.runtime.settings import Settings
+
+app = typer.Typer(help="Run the monolith, extracted services, the gateway or event workers.",
+                  no_args_is_help=True)
+
+
+@app.command("monolith")
+def run_monolith(
+    config: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    reload: Annotated[bool, typer.Option(help="Restart when the code changes.")] = False,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
+) -> None:
+    """Serve the monolith: every local module's contract, /healthz, /readyz, /docs."""
+    settings = Settings.from_env(config)
+    if migrate:
+        done = settings.project.upgrade()
+        console.print(f"[green]migrated[/] {', '.join(done)}")
+        settings.project.close()
+    if config:
+        # uvicorn builds the app in its own import (and, with --reload, its own process).
+        import os
+
+        os.environ["CARVE_CONFIG"] = str(config)
+    uvicorn.run("monolith.app:create_app_from_env", factory=True, host=host, port=port,
+                reload=reload, log_level="info")

@@ -1,0 +1,133 @@
+"""Applying events to subscribers, once each, and in-process delivery after commit.
+
+A subscriber runs in a unit of work of its own module; the inbox row that
+records the message id commits with its effect, so a redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from contracts.events import Event
+from migration.runtime.modules import Subscription
+from migration.runtime.outbox import OutboxMessage, OutboxStore
+from migration.runtime.unit_of_work import UnitOfWork
+
+log = logging.getLogger("carve.events")
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A subscription bound to its module: where and how to apply an event."""
+
+    module: str
+    subscription: Subscription
+    unit_of_work: Callable[[], UnitOfWork]
+    service: Any
+
+    @property
+    def name(self) -> str:
+        """The consumer's stable name, ``<module>.<handler>``: its inbox key and queue."""
+        return f"{self.module}.{self.subscription.name}"
+
+    def apply(self, event: Event) -> bool:
+        """Apply the event unless already applied; True when it changed something."""
+        with self.unit_of_work() as uow:
+            if uow.already_applied(event.message_id, self.name):
+                return False
+            self.subscription.handler(event, uow, self.service)
+            uow.mark_applied(event.message_id, self.name)
+            try:
+                uow.commit()
+            except IntegrityError:
+                # Another delivery of the same message won the race: its effect stands.
+                uow.rollback()
+                return False
+        return True
+
+
+class InProcessDelivery:
+    """Delivers outbox rows of in-process events to the subscribers in this process."""
+
+    def __init__(
+        self,
+        outboxes: dict[str, OutboxStore],
+        consumers: Iterable[Consumer],
+        transport: Callable[[str], str],
+    ) -> None:
+        self._outboxes = outboxes
+        self._consumers: dict[str, list[Consumer]] = defaultdict(list)
+        for consumer in consumers:
+            self._consumers[consumer.subscription.event.type].append(consumer)
+        self._transport = transport
+        self._locks = {module: threading.Lock() for module in outboxes}
+
+    def consumers_of(self, event_type: str) -> list[Consumer]:
+        """The consumers in this process subscribed to an event type."""
+        return list(self._consumers.get(event_type, ()))
+
+    def inprocess_types(self) -> list[str]:
+        """The event types this delivery is responsible for."""
+        return [t for t in self._consumers if self._transport(t) == "inprocess"]
+
+    def after_commit(self, module: str, message_ids: list[str]) -> None:
+        """Deliver what a transaction just published; failures stay for the retry."""
+        self.deliver(module, ids=message_ids)
+
+    def deliver(self, module: str, ids: Sequence[str] | None = None, limit: int = 200) -> int:
+        """Deliver pending in-process events of one module's outbox; returns how many."""
+        outbox = self._outboxes.get(module)
+        types = self.inprocess_types()
+        if outbox is None or not types:
+            return 0
+        with self._locks[module]:
+            messages = outbox.pending(event_types=types, ids=ids, limit=limit)
+            return sum(self._deliver_one(outbox, message) for message in messages)
+
+    def deliver_all(self) -> int:
+        """One retry pass over every module's outbox."""
+        return sum(self.deliver(module) for module in self._outboxes)
+
+    def _deliver_one(self, outbox: OutboxStore, message: OutboxMessage) -> bool:
+        try:
+            event = message.event()
+            for consumer in self._consumers.get(message.event_type, ()):
+                consumer.apply(event)
+        except Exception as exc:  # a subscriber's failure must not reach the publisher
+            log.warning("delivery of %s %s failed: %s", message.event_type, message.id, exc)
+            outbox.record_failure(message, f"{type(exc).__name__}: {exc}")
+            return False
+        outbox.mark_dispatched([message.id])
+        return True
+
+
+class RetryLoop:
+    """A daemon thread that retries undelivered in-process events every few seconds."""
+
+    def __init__(self, delivery: InProcessDelivery, interval: float = 2.0) -> None:
+        self._delivery = delivery
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="carve-retry", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._delivery.deliver_all()
+            except Exception:  # keep retrying; the next pass may find the database back
+                log.exception("event retry pass failed")

@@ -1,0 +1,117 @@
+"""Reading and settling a module's outbox: what is pending, delivered or failing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from contracts.events import Event
+
+MAX_BACKOFF_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One outbox row: an event waiting for (or done with) delivery."""
+
+    id: str
+    event_type: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
+    attempts: int
+
+    def event(self) -> Event:
+        """Rebuild the event from its stored payload."""
+        cls = Event.class_for(self.event_type)
+        if cls is None:
+            raise LookupError(f"no contract declares the event type '{self.event_type}'")
+        return cls.model_validate(self.payload)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential backoff after a failed delivery, capped at a minute."""
+    return timedelta(seconds=min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+class OutboxStore:
+    """Queries on one module's ``<module>_outbox`` table."""
+
+    def __init__(self, sessions: sessionmaker[Session], table: Table) -> None:
+        self._sessions = sessions
+        self.table = table
+
+    def pending(
+        self,
+        *,
+        event_types: Iterable[str] | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int = 100,
+        due_only: bool = True,
+    ) -> list[OutboxMessage]:
+        """Undelivered rows, oldest first, optionally only some types or ids."""
+        t = self.table
+        query = select(t).where(t.c.dispatched_at.is_(None)).order_by(t.c.occurred_at, t.c.id)
+        if due_only:
+            query = query.where(t.c.available_at <= datetime.now(UTC))
+        if event_types is not None:
+            query = query.where(t.c.event_type.in_(list(event_types)))
+        if ids is not None:
+            query = query.where(t.c.id.in_(list(ids)))
+        with self._sessions() as session:
+            return [_message(row) for row in session.execute(query.limit(limit)).mappings()]
+
+    def mark_dispatched(self, ids: Sequence[str], session: Session | None = None) -> None:
+        """Mark rows delivered (in the caller's session when given)."""
+        if not ids:
+            return
+        statement = (
+            update(self.table)
+            .where(and_(self.table.c.id.in_(list(ids)), self.table.c.dispatched_at.is_(None)))
+            .values(dispatched_at=datetime.now(UTC), last_error=None)
+        )
+        if session is not None:
+            session.execute(statement)
+            return
+        with self._sessions.begin() as own:
+            own.execute(statement)
+
+    def record_failure(self, message: OutboxMessage, error: str) -> None:
+        """Count a failed attempt and put the row back after a backoff."""
+        attempts = message.attempts + 1
+        with self._sessions.begin() as session:
+            session.execute(
+                update(self.table)
+                .where(self.table.c.id == message.id)
+                .values(
+                    attempts=attempts,
+                    last_error=error[:2000],
+                    available_at=datetime.now(UTC) + backoff(attempts),
+                )
+            )
+
+    def backlog(self) -> dict[str, int]:
+        """How many undelivered rows there are, per event type."""
+        t = self.table
+        query = (
+            select(t.c.event_type, func.count())
+            .where(t.c.dispatched_at.is_(None))
+            .group_by(t.c.event_type)
+        )
+        with self._sessions() as session:
+            return {row[0]: row[1] for row in session.execute(query).all()}
+
+
+def _message(row: Any) -> OutboxMessage:
+    return OutboxMessage(
+        id=row["id"],
+        event_type=row["event_type"],
+        payload=json.loads(row["payload"]),
+        headers=json.loads(row["headers"] or "{}"),
+        attempts=row["attempts"],
+    )

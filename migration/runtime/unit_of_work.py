@@ -1,0 +1,106 @@
+"""The unit of work: one transaction on a module's database, with its outbox.
+
+State changes and the events they cause commit together; subscribers record
+the message ids they applied in the same transaction as their effect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from contracts.events import Event
+
+CommitHook = Callable[[str, list[str]], None]
+
+
+class UnitOfWork:
+    """``with uow:`` opens a session; ``commit()`` commits it and announces new events."""
+
+    def __init__(
+        self,
+        module: str,
+        sessions: sessionmaker[Session],
+        outbox: Table,
+        inbox: Table,
+        on_commit: CommitHook | None = None,
+        headers: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
+        self.module = module
+        self._sessions = sessions
+        self._outbox = outbox
+        self._inbox = inbox
+        self._on_commit = on_commit
+        self._headers = headers
+        self._published: list[str] = []
+        self.session: Session
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        self.session.info["carve_module"] = self.module
+        self._published = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def publish(self, event: Event) -> None:
+        """Write the event to this module's outbox, in this transaction."""
+        now = datetime.now(UTC)
+        headers = self._headers() if self._headers else {}
+        self.session.execute(
+            insert(self._outbox).values(
+                id=event.message_id,
+                event_type=event.type,
+                payload=json.dumps(event.payload()),
+                headers=json.dumps(headers),
+                occurred_at=event.occurred_at,
+                available_at=now,
+                attempts=0,
+            )
+        )
+        self._published.append(event.message_id)
+
+    def already_applied(self, message_id: str, handler: str) -> bool:
+        """Whether this subscriber already applied this message."""
+        query = select(self._inbox.c.message_id).where(
+            self._inbox.c.message_id == message_id, self._inbox.c.handler == handler
+        )
+        return self.session.execute(query).first() is not None
+
+    def mark_applied(self, message_id: str, handler: str) -> None:
+        """Record in the inbox that this subscriber applied this message."""
+        self.session.execute(
+            insert(self._inbox).values(
+                message_id=message_id, handler=handler, applied_at=datetime.now(UTC)
+            )
+        )
+
+    def commit(self) -> None:
+        """Commit, then tell the delivery which events this transaction published."""
+        self.session.commit()
+        published, self._published = self._published, []
+        if published and self._on_commit:
+            self._on_commit(self.module, published)
+
+    def rollback(self) -> None:
+        """Undo everything since the last commit, events included."""
+        self.session.rollback()
+        self._published = []
+
+
+def rows(result: Any) -> list[dict[str, Any]]:
+    """Result rows as plain dicts."""
+    return [dict(row._mapping) for row in result]

@@ -1,0 +1,1 @@
+"""The reference modular monolith that carve takes apart."""

@@ -1,0 +1,1 @@
+"""The monolith's modules. Each talks to the others only through ``contracts``."""

@@ -1,0 +1,1 @@
+"""The orders module subscribes to no events; it publishes ``order.created``."""

@@ -1,0 +1,1 @@
+"""The users module subscribes to no events."""

@@ -1,0 +1,16 @@
+"""The users module's tables."""
+
+from sqlalchemy import Column, DateTime, String, Table
+
+from migration.runtime.modules import module_metadata
+
+metadata = module_metadata("users")
+
+users = Table(
+    "users_users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
