@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -18,9 +19,13 @@ from migration.runtime.settings import Settings
 from monolith.bootstrap import System, bootstrap
 
 
-def create_app(settings: Settings, bindings: Mapping[str, Contract] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    bindings: Mapping[str, Contract] | None = None,
+    adapters: Mapping[str, Any] | None = None,
+) -> FastAPI:
     """Build the monolith for these settings; nothing connects until it serves."""
-    system = bootstrap(settings, bindings)
+    system = bootstrap(settings, bindings, adapters)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

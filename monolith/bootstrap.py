@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from contracts.contract import Contract
 from migration.runtime.delivery import Consumer, InProcessDelivery
@@ -32,8 +33,15 @@ class System:
         self.settings.project.close()
 
 
-def bootstrap(settings: Settings, bindings: Mapping[str, Contract] | None = None) -> System:
-    """Build every module: a given binding (a fake, a remote client) or the local code."""
+def bootstrap(
+    settings: Settings,
+    bindings: Mapping[str, Contract] | None = None,
+    adapters: Mapping[str, Any] | None = None,
+) -> System:
+    """Build every module: a given binding (a fake, a remote client) or the local code.
+
+    ``adapters`` replaces a module's outside-world adapters by name (``sender``).
+    """
     project, given = settings.project, dict(bindings or {})
     contracts: dict[type[Contract], Contract] = {
         project.module(name).contract: impl for name, impl in given.items()
@@ -50,7 +58,8 @@ def bootstrap(settings: Settings, bindings: Mapping[str, Contract] | None = None
 
     local_specs = [s for s in project.specs.values() if s.name not in given]
     for spec in _in_dependency_order(local_specs, set(contracts)):
-        context = ModuleContext(spec.name, unit_of_work(spec), contracts, settings.environ)
+        context = ModuleContext(spec.name, unit_of_work(spec), contracts, settings.environ,
+                                dict(adapters or {}))
         services[spec.name] = contracts[spec.contract] = spec.factory(context)
 
     consumers = [

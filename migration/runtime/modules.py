@@ -44,6 +44,11 @@ class ModuleContext:
     unit_of_work: Callable[[], UnitOfWork]
     contracts: Mapping[type[Contract], Contract]
     settings: Mapping[str, str] = field(default_factory=dict)
+    adapters: Mapping[str, Any] = field(default_factory=dict)
+
+    def adapter(self, name: str, default: Callable[[], Any]) -> Any:
+        """An adapter given to the composition root (a fake in tests), else the default."""
+        return self.adapters[name] if name in self.adapters else default()
 
     def require(self, contract: type[Contract]) -> Any:
         """The binding (local or remote) of another module's contract."""

@@ -12,7 +12,8 @@ from monolith.modules.notifications.tables import metadata
 
 
 def _build(context: ModuleContext) -> NotificationsService:
-    return NotificationsService(context.unit_of_work, sender_from_settings(context.settings))
+    sender = context.adapter("sender", lambda: sender_from_settings(context.settings))
+    return NotificationsService(context.unit_of_work, sender)
 
 
 module = ModuleSpec(
