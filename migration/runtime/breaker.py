@@ -1,0 +1,128 @@
+"""A circuit breaker: stop calling a service that fails or slows down, probe it later.
+
+Closed, it records every call's outcome in a sliding window of the last
+``window`` calls; once at least ``minimum_calls`` are recorded and the failure
+rate or the slow-call rate reaches its threshold, it opens. Open, it refuses
+calls at once for ``open_seconds``; then it lets ``half_open_probes`` calls
+through: all succeed and it closes, any fails and it opens again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class BreakerState(StrEnum):
+    """Where a circuit breaker is."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class BreakerOpen(Exception):
+    """A call refused without being made because the breaker is open."""
+
+    def __init__(self, name: str, retry_after: float) -> None:
+        super().__init__(f"circuit breaker '{name}' is open; next probe in {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class BreakerPolicy:
+    """The thresholds of a circuit breaker (defaults close to resilience4j's)."""
+
+    window: int = 20
+    minimum_calls: int = 5
+    failure_rate: float = 0.5
+    slow_call_rate: float = 1.0
+    slow_call_seconds: float = 2.0
+    open_seconds: float = 5.0
+    half_open_probes: int = 3
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    failed: bool
+    slow: bool
+
+
+class CircuitBreaker:
+    """A thread-safe circuit breaker around the calls to one service."""
+
+    def __init__(
+        self, name: str, policy: BreakerPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.policy = policy or BreakerPolicy()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._outcomes: deque[_Outcome] = deque(maxlen=self.policy.window)
+        self._state = BreakerState.CLOSED
+        self._opened_at = 0.0
+        self._probes_started = 0
+        self._probes_passed = 0
+
+    @property
+    def state(self) -> BreakerState:
+        """The current state (an open breaker whose wait is over reads half-open)."""
+        with self._lock:
+            self._leave_open_if_due()
+            return self._state
+
+    def acquire(self) -> None:
+        """Ask to make a call; raise :class:`BreakerOpen` when it must not be made."""
+        with self._lock:
+            self._leave_open_if_due()
+            if self._state is BreakerState.OPEN:
+                waited = self._clock() - self._opened_at
+                raise BreakerOpen(self.name, max(self.policy.open_seconds - waited, 0.0))
+            if self._state is BreakerState.HALF_OPEN:
+                if self._probes_started >= self.policy.half_open_probes:
+                    raise BreakerOpen(self.name, 0.0)
+                self._probes_started += 1
+
+    def record(self, *, failed: bool, seconds: float) -> None:
+        """Record the outcome of a call that :meth:`acquire` let through."""
+        outcome = _Outcome(failed=failed, slow=seconds >= self.policy.slow_call_seconds)
+        with self._lock:
+            if self._state is BreakerState.HALF_OPEN:
+                self._record_probe(outcome)
+                return
+            self._outcomes.append(outcome)
+            if self._should_open():
+                self._open()
+
+    def _record_probe(self, outcome: _Outcome) -> None:
+        if outcome.failed or outcome.slow:
+            self._open()
+            return
+        self._probes_passed += 1
+        if self._probes_passed >= self.policy.half_open_probes:
+            self._state = BreakerState.CLOSED
+            self._outcomes.clear()
+
+    def _should_open(self) -> bool:
+        calls = len(self._outcomes)
+        if calls < self.policy.minimum_calls:
+            return False
+        failures = sum(o.failed for o in self._outcomes) / calls
+        slow = sum(o.slow for o in self._outcomes) / calls
+        return failures >= self.policy.failure_rate or slow >= self.policy.slow_call_rate
+
+    def _open(self) -> None:
+        self._state = BreakerState.OPEN
+        self._opened_at = self._clock()
+        self._outcomes.clear()
+
+    def _leave_open_if_due(self) -> None:
+        due = self._clock() - self._opened_at >= self.policy.open_seconds
+        if self._state is BreakerState.OPEN and due:
+            self._state = BreakerState.HALF_OPEN
+            self._probes_started = self._probes_passed = 0

@@ -1,0 +1,246 @@
+"""The client binding: a contract's methods called over HTTP (the seed's ServiceProxy).
+
+``client(Inventory, "http://127.0.0.1:8001")`` returns an ``Inventory`` whose
+methods call the server binding of the same contract. A caller cannot tell it
+from the local binding: answers are parsed into the declared return types and
+errors come back as the same :class:`ContractError` subclasses. Anything else
+(the service down, slow, broken, or its breaker open) is a ``ServiceUnavailable``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from contracts.contract import Contract, OperationSpec
+from contracts.errors import ContractError, ServiceUnavailable
+from migration.runtime.breaker import BreakerOpen, BreakerPolicy, CircuitBreaker
+from migration.runtime.discovery import Discovery
+from migration.runtime.tracing import TRACEPARENT, outgoing_traceparent
+
+C = TypeVar("C", bound=Contract)
+_PROBLEM_KEYS = frozenset({"type", "title", "status", "detail", "code"})
+_RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long to wait to connect and for an answer, in seconds."""
+
+    connect: float = 1.0
+    read: float = 5.0
+
+    def httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(self.read, connect=self.connect)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of idempotent operations: exponential backoff with full jitter."""
+
+    attempts: int = 3
+    base_seconds: float = 0.05
+    max_seconds: float = 1.0
+
+    def pause(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based)."""
+        return random.uniform(0, min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1)))
+
+
+class _Failure(Exception):
+    """One attempt that did not get a usable answer (always becomes ServiceUnavailable)."""
+
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+
+
+class RemoteCall:
+    """Makes the HTTP calls of one contract: breaker, retries, trace, error mapping."""
+
+    def __init__(
+        self, contract: type[Contract], base_url: str, timeouts: Timeouts,
+        retries: RetryPolicy, breaker: CircuitBreaker, transport: httpx.BaseTransport | None,
+    ) -> None:
+        self.contract = contract
+        self.base_url = base_url
+        self.retries = retries
+        self.breaker = breaker
+        self.http = httpx.Client(
+            base_url=base_url, timeout=timeouts.httpx(), transport=transport,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    def call(self, spec: OperationSpec, arguments: dict[str, Any]) -> Any:
+        """Call one operation with bound arguments; return its parsed result."""
+        request = self._request(spec, arguments)
+        attempts = self.retries.attempts if spec.idempotent else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._attempt(spec, request)
+            except _Failure as failure:
+                if not failure.retryable or attempt == attempts:
+                    raise self._unavailable(spec, str(failure)) from None
+                time.sleep(self.retries.pause(attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _attempt(self, spec: OperationSpec, request: dict[str, Any]) -> Any:
+        try:
+            self.breaker.acquire()
+        except BreakerOpen as exc:
+            raise _Failure(str(exc), retryable=False) from None
+        started, failed = time.monotonic(), True
+        try:
+            response = self.http.request(
+                spec.method, request["path"], params=request["params"], json=request["json"],
+                headers={TRACEPARENT: outgoing_traceparent()},
+            )
+            failed = response.status_code >= 500
+            return self._answer(spec, response)
+        except httpx.TimeoutException as exc:
+            raise _Failure(f"no answer in time ({type(exc).__name__})", retryable=True) from None
+        except httpx.TransportError as exc:
+            raise _Failure(f"cannot connect ({type(exc).__name__}: {exc})",
+                           retryable=True) from None
+        finally:
+            self.breaker.record(failed=failed, seconds=time.monotonic() - started)
+
+    def _request(self, spec: OperationSpec, arguments: dict[str, Any]) -> dict[str, Any]:
+        path, params, body = self.contract.prefix() + spec.path, {}, None
+        for param in spec.parameters:
+            value = _adapter(param.annotation).dump_python(arguments[param.name], mode="json")
+            if param.location == "path":
+                path = path.replace("{" + param.name + "}", quote(str(value), safe=""))
+            elif param.location == "body":
+                body = value
+            elif value is not None:
+                params[param.name] = value
+        return {"path": path, "params": params, "json": body}
+
+    def _answer(self, spec: OperationSpec, response: httpx.Response) -> Any:
+        if response.is_success:
+            if spec.returns is None or response.status_code == 204:
+                return None
+            try:
+                return _adapter(spec.returns).validate_json(response.content)
+            except ValidationError as exc:
+                raise _Failure(f"answer does not match the contract: {exc.errors()[0]['msg']}",
+                               retryable=False) from None
+        raise self._error(response)
+
+    def _error(self, response: httpx.Response) -> Exception:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        code = body.get("code") if isinstance(body, dict) else None
+        error_class = ContractError.for_code(code) if isinstance(code, str) else None
+        if error_class is not None and error_class is not ServiceUnavailable:
+            extra = {k: v for k, v in body.items() if k not in _PROBLEM_KEYS}
+            return error_class(str(body.get("detail") or ""), **extra)
+        described = f"{code}: {body.get('detail')}" if code else "not a problem body"
+        return _Failure(f"answered {response.status_code} ({described})",
+                        retryable=response.status_code in _RETRYABLE_STATUS)
+
+    def _unavailable(self, spec: OperationSpec, reason: str) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"{self.contract.name} service at {self.base_url} could not answer "
+            f"{spec.name}: {reason}",
+            service=self.contract.name, operation=spec.name, breaker=self.breaker.state.value,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    # Building a TypeAdapter is costly; the annotations of a contract are few and fixed.
+    try:
+        return _ADAPTERS[annotation]
+    except KeyError:
+        return _ADAPTERS.setdefault(annotation, TypeAdapter(annotation))
+    except TypeError:  # an unhashable annotation: build it each time
+        return TypeAdapter(annotation)
+
+
+def client(
+    contract: type[C],
+    base_url: str | None = None,
+    *,
+    discovery: Discovery | None = None,
+    timeout: Timeouts | None = None,
+    retries: RetryPolicy | None = None,
+    breaker: CircuitBreaker | BreakerPolicy | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> C:
+    """A ``contract`` whose methods call its service over HTTP.
+
+    ``base_url`` wins; without it ``discovery`` (``CARVE_<MODULE>_URL``, ``carve.toml``,
+    then ``http://<module>-service:8000``) finds the service.
+    """
+    url = (base_url or (discovery or Discovery()).url_for(contract.name)).rstrip("/")
+    if not isinstance(breaker, CircuitBreaker):
+        breaker = CircuitBreaker(f"{contract.name}-service", breaker)
+    remote = RemoteCall(contract, url, timeout or Timeouts(), retries or RetryPolicy(),
+                        breaker, transport)
+    return _proxy_class(contract)(remote)
+
+
+class _Proxy:
+    """Base of generated proxies: holds the remote call, closes its connections."""
+
+    def __init__(self, remote: RemoteCall) -> None:
+        self._remote = remote
+
+    @cached_property
+    def breaker(self) -> CircuitBreaker:
+        """The circuit breaker in front of the service."""
+        return self._remote.breaker
+
+    @property
+    def base_url(self) -> str:
+        return self._remote.base_url
+
+    def close(self) -> None:
+        """Release the pooled connections."""
+        self._remote.close()
+
+
+_PROXY_CLASSES: dict[type[Contract], type] = {}
+
+
+def _proxy_class(contract: type[Contract]) -> type:
+    if contract not in _PROXY_CLASSES:
+        methods = {spec.name: _method(contract, spec) for spec in contract.operations()}
+        name = f"Remote{contract.__name__}"
+        _PROXY_CLASSES[contract] = type(name, (_Proxy, contract), {
+            **methods, "__doc__": f"The client binding of {contract.__name__}.",
+        })
+    return _PROXY_CLASSES[contract]
+
+
+def _method(contract: type[Contract], spec: OperationSpec) -> Any:
+    declared = getattr(contract, spec.name)
+    signature = inspect.signature(declared)
+
+    def call(self: _Proxy, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(list(bound.arguments.items())[1:])
+        return self._remote.call(spec, arguments)
+
+    call.__name__ = call.__qualname__ = spec.name
+    call.__doc__ = declared.__doc__
+    call.__signature__ = signature  # type: ignore[attr-defined]
+    return call

@@ -1,0 +1,97 @@
+"""The circuit breaker opens on failures or slowness, probes, and closes again."""
+
+from __future__ import annotations
+
+import pytest
+
+from migration.runtime.breaker import BreakerOpen, BreakerPolicy, BreakerState, CircuitBreaker
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def breaker(clock: Clock, **policy: float) -> CircuitBreaker:
+    defaults = {"window": 10, "minimum_calls": 4, "failure_rate": 0.5, "open_seconds": 5,
+                "half_open_probes": 2, "slow_call_seconds": 1.0, "slow_call_rate": 0.75}
+    return CircuitBreaker("svc", BreakerPolicy(**{**defaults, **policy}), clock=clock)
+
+
+def call(b: CircuitBreaker, *, failed: bool = False, seconds: float = 0.01) -> None:
+    b.acquire()
+    b.record(failed=failed, seconds=seconds)
+
+
+def test_it_stays_closed_until_the_minimum_number_of_calls() -> None:
+    b = breaker(Clock())
+    for _ in range(3):
+        call(b, failed=True)
+    assert b.state is BreakerState.CLOSED
+    call(b, failed=True)
+    assert b.state is BreakerState.OPEN
+
+
+def test_it_opens_at_the_failure_rate_over_the_window() -> None:
+    b = breaker(Clock())
+    for failed in (False, False, False, True, False, True):
+        call(b, failed=failed)
+    assert b.state is BreakerState.CLOSED  # 2 of 6 failed
+    call(b, failed=True)
+    call(b, failed=True)  # 4 of 8
+    assert b.state is BreakerState.OPEN
+
+
+def test_slow_calls_open_it_too() -> None:
+    b = breaker(Clock())
+    for _ in range(4):
+        call(b, seconds=1.5)
+    assert b.state is BreakerState.OPEN
+
+
+def test_open_refuses_at_once_then_lets_probes_through() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    for _ in range(4):
+        call(b, failed=True)
+    with pytest.raises(BreakerOpen) as refused:
+        b.acquire()
+    assert refused.value.retry_after == pytest.approx(5)
+    clock.now = 5
+    assert b.state is BreakerState.HALF_OPEN
+    b.acquire()
+    b.acquire()
+    with pytest.raises(BreakerOpen):
+        b.acquire()  # only two probes at a time
+
+
+def test_successful_probes_close_it() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    for _ in range(4):
+        call(b, failed=True)
+    clock.now = 5
+    call(b)
+    call(b)
+    assert b.state is BreakerState.CLOSED
+    call(b, failed=True)
+    assert b.state is BreakerState.CLOSED  # the window started afresh
+
+
+def test_a_failed_probe_opens_it_again() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    for _ in range(4):
+        call(b, failed=True)
+    clock.now = 5
+    call(b, failed=True)
+    assert b.state is BreakerState.OPEN
+    clock.now = 9
+    assert b.state is BreakerState.OPEN
+    clock.now = 10
+    assert b.state is BreakerState.HALF_OPEN
