@@ -16,6 +16,7 @@ from migration.runtime.errors import DatabaseUnreachable
 from migration.runtime.problems import install_problem_handlers, problem, problem_response
 from migration.runtime.server import router_for
 from migration.runtime.settings import Settings
+from migration.runtime.tracing import TraceContextMiddleware
 from monolith.bootstrap import System, bootstrap
 
 
@@ -39,6 +40,7 @@ def create_app(
 
     app = FastAPI(title="carve reference monolith", version=__version__, lifespan=lifespan)
     app.state.system = system
+    app.add_middleware(TraceContextMiddleware)
     install_problem_handlers(app)
     for name in system.local:
         spec = settings.project.module(name)

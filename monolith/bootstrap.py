@@ -15,6 +15,7 @@ from migration.runtime.delivery import Consumer, InProcessDelivery
 from migration.runtime.errors import ConfigError
 from migration.runtime.modules import ModuleContext, ModuleSpec
 from migration.runtime.outbox import OutboxStore
+from migration.runtime.remote import binding_plan, remote_bindings
 from migration.runtime.settings import Settings
 from migration.runtime.unit_of_work import UnitOfWork
 
@@ -28,8 +29,11 @@ class System:
     contracts: dict[type[Contract], Contract]
     delivery: InProcessDelivery
     local: list[str] = field(default_factory=list)
+    remote: dict[str, Contract] = field(default_factory=dict)
 
     def close(self) -> None:
+        for proxy in self.remote.values():
+            proxy.close()  # type: ignore[attr-defined]
         self.settings.project.close()
 
 
@@ -41,8 +45,11 @@ def bootstrap(
     """Build every module: a given binding (a fake, a remote client) or the local code.
 
     ``adapters`` replaces a module's outside-world adapters by name (``sender``).
+    Modules bound ``remote`` get the client binding and are not run here.
     """
-    project, given = settings.project, dict(bindings or {})
+    project = settings.project
+    remote = remote_bindings(project, binding_plan(project).remote)
+    given = {**remote, **dict(bindings or {})}
     contracts: dict[type[Contract], Contract] = {
         project.module(name).contract: impl for name, impl in given.items()
     }
@@ -69,7 +76,8 @@ def bootstrap(
     outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox)
                 for s in local_specs}
     delivery_ref.append(InProcessDelivery(outboxes, consumers, project.config.transport))
-    return System(settings, services, contracts, delivery_ref[0], [s.name for s in local_specs])
+    return System(settings, services, contracts, delivery_ref[0], [s.name for s in local_specs],
+                  remote)
 
 
 def _in_dependency_order(specs: list[ModuleSpec], ready: set[type[Contract]]) -> list[ModuleSpec]:

@@ -9,6 +9,7 @@ import uvicorn
 
 from migration.cli.options import ConfigOption
 from migration.cli.output import console
+from migration.runtime.remote import binding_plan
 from migration.runtime.settings import Settings
 
 app = typer.Typer(help="Run the monolith, extracted services, the gateway or event workers.",
@@ -25,8 +26,9 @@ def run_monolith(
 ) -> None:
     """Serve the monolith: every local module's contract, /healthz, /readyz, /docs."""
     settings = Settings.from_env(config)
-    if migrate:
-        done = settings.project.upgrade()
+    plan = binding_plan(settings.project)  # refuses a plan the monolith cannot run
+    if migrate and plan.local:
+        done = settings.project.upgrade(plan.local)  # a remote module's tables are not ours
         console.print(f"[green]migrated[/] {', '.join(done)}")
         settings.project.close()
     if config:
