@@ -1,0 +1,25 @@
+"""inventory: stock per SKU."""
+
+from pathlib import Path
+
+from contracts.inventory import Inventory
+from contracts.orders import OrderCreated
+from migration.runtime.modules import ModuleContext, ModuleSpec, Subscription
+from inventory_service.handlers import when_order_created_reserve_stock
+from inventory_service.service import InventoryService
+from inventory_service.tables import metadata
+
+
+def _build(context: ModuleContext) -> InventoryService:
+    return InventoryService(context.unit_of_work)
+
+
+module = ModuleSpec(
+    name="inventory",
+    contract=Inventory,
+    factory=_build,
+    metadata=metadata,
+    migrations=Path(__file__).parent / "migrations" / "versions",
+    subscriptions=(Subscription(OrderCreated, when_order_created_reserve_stock),),
+    description="Keeps stock levels, answers availability, reserves stock for orders.",
+)

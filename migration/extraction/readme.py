@@ -1,0 +1,97 @@
+"""The README of an extracted service, and the next steps printed after extracting."""
+
+from __future__ import annotations
+
+from migration.extraction.source import ModuleSource
+from migration.extraction.templates import HEADER
+
+
+def _operations(source: ModuleSource) -> str:
+    prefix = source.spec.contract.prefix()
+    return "\n".join(
+        f"| `{op.method} {prefix}{op.path}` | `{op.name}` | {op.summary.splitlines()[0]} |"
+        for op in source.spec.contract.operations()
+    )
+
+
+def _events(source: ModuleSource) -> str:
+    published = ", ".join(f"`{e.type}`" for e in source.spec.publishes) or "none"
+    consumed = "\n".join(
+        f"- `{s.event.type}` → `{s.name}` (queue `{source.spec.name}.{s.name}`)"
+        for s in source.spec.subscriptions
+    ) or "- none"
+    return f"Publishes: {published}, written to its own `{source.spec.name}_outbox` in the " \
+           f"transaction of the change; the relay moves them to the broker.\n\n" \
+           f"Consumes:\n{consumed}\n\n" \
+           f"`{source.service_package}.app.consumers()` returns these subscribers for the " \
+           f"queue worker; each applies a message once (the `{source.spec.name}_inbox` " \
+           f"records its id with the effect)."
+
+
+def _environment(source: ModuleSource) -> str:
+    rows = [
+        f"| `DATABASE_URL_{source.spec.name.upper()}`, `DATABASE_URL` | the service's "
+        f"database | `sqlite:///{source.spec.name}.db` |",
+    ]
+    rows += [
+        f"| `CARVE_{c.name.upper()}_URL` | the {c.name} service it calls | "
+        f"`http://{c.name}-service:8000` |"
+        for c in source.spec.uses
+    ]
+    return "\n".join(rows)
+
+
+def service_readme(source: ModuleSource) -> str:
+    """``README.md`` of the service: what it serves, publishes, consumes and needs."""
+    name, spec = source.spec.name, source.spec
+    return f"""# {name}-service
+
+{spec.description or f"The {name} module."} {HEADER.format(name=name)}
+
+`src/{source.service_package}/` is the `{source.package}` module with its imports
+rewritten; `app.py` serves its contract (`{spec.contract.__module__}.{spec.contract.__name__}`)
+at the same paths as the monolith, with `/healthz`, `/readyz` and `/metrics` (Prometheus).
+
+## Operations
+
+| route | operation | what it does |
+|---|---|---|
+{_operations(source)}
+
+## Events
+
+{_events(source)}
+
+## Settings
+
+| variable | what | default |
+|---|---|---|
+{_environment(source)}
+
+## Run and test
+
+```bash
+carve run service {name} --path . --port 8001   # applies database/ then serves
+pytest                                          # the contract tests, over HTTP
+docker build -t {name}-service .
+```
+"""
+
+
+def next_steps(source: ModuleSource, folder: str) -> list[str]:
+    """What to do after extracting: database, traffic, events."""
+    name = source.spec.name
+    prefix = source.spec.contract.prefix()
+    steps = [
+        f"split the database: carve db split {name} (then DATABASE_URL_{name.upper()} "
+        f"for the service)",
+        f"run it: carve run service {name} --path {folder} --port 8001",
+        f"send the monolith's calls to it: CARVE_{name.upper()}_URL=http://127.0.0.1:8001 "
+        f"CARVE_{name.upper()}_BINDING=remote (or [modules.{name}] in carve.toml)",
+        f"route the traffic: carve route set {prefix} shadow, then canary, then service",
+    ]
+    steps += [
+        f"deliver {event} through the queue: carve events swap {event} --to queue"
+        for event in sorted({s.event.type for s in source.spec.subscriptions})
+    ]
+    return steps
