@@ -88,7 +88,7 @@ def next_steps(source: ModuleSource, folder: str) -> list[str]:
         f"run it: carve run service {name} --path {folder} --port 8001",
         f"send the monolith's calls to it: CARVE_{name.upper()}_URL=http://127.0.0.1:8001 "
         f"CARVE_{name.upper()}_BINDING=remote (or [modules.{name}] in carve.toml)",
-        f"route the traffic: carve route set {prefix} shadow, then canary, then service",
+        f"route {prefix} through the gateway (carve route): shadow, then canary, then service",
     ]
     steps += [
         f"deliver {event} through the queue: carve events swap {event} --to queue"
