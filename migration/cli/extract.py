@@ -15,6 +15,7 @@ from migration.extraction.running import load_service
 from migration.runtime.project import Project
 
 ModuleArgument = Annotated[str, typer.Argument(help="The module to extract, e.g. inventory.")]
+ServiceArgument = Annotated[str, typer.Argument(help="The extracted module to serve.")]
 
 
 def extract_module(
@@ -64,7 +65,7 @@ def _report_check(result: Extraction, as_json: bool) -> None:
 
 
 def run_service(
-    module: ModuleArgument,
+    module: ServiceArgument,
     path: Annotated[Path | None, typer.Option(
         help="The service folder (default: extracted/<module>-service).")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
