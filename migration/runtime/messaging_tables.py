@@ -18,6 +18,8 @@ from sqlalchemy import (
     Text,
 )
 
+from migration.runtime.types import UtcDateTime
+
 
 def outbox_table(metadata: MetaData, module: str) -> Table:
     """Declare ``<module>_outbox`` in the module's metadata."""
@@ -29,9 +31,9 @@ def outbox_table(metadata: MetaData, module: str) -> Table:
         Column("event_type", String(200), nullable=False),
         Column("payload", Text, nullable=False),
         Column("headers", Text, nullable=False, default="{}"),
-        Column("occurred_at", DateTime(timezone=True), nullable=False),
-        Column("available_at", DateTime(timezone=True), nullable=False),
-        Column("dispatched_at", DateTime(timezone=True), nullable=True),
+        Column("occurred_at", UtcDateTime(), nullable=False),
+        Column("available_at", UtcDateTime(), nullable=False),
+        Column("dispatched_at", UtcDateTime(), nullable=True),
         Column("attempts", Integer, nullable=False, default=0),
         Column("last_error", Text, nullable=True),
         Index(f"ix_{name}_pending", "dispatched_at", "available_at"),
@@ -45,7 +47,7 @@ def inbox_table(metadata: MetaData, module: str) -> Table:
         metadata,
         Column("message_id", String(32), nullable=False),
         Column("handler", String(200), nullable=False),
-        Column("applied_at", DateTime(timezone=True), nullable=False),
+        Column("applied_at", UtcDateTime(), nullable=False),
         PrimaryKeyConstraint("message_id", "handler", name=f"pk_{module}_inbox"),
     )
 

@@ -1,8 +1,9 @@
 """The notifications module's tables."""
 
-from sqlalchemy import Column, DateTime, String, Table, UniqueConstraint
+from sqlalchemy import Column, String, Table, UniqueConstraint
 
 from migration.runtime.modules import module_metadata
+from migration.runtime.types import UtcDateTime
 
 metadata = module_metadata("notifications")
 
@@ -15,6 +16,6 @@ notifications = Table(
     Column("kind", String(50), nullable=False),
     Column("subject", String(300), nullable=False),
     Column("reference", String(64), nullable=False),
-    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=False),
     UniqueConstraint("kind", "reference", name="uq_notifications_kind_reference"),
 )

@@ -1,8 +1,9 @@
 """The orders module's tables. The order keeps its own copy of the user's email."""
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table
+from sqlalchemy import Column, ForeignKey, Integer, String, Table
 
 from migration.runtime.modules import module_metadata
+from migration.runtime.types import UtcDateTime
 
 metadata = module_metadata("orders")
 
@@ -13,7 +14,7 @@ orders = Table(
     Column("user_id", String(32), nullable=False, index=True),
     Column("user_email", String(320), nullable=False),
     Column("status", String(20), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 order_lines = Table(

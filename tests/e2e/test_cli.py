@@ -1,0 +1,79 @@
+"""The CLI as a user meets it: output, JSON, and one clear line for every mistake."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.processes import ROOT
+
+
+def carve(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real command line as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "migration.cli", *args], cwd=cwd, capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, timeout=60,
+    )
+
+
+def test_version() -> None:
+    result = carve("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("carve ")
+
+
+def test_modules_json_lists_the_four_modules() -> None:
+    result = carve("modules", "--json")
+    assert result.returncode == 0, result.stderr
+    modules = {m["name"]: m for m in json.loads(result.stdout)}
+    assert sorted(modules) == ["inventory", "notifications", "orders", "users"]
+    assert modules["orders"]["publishes"] == ["order.created"]
+    assert modules["orders"]["uses"] == ["users", "inventory"]
+    assert {c["event"] for c in modules["inventory"]["consumes"]} == {"order.created"}
+    assert "inventory_stock" in modules["inventory"]["tables"]
+    assert {"method": "POST", "name": "place_order", "path": "/api/v1/orders"} in (
+        modules["orders"]["operations"]
+    )
+
+
+def test_db_upgrade_then_status(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    assert carve("db", "upgrade", "users", env=env).returncode == 0
+    status = json.loads(carve("db", "status", "--json", env=env).stdout)
+    current = {row["module"]: row["current"] for row in status}
+    assert current == {"inventory": None, "notifications": None, "orders": None,
+                       "users": "users_0001"}
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    message = " ".join(lines)
+    for part in expected:
+        assert part in message, message
+
+
+def test_unknown_module(tmp_path: Path) -> None:
+    result = carve("db", "upgrade", "payments",
+                   env={"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    _one_line_error(result, "unknown module 'payments'", "inventory, notifications")
+    assert result.returncode == 2
+
+
+def test_malformed_config(tmp_path: Path) -> None:
+    (tmp_path / "carve.toml").write_text("[modules.users]\nbinding = 'nearby'\n")
+    result = carve("modules", "--config", str(tmp_path / "carve.toml"))
+    _one_line_error(result, "carve.toml", "modules.users.binding")
+
+
+def test_unreachable_database_names_the_url() -> None:
+    result = carve("db", "upgrade",
+                   env={"DATABASE_URL": "postgresql://carve:secret@127.0.0.1:1/nowhere"})
+    _one_line_error(result, "cannot reach database", "127.0.0.1:1/nowhere")
+    assert "secret" not in result.stderr

@@ -1,0 +1,60 @@
+"""In-process delivery through the outbox: once in effect, even when a subscriber fails."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import create_engine, text
+
+from tests.builders import monolith_client, place_order_flow
+from tests.fakes import RecordingSender
+
+
+def _outbox(url: str) -> list[tuple]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(
+                text("SELECT dispatched_at IS NOT NULL, attempts, last_error FROM orders_outbox")
+            ))
+    finally:
+        engine.dispose()
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_a_failing_subscriber_is_retried_and_applies_once(postgres_url: str) -> None:
+    sender = RecordingSender(failures=1)
+    with monolith_client(postgres_url, adapters={"sender": sender}) as client:
+        flow = place_order_flow(client, quantity=2, stock=5)
+        assert flow["response"].status_code == 201
+        # The first send failed: the order stands, the event waits in the outbox.
+        (dispatched, attempts, error), = _outbox(postgres_url)
+        assert (dispatched, attempts) == (False, 1)
+        assert "mail server down" in error
+        _wait_for(lambda: _outbox(postgres_url)[0][0])
+        notes = client.get("/api/v1/notifications", params={"user_id": flow["user_id"]}).json()
+        stock = client.get("/api/v1/inventory/stock/SKU-1").json()
+    assert len(notes) == 1 and len(sender.sent) == 1
+    # Inventory applied the event on the first attempt; the retry did not reserve again.
+    assert stock["reserved"] == 2
+
+
+def test_redelivering_the_same_message_changes_nothing(postgres_url: str) -> None:
+    with monolith_client(postgres_url) as client:
+        flow = place_order_flow(client, quantity=1, stock=5)
+        system = client.app.state.system
+        engine = create_engine(postgres_url)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE orders_outbox SET dispatched_at = NULL"))
+        engine.dispose()
+        assert system.delivery.deliver_all() == 1
+        notes = client.get("/api/v1/notifications", params={"user_id": flow["user_id"]}).json()
+        stock = client.get("/api/v1/inventory/stock/SKU-1").json()
+    assert len(notes) == 1
+    assert stock["reserved"] == 1

@@ -1,0 +1,63 @@
+"""Use cases of the inventory and users modules."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.inventory import QuantityInvalid, SkuNotFound, StockLevel
+from contracts.orders import OrderCreated, OrderedItem
+from contracts.users import EmailTaken, NewUser, UserNotFound
+from monolith.modules.inventory import module as inventory_module
+from monolith.modules.inventory.service import InventoryService
+from monolith.modules.users import module as users_module
+from monolith.modules.users.service import UsersService
+
+
+def _created(order_id: str, **lines: int) -> OrderCreated:
+    items = tuple(OrderedItem(sku=sku, quantity=q) for sku, q in lines.items())
+    return OrderCreated(order_id=order_id, user_id="u", user_email="u@x.io", items=items)
+
+
+def test_reservation_never_takes_stock_below_zero_and_records_the_shortfall(memory_uow) -> None:  # type: ignore[no-untyped-def]
+    uow = memory_uow(inventory_module)
+    inventory = InventoryService(uow)
+    inventory.set_stock("A", StockLevel(quantity=3))
+    with uow() as unit:
+        inventory.reserve_for_order(unit, _created("o1", A=5, GHOST=1))
+        unit.commit()
+    stock = inventory.get_stock("A")
+    assert (stock.on_hand, stock.reserved, stock.available) == (3, 3, 0)
+    with uow() as unit:
+        rows = unit.session.execute(
+            inventory_module.metadata.tables["inventory_reservations"].select()
+        ).mappings().all()
+    shortfalls = {r["sku"]: (r["reserved"], r["shortfall"]) for r in rows}
+    assert shortfalls == {"A": (3, 2), "GHOST": (0, 1)}
+
+
+def test_availability_answers_and_rejects_bad_quantities(memory_uow) -> None:  # type: ignore[no-untyped-def]
+    inventory = InventoryService(memory_uow(inventory_module))
+    inventory.set_stock("A", StockLevel(quantity=2))
+    answer = inventory.check_availability("A", 3)
+    assert (answer.available, answer.in_stock) == (2, False)
+    assert inventory.check_availability("A", 2).in_stock
+    with pytest.raises(QuantityInvalid):
+        inventory.check_availability("A", 0)
+    with pytest.raises(SkuNotFound):
+        inventory.check_availability("nope", 1)
+
+
+def test_setting_stock_twice_replaces_the_quantity(memory_uow) -> None:  # type: ignore[no-untyped-def]
+    inventory = InventoryService(memory_uow(inventory_module))
+    inventory.set_stock("A", StockLevel(quantity=2))
+    assert inventory.set_stock("A", StockLevel(quantity=7)).on_hand == 7
+
+
+def test_emails_are_unique_whatever_their_case(memory_uow) -> None:  # type: ignore[no-untyped-def]
+    users = UsersService(memory_uow(users_module))
+    ann = users.register_user(NewUser(email="ann@example.com", name="Ann"))
+    with pytest.raises(EmailTaken):
+        users.register_user(NewUser(email="ANN@example.com", name="Other Ann"))
+    assert users.get_user(ann.id) == ann
+    with pytest.raises(UserNotFound):
+        users.get_user("missing")
