@@ -1,8 +1,9 @@
 """The inventory module's tables."""
 
-from sqlalchemy import Column, DateTime, Integer, PrimaryKeyConstraint, String, Table
+from sqlalchemy import Column, Integer, PrimaryKeyConstraint, String, Table
 
 from migration.runtime.modules import module_metadata
+from migration.runtime.types import UtcDateTime
 
 metadata = module_metadata("inventory")
 
@@ -12,7 +13,7 @@ stock = Table(
     Column("sku", String(64), primary_key=True),
     Column("on_hand", Integer, nullable=False),
     Column("reserved", Integer, nullable=False, default=0),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 reservations = Table(
@@ -23,6 +24,6 @@ reservations = Table(
     Column("requested", Integer, nullable=False),
     Column("reserved", Integer, nullable=False),
     Column("shortfall", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("order_id", "sku", name="pk_inventory_reservations"),
 )
