@@ -89,7 +89,7 @@ def load_codebase(path: Path | None = None, *, use_specs: bool = True) -> Codeba
     if not (modules_dir / "__init__.py").exists():
         raise ConfigError(
             f"modules package '{config.project.modules}' not found under {source} "
-            f"(set [project] modules in {CONFIG_FILE}, or run `carve init`)"
+            f"(set project.modules in {CONFIG_FILE}, or run `carve init`)"
         )
     for folder in sorted(p for p in modules_dir.iterdir() if (p / "__init__.py").exists()):
         module = _discover_module(codebase, folder, use_specs)

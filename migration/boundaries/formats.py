@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from migration.boundaries.model import RULES, LintReport
 
@@ -62,7 +63,7 @@ def report_text(report: LintReport, console: Console) -> None:
         console.print(f"[bold]{v.file}:{v.line}[/] [red]{v.rule}[/] [dim]({v.module})[/]",
                       highlight=False)
         console.print(f"  {v.message}", highlight=False, markup=False)
-        console.print(f"  [dim]fix: {v.hint}[/]", highlight=False)
+        console.print(f"  [dim]fix: {escape(v.hint)}[/]", highlight=False)
     for entry in report.stale:
         console.print(f"[yellow]stale baseline entry[/] {entry.rule} {entry.file}: {entry.key}",
                       highlight=False)

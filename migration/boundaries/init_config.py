@@ -3,7 +3,7 @@
 The modules root is the package whose sub-packages look most like modules: a
 conventional name (``modules``, ``apps``, ``domains``...) wins, otherwise the
 package with the most sub-packages that declare tables. Shared packages are
-the top-level ones named like a shared kernel.
+the packages outside it named like a shared kernel (``contracts``, ``shared``...).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def write_starting_config(root: Path, *, force: bool = False) -> tuple[Path, str
     if modules_root is None:
         raise ConfigError(f"{root}: no package with two or more sub-packages to treat as modules")
     modules = _children(source, modules_root)
-    shared = [p for p in SHARED_NAMES if (source / p / "__init__.py").exists()]
+    shared = [c for c in _candidates(source)
+              if c.split(".")[-1] in SHARED_NAMES and not c.startswith(modules_root + ".")]
     if (source / "migration" / "runtime").is_dir():
         shared.append("migration.runtime")
     config = {
