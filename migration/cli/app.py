@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from migration import __version__
-from migration.cli import db, lint, modules, run
+from migration.cli import analyze, db, lint, modules, run
 from migration.cli.output import report_error
 from migration.runtime.errors import CarveError
 
@@ -24,6 +24,7 @@ app.add_typer(db.app, name="db")
 app.command("modules")(modules.list_modules)
 app.command("lint")(lint.lint)
 app.command("init")(lint.init)
+app.command("analyze")(analyze.analyze)
 
 
 def _version(value: bool) -> None:

@@ -55,3 +55,14 @@ def test_init_writes_a_config_that_lint_accepts_and_refuses_to_overwrite(tmp_pat
     again = carve("init", codebase)
     assert again.returncode == 2 and "--force" in again.stderr
     assert carve("init", codebase, "--force").returncode == 0
+
+
+def test_analyze_writes_the_picture_and_prints_the_order(tmp_path: Path) -> None:
+    codebase = Path(shutil.copytree(FIXTURES / "coupled", tmp_path / "coupled"))
+    result = carve("analyze", "--graph", tmp_path / "modules.svg", codebase)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "modules.svg").read_text().startswith("<svg")
+    assert "extraction order" in result.stdout
+    assert result.stdout.index("1. shipping") < result.stdout.index("4. billing")
+    refused = carve("analyze", "--graph", tmp_path / "modules.png", codebase)
+    assert refused.returncode == 2 and ".svg" in refused.stderr
