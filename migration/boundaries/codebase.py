@@ -8,14 +8,15 @@ SQLAlchemy tables and models its files declare.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from migration.boundaries.source_scan import FileFacts, read_source, scan_module_file
 from migration.runtime.config import CONFIG_FILE, CarveConfig, load_config
 from migration.runtime.errors import ConfigError
-from migration.runtime.modules import ModuleSpec
 
 
 @dataclass
@@ -100,7 +101,7 @@ def load_codebase(path: Path | None = None, *, use_specs: bool = True) -> Codeba
 def _discover_module(codebase: Codebase, folder: Path, use_specs: bool) -> ModuleInfo:
     package = f"{codebase.modules_root}.{folder.name}"
     module = ModuleInfo(name=folder.name, package=package, path=folder)
-    for file in sorted(folder.rglob("*.py")):
+    for file in python_files(folder):
         module.facts.append(scan_module_file(file, read_source(file)))
     module.tables = {t.name for facts in module.facts for t in facts.tables}
     spec = _spec_of(codebase, package, folder) if use_specs else None
@@ -110,9 +111,12 @@ def _discover_module(codebase: Codebase, folder: Path, use_specs: bool) -> Modul
     return module
 
 
-def _spec_of(codebase: Codebase, package: str, folder: Path) -> ModuleSpec | None:
+def _spec_of(codebase: Codebase, package: str, folder: Path) -> Any:
     if "ModuleSpec(" not in read_source(folder / "__init__.py"):
         return None
+    # Imported here: SQLAlchemy is only needed when a codebase declares specs.
+    from migration.runtime.modules import ModuleSpec
+
     source = str(codebase.source)
     if source not in sys.path:
         sys.path.insert(0, source)
@@ -122,3 +126,12 @@ def _spec_of(codebase: Codebase, package: str, folder: Path) -> ModuleSpec | Non
         raise ConfigError(f"module '{package}' declares a ModuleSpec but cannot be imported: "
                           f"{type(exc).__name__}: {exc}") from None
     return spec if isinstance(spec, ModuleSpec) else None
+
+
+def python_files(folder: Path) -> list[Path]:
+    """Every ``.py`` file under ``folder``, in a stable order (os.walk: cheaper than rglob)."""
+    found = []
+    for directory, subdirectories, files in os.walk(folder):
+        subdirectories.sort()
+        found += [Path(directory, name) for name in sorted(files) if name.endswith(".py")]
+    return found

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from migration.boundaries.codebase import Codebase, ModuleInfo
 from migration.boundaries.model import Violation
+from migration.boundaries.source_scan import sql_naming, words_pattern
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -62,9 +63,10 @@ def _foreign_keys(codebase: Codebase, module: ModuleInfo, owners: dict[str, str]
 def _raw_sql(codebase: Codebase, module: ModuleInfo, owners: dict[str, str]) -> Iterator[
     Violation
 ]:
+    foreign = words_pattern(sorted(t for t, owner in owners.items() if owner != module.name))
     for facts in module.facts:
-        for text in facts.sql:
-            for table in sorted(set(_WORD.findall(text.name))):
+        for text in sql_naming(facts, foreign):
+            for table in sorted(set(_WORD.findall(text.name)) & set(owners)):
                 owner = owners.get(table)
                 if owner is None or owner == module.name:
                     continue
