@@ -21,11 +21,13 @@ run: $(STAMP)
 test: $(STAMP)
 	tools/ci/services.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/carve lint
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 ## lint: style, then carve's own boundary rules on carve
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/carve lint
 
 ## services: start PostgreSQL and Redis when they are down
 services:

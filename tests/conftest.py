@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from migration.runtime.modules import discover_modules
+from migration.runtime.table_guard import TableGuard, table_owners
 from tests.support.services import fresh_postgres_database, fresh_redis_prefix
 
 
@@ -29,3 +31,13 @@ def redis_prefix() -> Iterator[tuple[redis.Redis, str]]:
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLite database file of this test's own."""
     return f"sqlite:///{tmp_path / 'carve.db'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def carve_table_guard() -> Iterator[TableGuard]:
+    """The runtime table guard, on for every test: a module's session that runs a
+    statement on another module's table fails the test."""
+    guard = TableGuard(table_owners(discover_modules("monolith.modules").values()))
+    guard.install()
+    yield guard
+    guard.remove()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from migration import __version__
-from migration.cli import db, extract, modules, run
+from migration.cli import analyze, db, extract, lint, modules, run
 from migration.cli.output import report_error
 from migration.runtime.errors import CarveError
 
@@ -24,6 +24,9 @@ app.add_typer(db.app, name="db")
 app.command("modules")(modules.list_modules)
 app.command("extract")(extract.extract_module)
 run.app.command("service")(extract.run_service)
+app.command("lint")(lint.lint)
+app.command("init")(lint.init)
+app.command("analyze")(analyze.analyze)
 
 
 def _version(value: bool) -> None:

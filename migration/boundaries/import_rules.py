@@ -1,0 +1,114 @@
+"""Import rules, generated from the modules and checked on one grimp graph.
+
+The rules are the same three contract kinds import-linter offers, so that
+``--export-importlinter`` can hand them to ``lint-imports`` unchanged:
+- the modules are independent (an independence contract: direct and indirect chains);
+- a module imports only the shared packages, the standard library and allowed
+  third-party packages (a forbidden contract on direct imports);
+- each shared package imports only the shared packages listed before it, and
+  nothing else of the project (a forbidden contract on any chain).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import grimp
+
+from migration.boundaries.codebase import Codebase
+
+_STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+
+
+@dataclass(frozen=True)
+class ImportRules:
+    """The import rules of one codebase, as data."""
+
+    roots: tuple[str, ...]
+    modules: tuple[str, ...]
+    module_forbidden: tuple[str, ...]
+    forbidden_external: tuple[str, ...]
+    shared_forbidden: dict[str, tuple[str, ...]]
+    include_external: bool
+
+
+def graph_roots(codebase: Codebase) -> tuple[str, ...]:
+    """The packages grimp builds from: every top-level first-party package we know of.
+
+    A shared package without ``__init__.py`` (a namespace portion) is invisible
+    from its parent, so it is named on its own.
+    """
+    roots: list[str] = []
+    for name in [codebase.modules_root, *codebase.shared]:
+        top = name.split(".")[0]
+        if top not in roots:
+            roots.append(top)
+        if name != top and not (codebase.package_path(name) / "__init__.py").exists():
+            if codebase.package_path(name).is_dir():
+                roots.append(name)
+    return tuple(roots)
+
+
+def build_graph(codebase: Codebase) -> grimp.ImportGraph:
+    """grimp's graph of the codebase's own source, built once per run."""
+    source = str(codebase.source)
+    if source not in sys.path:
+        sys.path.insert(0, source)
+    return grimp.build_graph(
+        *graph_roots(codebase),
+        include_external_packages=bool(codebase.config.project.allowed_third_party),
+        cache_dir=None,
+    )
+
+
+def generate_rules(codebase: Codebase, graph: grimp.ImportGraph) -> ImportRules:
+    """Derive every import rule from the modules, the shared packages and the graph."""
+    roots = graph_roots(codebase)
+    shared = codebase.shared
+    allowed_external = codebase.config.project.allowed_third_party
+    return ImportRules(
+        roots=roots,
+        modules=tuple(m.package for m in codebase.modules.values()),
+        module_forbidden=_outside(graph, roots, [*shared, codebase.modules_root]),
+        forbidden_external=_externals(graph, roots, allowed_external) if allowed_external else (),
+        shared_forbidden={
+            package: _outside(graph, roots, shared[: index + 1])
+            for index, package in enumerate(shared)
+            if package in graph.modules
+        },
+        include_external=bool(allowed_external),
+    )
+
+
+def _outside(graph: grimp.ImportGraph, roots: tuple[str, ...], allowed: list[str]) -> tuple[
+    str, ...
+]:
+    """The largest first-party packages that are neither allowed nor hold an allowed one."""
+    found: list[str] = []
+
+    def visit(package: str) -> None:
+        if _within(package, allowed):
+            return
+        if any(a.startswith(package + ".") for a in allowed):
+            for child in sorted(graph.find_children(package)):
+                visit(child)
+            return
+        found.append(package)
+
+    for root in roots:
+        if not any(root.startswith(other + ".") for other in roots):
+            visit(root)
+    return tuple(found)
+
+
+def _externals(graph: grimp.ImportGraph, roots: tuple[str, ...], allowed: list[str]) -> tuple[
+    str, ...
+]:
+    tops = {r.split(".")[0] for r in roots}
+    external = {m for m in graph.modules if m.split(".")[0] not in tops}
+    return tuple(sorted(m for m in external if m not in _STDLIB and not _within(m, allowed)))
+
+
+def _within(name: str, packages: list[str] | tuple[str, ...] | frozenset[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)

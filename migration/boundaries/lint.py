@@ -1,0 +1,70 @@
+"""One lint run: discover, build the graph once, check every rule, apply the baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import grimp
+
+from migration.boundaries.baseline import (
+    DEFAULT_BASELINE,
+    apply_baseline,
+    load_baseline,
+    write_baseline,
+)
+from migration.boundaries.codebase import Codebase, load_codebase
+from migration.boundaries.data_rules import check_data
+from migration.boundaries.event_rules import EventCatalog, check_events, read_catalog
+from migration.boundaries.import_checks import check_imports
+from migration.boundaries.import_rules import ImportRules, build_graph, generate_rules
+from migration.boundaries.model import LintReport, Violation
+
+
+@dataclass
+class Findings:
+    """Everything one pass over a codebase found; ``carve analyze`` reuses it."""
+
+    codebase: Codebase
+    graph: grimp.ImportGraph
+    rules: ImportRules
+    catalog: EventCatalog
+    violations: list[Violation]
+
+
+def find_violations(path: Path | None = None) -> Findings:
+    """Check imports, data and events of the codebase at ``path``."""
+    codebase = load_codebase(path)
+    graph = build_graph(codebase)
+    rules = generate_rules(codebase, graph)
+    catalog = read_catalog(codebase)
+    violations = [
+        *check_imports(codebase, graph, rules),
+        *check_data(codebase),
+        *check_events(codebase, catalog),
+    ]
+    violations.sort(key=lambda v: (v.file, v.line, v.rule, v.key))
+    return Findings(codebase, graph, rules, catalog, violations)
+
+
+def run_lint(
+    path: Path | None = None,
+    *,
+    baseline: Path | None = None,
+    strict: bool = False,
+    update_baseline: bool = False,
+    reason: str | None = None,
+) -> LintReport:
+    """Lint the codebase; with a baseline, only violations it does not list fail."""
+    findings = find_violations(path)
+    codebase = findings.codebase
+    file = baseline or codebase.root / DEFAULT_BASELINE
+    entries = load_baseline(file) if baseline or file.exists() else []
+    if update_baseline:
+        write_baseline(file, findings.violations, entries, reason)
+        entries = load_baseline(file)
+    new, known, stale = apply_baseline(findings.violations, entries)
+    return LintReport(
+        root=str(codebase.root), modules=list(codebase.modules), violations=new,
+        baselined=known, stale=stale, strict=strict,
+    )

@@ -1,0 +1,81 @@
+"""``carve lint`` and ``carve init``: keep module boundaries; start a carve.toml."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from migration.boundaries.codebase import load_codebase
+from migration.boundaries.formats import report_github, report_json, report_text
+from migration.boundaries.import_rules import build_graph, generate_rules
+from migration.boundaries.importlinter_export import write_importlinter
+from migration.boundaries.init_config import write_starting_config
+from migration.boundaries.lint import run_lint
+from migration.cli.output import console, print_json
+
+PathArgument = Annotated[
+    Path | None,
+    typer.Argument(help="The codebase: the folder holding carve.toml (default: here).",
+                   show_default=False),
+]
+
+
+class Format(enum.StrEnum):
+    """Output formats of ``carve lint``."""
+
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+def lint(
+    path: PathArgument = None,
+    output: Annotated[Format, typer.Option("--format", "-f", help="text, json or github.")] = (
+        Format.text),
+    baseline: Annotated[Path | None, typer.Option(
+        help="Known violations with reasons (default: carve-baseline.toml if present).",
+        show_default=False)] = None,
+    update_baseline: Annotated[bool, typer.Option(
+        "--update-baseline", help="Write every current violation to the baseline.")] = False,
+    reason: Annotated[str | None, typer.Option(
+        help="Why new baseline entries are accepted (with --update-baseline).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail on stale baseline entries too.")] = False,
+    export_importlinter: Annotated[Path | None, typer.Option(
+        "--export-importlinter", help="Write the equivalent import-linter config and exit.",
+        show_default=False)] = None,
+) -> None:
+    """Check module boundaries: imports, table ownership, foreign keys, SQL, events.
+
+    Exit 0 when clean, 1 on violations, 2 on usage or configuration errors.
+    """
+    if export_importlinter:
+        codebase = load_codebase(path)
+        written = write_importlinter(generate_rules(codebase, build_graph(codebase)),
+                                     export_importlinter)
+        console.print(f"wrote {written} (run `lint-imports {written}` "
+                      f"from {codebase.source})")
+        return
+    report = run_lint(path, baseline=baseline, strict=strict,
+                      update_baseline=update_baseline, reason=reason)
+    if output is Format.json:
+        print_json(report_json(report))
+    elif output is Format.github:
+        for line in report_github(report):
+            print(line)
+    else:
+        report_text(report, console)
+    raise typer.Exit(report.exit_code)
+
+
+def init(
+    path: PathArgument = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing carve.toml.")] = (
+        False),
+) -> None:
+    """Look at a codebase and write a starting carve.toml for it."""
+    written, summary = write_starting_config(path or Path.cwd(), force=force)
+    console.print(f"wrote {written}: {summary}")

@@ -1,0 +1,68 @@
+"""``carve lint`` and ``carve init`` as a user runs them: exit codes, formats, export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+BIN = Path(sys.executable).parent
+
+
+def carve(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BIN / "carve", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_exit_codes_clean_violations_and_usage_errors(tmp_path: Path) -> None:
+    assert carve("lint", FIXTURES / "clean").returncode == 0
+    assert carve("lint", FIXTURES / "raw_sql").returncode == 1
+    missing = carve("lint", tmp_path)
+    assert missing.returncode == 2
+    assert "modules package" in missing.stderr and "Traceback" not in missing.stderr
+    assert carve("lint", "--format", "xml", FIXTURES / "clean").returncode == 2
+
+
+def test_json_output_is_one_document(tmp_path: Path) -> None:
+    result = carve("lint", "--format", "json", FIXTURES / "unknown_event")
+    document = json.loads(result.stdout)
+    assert document["violations"][0]["rule"] == "events.unknown"
+    assert result.returncode == 1
+
+
+def test_exported_importlinter_contracts_give_the_same_verdict(tmp_path: Path) -> None:
+    for codebase, verdict in (("clean", 0), ("direct_import", 1), ("indirect_import", 1)):
+        config = tmp_path / f"{codebase}.ini"
+        assert carve("lint", FIXTURES / codebase, "--export-importlinter", config).returncode == 0
+        raw = subprocess.run([BIN / "lint-imports", "--no-cache", str(config)],
+                             capture_output=True, text=True, cwd=FIXTURES / codebase, timeout=120)
+        assert raw.returncode == verdict, raw.stdout + raw.stderr
+        assert carve("lint", FIXTURES / codebase).returncode == verdict
+
+
+def test_init_writes_a_config_that_lint_accepts_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    codebase = Path(shutil.copytree(FIXTURES / "foreign_key", tmp_path / "shop"))
+    (codebase / "carve.toml").unlink()
+    created = carve("init", codebase)
+    assert created.returncode == 0, created.stderr
+    text = (codebase / "carve.toml").read_text()
+    assert 'modules = "shop_foreign_key.modules"' in text
+    assert 'shared = [\n    "shop_foreign_key.contracts",\n]' in text
+    assert carve("lint", codebase).returncode == 1  # the foreign key is still found
+    again = carve("init", codebase)
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert carve("init", codebase, "--force").returncode == 0
+
+
+def test_analyze_writes_the_picture_and_prints_the_order(tmp_path: Path) -> None:
+    codebase = Path(shutil.copytree(FIXTURES / "coupled", tmp_path / "coupled"))
+    result = carve("analyze", "--graph", tmp_path / "modules.svg", codebase)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "modules.svg").read_text().startswith("<svg")
+    assert "extraction order" in result.stdout
+    assert result.stdout.index("1. shipping") < result.stdout.index("4. billing")
+    refused = carve("analyze", "--graph", tmp_path / "modules.png", codebase)
+    assert refused.returncode == 2 and ".svg" in refused.stderr

@@ -1,0 +1,86 @@
+"""Baselines (new, known, stale), the JSON document and GitHub annotations."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from migration.boundaries.formats import SCHEMA, report_github, report_json
+from migration.boundaries.lint import run_lint
+from migration.runtime.errors import ConfigError
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+
+
+@pytest.fixture
+def raw_sql(tmp_path: Path) -> Path:
+    """A copy of the raw-SQL codebase this test may edit."""
+    return Path(shutil.copytree(FIXTURES / "raw_sql", tmp_path / "raw_sql"))
+
+
+def test_a_baselined_violation_passes_and_a_new_one_fails(raw_sql: Path) -> None:
+    run_lint(raw_sql, update_baseline=True, reason="reporting query, moves to a contract in Q3")
+    assert run_lint(raw_sql).exit_code == 0
+    service = raw_sql / "shop_raw_sql/modules/orders/service.py"
+    service.write_text(service.read_text() + '\n\nLATE = text("SELECT 1 FROM billing_invoices")\n')
+    report = run_lint(raw_sql)
+    assert [v.table for v in report.violations] == ["billing_invoices"]
+    assert [v.table for v in report.baselined] == ["customers_customers"]
+    assert report.exit_code == 1
+
+
+def test_a_fixed_violation_leaves_a_stale_entry_that_fails_only_when_strict(raw_sql: Path) -> None:
+    run_lint(raw_sql, update_baseline=True, reason="known")
+    service = raw_sql / "shop_raw_sql/modules/orders/service.py"
+    service.write_text(service.read_text().split("\n\ndef customer_email")[0] + "\n")
+    relaxed, strict = run_lint(raw_sql), run_lint(raw_sql, strict=True)
+    assert [s.rule for s in relaxed.stale] == ["data.raw-sql"]
+    assert relaxed.exit_code == 0
+    assert strict.exit_code == 1
+
+
+def test_new_baseline_entries_need_a_reason(raw_sql: Path) -> None:
+    with pytest.raises(ConfigError, match="need a reason"):
+        run_lint(raw_sql, update_baseline=True)
+
+
+def test_a_baseline_entry_without_a_reason_is_a_configuration_error(raw_sql: Path) -> None:
+    (raw_sql / "carve-baseline.toml").write_text(
+        '[[violation]]\nrule = "data.raw-sql"\nmodule = "orders"\nfile = "x.py"\nkey = "k"\n'
+    )
+    with pytest.raises(ConfigError, match=r"violation\[0\] needs reason"):
+        run_lint(raw_sql)
+
+
+def test_the_json_document_follows_the_documented_schema() -> None:
+    document = report_json(run_lint(FIXTURES / "foreign_key"))
+    assert document["schema"] == SCHEMA
+    assert set(document) == {"schema", "root", "modules", "passed", "exit_code", "counts",
+                             "violations", "baselined", "stale"}
+    assert (document["passed"], document["exit_code"]) == (False, 1)
+    assert document["counts"] == {"violations": 1, "baselined": 0, "stale": 0}
+    violation = document["violations"][0]
+    assert set(violation) == {"rule", "module", "file", "line", "message", "hint", "chain",
+                              "table"}
+    assert violation["rule"] == "data.foreign-key"
+    assert isinstance(violation["line"], int) and isinstance(violation["chain"], list)
+
+
+def test_github_annotations_point_at_the_file_and_line() -> None:
+    [annotation] = report_github(run_lint(FIXTURES / "direct_import"))
+    assert annotation.startswith(
+        "::error file=shop_direct_import/modules/orders/service.py,line=5,"
+        "title=imports.independent::orders imports"
+    )
+
+
+def test_event_fields_must_be_plain_data(tmp_path: Path) -> None:
+    codebase = Path(shutil.copytree(FIXTURES / "clean", tmp_path / "clean"))
+    contracts = codebase / "shop_clean/contracts/__init__.py"
+    contracts.write_text(contracts.read_text() + "    customer: Customer\n    note: str | None\n")
+    [found] = run_lint(codebase).violations
+    assert (found.rule, found.file) == ("events.field-type", "shop_clean/contracts/__init__.py")
+    assert found.line == len(contracts.read_text().splitlines()) - 1
+    assert "OrderPlaced.customer: Customer" in found.message
