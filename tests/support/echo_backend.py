@@ -41,7 +41,8 @@ async def app(scope, receive, send):  # noqa: D103 - ASGI entry point
                     "query": scope["query_string"].decode(), "body_bytes": size,
                     "headers": {k.decode(): v.decode() for k, v in scope["headers"]}}
     body = json.dumps(document).encode()
-    await send({"type": "http.response.start", "status": STATUS,
+    status = 200 if path == "/ready" else STATUS
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"x-backend", NAME.encode()),
                             (b"connection", b"keep-alive, x-secret-hop"),
