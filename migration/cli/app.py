@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(run.app, name="run")
 app.add_typer(db.app, name="db")
 app.add_typer(gateway.route_app, name="route")
+app.add_typer(gateway.export_app, name="export")
 app.command("modules")(modules.list_modules)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +12,9 @@ from rich.table import Table
 from migration.cli.options import JsonOption
 from migration.cli.output import console, print_json
 from migration.gateway.client import AdminClient
+from migration.gateway.exporting import export_configuration
 from migration.gateway.routes import RouteMode
+from migration.gateway.settings import parse_services
 
 route_app = typer.Typer(help="Read and change the gateway's routes (CARVE_GATEWAY_URL, "
                              "CARVE_ADMIN_TOKEN).", no_args_is_help=True)
@@ -150,3 +153,53 @@ def _when(epoch: float) -> str:
 
 def _normalized(prefix: str) -> str:
     return "/" + "/".join(s for s in prefix.split("/") if s)
+
+
+
+export_app = typer.Typer(help="The gateway's route table as NGINX, Envoy or Kubernetes "
+                              "Gateway API configuration.", no_args_is_help=True)
+RoutesOption = Annotated[str, typer.Option(envvar="CARVE_ROUTES",
+                                           help="Route store: a JSON file or redis://…")]
+MonolithOption = Annotated[str, typer.Option(envvar="CARVE_MONOLITH_URL",
+                                             help="The monolith's URL.")]
+ServiceOption = Annotated[list[str] | None, typer.Option(help="A service as NAME=URL; repeat.")]
+ListenOption = Annotated[int, typer.Option(help="Port the proxy listens on.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o",
+                                                   help="Write to this file, not stdout.")]
+
+
+@export_app.command("nginx")
+def export_nginx(routes: RoutesOption = "routes.json",
+                 monolith: MonolithOption = "http://127.0.0.1:8000",
+                 service: ServiceOption = None, listen: ListenOption = 8080,
+                 output: OutputOption = None) -> None:
+    """NGINX http-context config: split_clients canaries, mirror shadows, monolith backup."""
+    _export("nginx", routes, monolith, service, listen, output)
+
+
+@export_app.command("envoy")
+def export_envoy(routes: RoutesOption = "routes.json",
+                 monolith: MonolithOption = "http://127.0.0.1:8000",
+                 service: ServiceOption = None, listen: ListenOption = 8080,
+                 output: OutputOption = None) -> None:
+    """Envoy bootstrap: weighted clusters, request mirrors, outlier detection."""
+    _export("envoy", routes, monolith, service, listen, output)
+
+
+@export_app.command("httproute")
+def export_httproute(routes: RoutesOption = "routes.json",
+                     monolith: MonolithOption = "http://127.0.0.1:8000",
+                     service: ServiceOption = None, listen: ListenOption = 8080,
+                     output: OutputOption = None) -> None:
+    """Kubernetes Gateway API HTTPRoute: backend weights and RequestMirror filters."""
+    _export("httproute", routes, monolith, service, listen, output)
+
+
+def _export(target: str, routes: str, monolith: str, service: list[str] | None, listen: int,
+            output: Path | None) -> None:
+    text = export_configuration(target, routes, monolith, parse_services(service or []), listen)
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text)
+    console.print(f"[green]wrote[/] {output}")
