@@ -71,6 +71,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._buffered = 0
         self._waiter: asyncio.Future[None] | None = None
         self._head_done = False
+        self._reusable = False
         self.head_only = False
 
     @property
@@ -105,6 +106,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:  # noqa: D102
         self.status = self._parser.get_status_code()
+        # Asked here: llhttp forgets the answer once the message is complete.
+        self._reusable = self._parser.should_keep_alive()
         self._head_done = True
         if self.head_only:
             # A HEAD answer announces a body it never sends: the parser cannot know, so the
@@ -154,7 +157,7 @@ class UpstreamConnection(asyncio.Protocol):
     @property
     def keep_alive(self) -> bool:
         """Whether the finished exchange allows another on this connection."""
-        return self.complete and not self.error and self._parser.should_keep_alive()
+        return self.complete and not self.error and self._reusable
 
     def close(self) -> None:
         """Drop the connection."""
