@@ -38,3 +38,27 @@ def run_monolith(
         os.environ["CARVE_CONFIG"] = str(config)
     uvicorn.run("monolith.app:create_app_from_env", factory=True, host=host, port=port,
                 reload=reload, log_level="info")
+
+
+@app.command("gateway")
+def run_gateway(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    monolith: Annotated[str, typer.Option(envvar="CARVE_MONOLITH_URL",
+                                          help="The monolith's URL.")] = "http://127.0.0.1:8000",
+    service: Annotated[list[str] | None, typer.Option(
+        help="A service as NAME=URL; repeat for each.")] = None,
+    routes: Annotated[str, typer.Option(envvar="CARVE_ROUTES",
+                                        help="Route store: a JSON file, or redis://…[?prefix=P].")
+                      ] = "routes.json",
+    max_body_mb: Annotated[int, typer.Option(help="Largest request body in MiB (413 above).")
+                           ] = 256,
+) -> None:
+    """Serve the strangler-fig gateway in front of the monolith and the services."""
+    from migration.gateway.server import serve
+    from migration.gateway.settings import GatewaySettings, admin_token_from_env, parse_services
+
+    settings = GatewaySettings(monolith_url=monolith, services=parse_services(service or []),
+                               routes=routes, admin_token=admin_token_from_env(),
+                               max_body_bytes=max_body_mb * 1024 * 1024)
+    serve(settings, host, port)

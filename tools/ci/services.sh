@@ -32,3 +32,11 @@ if ! redis_up; then
     --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 fi
 wait_for Redis redis_up || { echo "services: Redis is required by the tests" >&2; exit 1; }
+
+# nginx -t checks the gateway's NGINX export (tests/e2e/gateway); the tests fail, never skip,
+# without it, so install it from Debian when it is missing.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "services: installing nginx"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) >/dev/null \
+    || { echo "services: nginx could not be installed" >&2; exit 1; }
+fi

@@ -1,0 +1,205 @@
+"""``carve route …`` (through a running gateway's admin API) and ``carve export …``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from migration.cli.options import JsonOption
+from migration.cli.output import console, print_json
+from migration.gateway.client import AdminClient
+from migration.gateway.exporting import export_configuration
+from migration.gateway.routes import RouteMode
+from migration.gateway.settings import parse_services
+
+route_app = typer.Typer(help="Read and change the gateway's routes (CARVE_GATEWAY_URL, "
+                             "CARVE_ADMIN_TOKEN).", no_args_is_help=True)
+
+
+@route_app.command("list")
+def list_routes(json: JsonOption = False) -> None:
+    """Show every route: mode, service, canary percent, live SLO and shadow figures."""
+    data = AdminClient().routes()
+    if json:
+        print_json(data)
+        return
+    table = Table(title=f"routes (version {data['version']})")
+    for column in ("prefix", "mode", "service", "percent", "sticky", "live"):
+        table.add_column(column)
+    for route in data["routes"]:
+        table.add_row(route["prefix"], route["mode"], route.get("service") or "-",
+                      f"{route['percent']:g}%" if route["mode"] == "canary" else "-",
+                      f"{route['sticky']['kind']}:{route['sticky']['name']}", _live(route))
+    console.print(table)
+
+
+def _live(route: dict[str, Any]) -> str:
+    if window := route.get("slo_window"):
+        return (f"{window['requests']} req, {window['error_rate']:.1%} errors, "
+                f"p99 {window['p99_ms']:.0f} ms")
+    if stats := route.get("shadow_stats"):
+        return f"{stats['compared']} compared, {stats['diff_rate']:.1%} differ"
+    return ""
+
+
+@route_app.command("set")
+def set_route(
+    prefix: Annotated[str, typer.Argument(help="Path prefix, e.g. /api/v1/inventory.")],
+    mode: Annotated[RouteMode, typer.Option(help="Where the route's traffic goes.")],
+    to: Annotated[str | None, typer.Option("--to", help="The service (by its --service name).")
+                  ] = None,
+    percent: Annotated[float | None, typer.Option(min=0, max=100,
+                                                  help="Canary share in percent.")] = None,
+    sticky_header: Annotated[str | None, typer.Option(
+        help="Keep users on one side by this header (default X-User-Id).")] = None,
+    sticky_cookie: Annotated[str | None, typer.Option(
+        help="Keep users on one side by this cookie instead.")] = None,
+    ignore: Annotated[list[str] | None, typer.Option(
+        help="Shadow: a JSON field to ignore in diffs (dotted, * for any); repeat.")] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    json: JsonOption = False,
+) -> None:
+    """Change a route's mode live: no restart, requests in flight finish as they started."""
+    change: dict[str, Any] = {"prefix": prefix, "mode": mode.value, "reason": reason}
+    if to is not None:
+        change["service"] = to
+    if percent is not None:
+        change["percent"] = percent
+    if sticky_cookie:
+        change["sticky"] = {"kind": "cookie", "name": sticky_cookie}
+    elif sticky_header:
+        change["sticky"] = {"kind": "header", "name": sticky_header}
+    if ignore:
+        change["shadow"] = {"ignore_fields": ignore}
+    _report(AdminClient().set_route(change), json)
+
+
+@route_app.command("rollback")
+def rollback(
+    prefix: Annotated[str, typer.Argument(help="Path prefix of the route.")],
+    reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    json: JsonOption = False,
+) -> None:
+    """Send the route's traffic back to the monolith at once."""
+    _report(AdminClient().rollback(prefix, reason), json)
+
+
+@route_app.command("diffs")
+def diffs(
+    prefix: Annotated[str, typer.Argument(help="Path prefix of a shadowed route.")],
+    json: JsonOption = False,
+) -> None:
+    """Shadow comparison of a route: diff rate and the latest differing requests."""
+    data = AdminClient().diffs(prefix).get(_normalized(prefix))
+    if json:
+        print_json(data or {})
+        return
+    if not data:
+        console.print(f"no shadow comparisons for {prefix} on this gateway yet")
+        return
+    console.print(f"{data['compared']} compared, {data['differed']} differ "
+                  f"({data['diff_rate']:.1%}), service failed {data['service_failed']}, "
+                  f"dropped {data['dropped']}")
+    table = Table("when", "request", "monolith", "service", "differences")
+    for sample in data["samples"]:
+        table.add_row(_when(sample["at"]), f"{sample['method']} {sample['path']}",
+                      str(sample["monolith_status"]), str(sample["service_status"] or "failed"),
+                      ", ".join(sample["differences"]))
+    console.print(table)
+
+
+@route_app.command("audit")
+def audit(
+    prefix: Annotated[str | None, typer.Argument(help="Only this route.")] = None,
+    limit: Annotated[int, typer.Option(help="How many entries.")] = 50,
+    json: JsonOption = False,
+) -> None:
+    """Every change of the routes: when, old, new, why, and whether automatic."""
+    entries = AdminClient().audit(prefix and _normalized(prefix), limit)
+    if json:
+        print_json(entries)
+        return
+    table = Table("when", "prefix", "old", "new", "reason", "by")
+    for entry in entries:
+        table.add_row(_when(entry["at"]), entry["prefix"], _mode(entry["old"]),
+                      _mode(entry["new"]), entry["reason"],
+                      "gateway" if entry["automatic"] else "person")
+    console.print(table)
+
+
+def _report(entry: dict[str, Any], json: bool) -> None:
+    if json:
+        print_json(entry)
+        return
+    console.print(f"[green]{entry['prefix']}[/]: {_mode(entry['old'])} → {_mode(entry['new'])}"
+                  f" (version {entry['version']})")
+
+
+def _mode(route: dict[str, Any] | None) -> str:
+    if route is None:
+        return "-"
+    if route["mode"] == "canary":
+        return f"canary {route['percent']:g}% → {route['service']}"
+    return route["mode"] + (f" → {route['service']}" if route["mode"] != "monolith" else "")
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _normalized(prefix: str) -> str:
+    return "/" + "/".join(s for s in prefix.split("/") if s)
+
+
+
+export_app = typer.Typer(help="The gateway's route table as NGINX, Envoy or Kubernetes "
+                              "Gateway API configuration.", no_args_is_help=True)
+RoutesOption = Annotated[str, typer.Option(envvar="CARVE_ROUTES",
+                                           help="Route store: a JSON file or redis://…")]
+MonolithOption = Annotated[str, typer.Option(envvar="CARVE_MONOLITH_URL",
+                                             help="The monolith's URL.")]
+ServiceOption = Annotated[list[str] | None, typer.Option(help="A service as NAME=URL; repeat.")]
+ListenOption = Annotated[int, typer.Option(help="Port the proxy listens on.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o",
+                                                   help="Write to this file, not stdout.")]
+
+
+@export_app.command("nginx")
+def export_nginx(routes: RoutesOption = "routes.json",
+                 monolith: MonolithOption = "http://127.0.0.1:8000",
+                 service: ServiceOption = None, listen: ListenOption = 8080,
+                 output: OutputOption = None) -> None:
+    """NGINX http-context config: split_clients canaries, mirror shadows, monolith backup."""
+    _export("nginx", routes, monolith, service, listen, output)
+
+
+@export_app.command("envoy")
+def export_envoy(routes: RoutesOption = "routes.json",
+                 monolith: MonolithOption = "http://127.0.0.1:8000",
+                 service: ServiceOption = None, listen: ListenOption = 8080,
+                 output: OutputOption = None) -> None:
+    """Envoy bootstrap: weighted clusters, request mirrors, outlier detection."""
+    _export("envoy", routes, monolith, service, listen, output)
+
+
+@export_app.command("httproute")
+def export_httproute(routes: RoutesOption = "routes.json",
+                     monolith: MonolithOption = "http://127.0.0.1:8000",
+                     service: ServiceOption = None, listen: ListenOption = 8080,
+                     output: OutputOption = None) -> None:
+    """Kubernetes Gateway API HTTPRoute: backend weights and RequestMirror filters."""
+    _export("httproute", routes, monolith, service, listen, output)
+
+
+def _export(target: str, routes: str, monolith: str, service: list[str] | None, listen: int,
+            output: Path | None) -> None:
+    text = export_configuration(target, routes, monolith, parse_services(service or []), listen)
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text)
+    console.print(f"[green]wrote[/] {output}")

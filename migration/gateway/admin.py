@@ -1,0 +1,202 @@
+"""The admin API under ``/_carve/``: routes, audit, diffs, metrics; guarded by a bearer token."""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route as Endpoint
+
+from migration.gateway.routes import Route, RouteMode, ShadowOptions, Slo, StickyKey
+from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
+
+if TYPE_CHECKING:
+    from migration.gateway.proxy import Gateway
+
+PUBLIC = frozenset({"/_carve/healthz"})
+
+
+class RouteChange(BaseModel):
+    """A change to one route: the fields given replace the route's, the others stay."""
+
+    model_config = ConfigDict(extra="forbid")
+    prefix: str
+    mode: RouteMode | None = None
+    service: str | None = None
+    percent: float | None = None
+    sticky: StickyKey | None = None
+    slo: Slo | None = None
+    shadow: ShadowOptions | None = None
+    reason: str = ""
+
+
+class Rollback(BaseModel):
+    """Put one route back to the monolith."""
+
+    model_config = ConfigDict(extra="forbid")
+    prefix: str
+    reason: str = ""
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def _problem(status: int, code: str, detail: str, headers: dict | None = None) -> Response:
+    return JSONResponse(problem(status, code, detail, detail), status_code=status,
+                        media_type=PROBLEM_MEDIA_TYPE,
+                        headers={"x-carve-upstream": "gateway", **(headers or {})})
+
+
+def _authorize(request: Request, token: str | None) -> Response | None:
+    if request.url.path in PUBLIC:
+        return None
+    if token is None:
+        return _problem(503, "gateway.admin_off",
+                        "the admin API is off: start the gateway with CARVE_ADMIN_TOKEN set")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return _problem(401, "gateway.unauthorized", "send 'Authorization: Bearer <token>'",
+                        {"www-authenticate": 'Bearer realm="carve"'})
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return _problem(403, "gateway.forbidden", "the admin token is wrong")
+    return None
+
+
+async def _body(request: Request, model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise _Refused(422, "request.invalid", f"{where}: {first['msg']}".strip(": ")) from exc
+
+
+def _merged(change: RouteChange, current: Route | None, services: set[str]) -> Route:
+    data = current.model_dump() if current else {"prefix": change.prefix}
+    data.update(change.model_dump(exclude={"reason", "prefix"}, exclude_none=True))
+    data["prefix"] = change.prefix
+    try:
+        route = Route.model_validate(data)
+    except ValidationError as exc:
+        raise _Refused(422, "gateway.route_invalid", exc.errors()[0]["msg"]) from exc
+    if route.service and route.service not in services:
+        known = ", ".join(sorted(services)) or "none"
+        raise _Refused(422, "gateway.unknown_service",
+                       f"service {route.service!r} has no URL here (known: {known})")
+    return route
+
+
+def build_admin(gateway: Gateway) -> Starlette:
+    """The admin ASGI app, bound to one gateway."""
+    services = {name for name in gateway.pools if name != "monolith"}
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "routes_version": gateway.table.version,
+                             "store": gateway.store.description})
+
+    async def list_routes(_: Request) -> Response:
+        return JSONResponse({"version": gateway.table.version,
+                             "routes": [_route_view(gateway, r) for r in gateway.table.routes]})
+
+    async def set_route(request: Request) -> Response:
+        change = await _body(request, RouteChange)
+        entry = await gateway.change_route(
+            Route.model_validate({"prefix": change.prefix}).prefix,
+            lambda current: _merged(change, current, services),
+            change.reason or "set through the admin API")
+        return JSONResponse(entry.model_dump(mode="json"))
+
+    async def rollback(request: Request) -> Response:
+        order = await _body(request, Rollback)
+        prefix = Route.model_validate({"prefix": order.prefix}).prefix
+
+        def to_monolith(current: Route | None) -> Route:
+            if current is None:
+                raise _Refused(404, "gateway.route_unknown", f"no route {prefix}")
+            return Route.model_validate({**current.model_dump(), "mode": RouteMode.MONOLITH,
+                                         "percent": 0})
+
+        entry = await gateway.change_route(prefix, to_monolith,
+                                           order.reason or "rolled back through the admin API")
+        return JSONResponse(entry.model_dump(mode="json"))
+
+    async def audit(request: Request) -> Response:
+        raw_limit = request.query_params.get("limit", "100")
+        if not raw_limit.isdigit():
+            raise _Refused(422, "request.invalid", "limit: expected a whole number")
+        limit = int(raw_limit)
+        entries = await gateway.store.audit(request.query_params.get("prefix"), limit)
+        return JSONResponse([e.model_dump(mode="json") for e in entries])
+
+    async def diffs(request: Request) -> Response:
+        prefix = request.query_params.get("prefix")
+        chosen = {p: s for p, s in gateway.shadow.routes.items() if prefix in (None, p)}
+        return JSONResponse({p: s.as_json() for p, s in chosen.items()})
+
+    async def upstreams(_: Request) -> Response:
+        return JSONResponse({name: {"url": pool.url, "breaker": pool.breaker.state.value,
+                                    "opened": pool.breaker.opened_count}
+                             for name, pool in gateway.pools.items()})
+
+    async def metrics(_: Request) -> Response:
+        return PlainTextResponse(gateway.metrics.render(_gauges(gateway)),
+                                 media_type="text/plain; version=0.0.4")
+
+    app = Starlette(routes=[
+        Endpoint("/_carve/healthz", healthz), Endpoint("/_carve/routes", list_routes),
+        Endpoint("/_carve/routes", set_route, methods=["PUT"]),
+        Endpoint("/_carve/routes/rollback", rollback, methods=["POST"]),
+        Endpoint("/_carve/audit", audit), Endpoint("/_carve/diffs", diffs),
+        Endpoint("/_carve/upstreams", upstreams), Endpoint("/_carve/metrics", metrics),
+    ], exception_handlers={_Refused: _refused, HTTPException: _http_error})
+
+    async def guarded(scope: dict, receive: Any, send: Any) -> None:
+        refusal = _authorize(Request(scope), gateway.settings.admin_token)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return guarded  # type: ignore[return-value]
+
+
+async def _refused(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, _Refused)
+    return _problem(exc.status, exc.code, exc.detail)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _problem(exc.status_code, f"http.{exc.status_code}", str(exc.detail))
+
+
+def _route_view(gateway: Gateway, route: Route) -> dict[str, Any]:
+    view = route.model_dump(mode="json")
+    verdict = gateway.guard.tracker.verdict(route)
+    if verdict is not None:
+        view["slo_window"] = {"requests": verdict.requests, "error_rate": verdict.error_rate,
+                              "p99_ms": verdict.p99_ms}
+    stats = gateway.shadow.routes.get(route.prefix)
+    if stats is not None:
+        view["shadow_stats"] = {k: v for k, v in stats.as_json().items() if k != "samples"}
+    return view
+
+
+def _gauges(gateway: Gateway) -> dict[str, list[tuple[dict[str, str], float]]]:
+    states = {"closed": 0, "half_open": 1, "open": 2}
+    return {
+        "carve_gateway_routes_version": [({}, gateway.table.version)],
+        "carve_gateway_breaker_state": [({"upstream": n}, states[p.breaker.state.value])
+                                        for n, p in gateway.pools.items()],
+        "carve_gateway_shadow_diff_rate": [
+            ({"route": p}, s.differed / s.compared if s.compared else 0.0)
+            for p, s in gateway.shadow.routes.items()],
+    }

@@ -1,0 +1,73 @@
+"""The admin API seen from the command line (``carve route …``), over httpx."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+from migration.runtime.errors import CarveError
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class AdminRefused(CarveError):
+    """The gateway answered the admin call with an error."""
+
+    exit_code = 1
+
+
+class GatewayUnreachable(CarveError):
+    """No gateway answers at the configured URL."""
+
+    exit_code = 1
+
+
+class AdminClient:
+    """Calls to ``/_carve/`` with ``CARVE_ADMIN_TOKEN``, at ``CARVE_GATEWAY_URL``."""
+
+    def __init__(self, url: str | None = None, token: str | None = None,
+                 timeout: float = 10.0) -> None:
+        self.url = (url or os.environ.get("CARVE_GATEWAY_URL") or DEFAULT_URL).rstrip("/")
+        token = token if token is not None else os.environ.get("CARVE_ADMIN_TOKEN", "")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def routes(self) -> dict[str, Any]:
+        """The route table with live SLO and shadow figures."""
+        return self._call("GET", "/_carve/routes")
+
+    def set_route(self, change: dict[str, Any]) -> dict[str, Any]:
+        """Change one route; returns the audit entry."""
+        return self._call("PUT", "/_carve/routes", json=change)
+
+    def rollback(self, prefix: str, reason: str = "") -> dict[str, Any]:
+        """Put one route back to the monolith; returns the audit entry."""
+        return self._call("POST", "/_carve/routes/rollback", json={"prefix": prefix,
+                                                                  "reason": reason})
+
+    def diffs(self, prefix: str | None = None) -> dict[str, Any]:
+        """Shadow diff rates and samples."""
+        return self._call("GET", "/_carve/diffs", params={"prefix": prefix} if prefix else None)
+
+    def audit(self, prefix: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest route changes, newest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if prefix:
+            params["prefix"] = prefix
+        return self._call("GET", "/_carve/audit", params=params)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise GatewayUnreachable(f"no gateway at {self.url} ({exc}); "
+                                     "set CARVE_GATEWAY_URL") from exc
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail") or response.text
+            except ValueError:
+                detail = response.text
+            raise AdminRefused(f"gateway {self.url} answered {response.status_code}: {detail}")
+        return response.json()

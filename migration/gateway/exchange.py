@@ -1,0 +1,109 @@
+"""One request to one upstream: send it, wait for the head, relay the body to the client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from migration.gateway.body import RequestBody
+from migration.gateway.forwarding import Inbound, request_head
+from migration.gateway.upstream import (
+    UpstreamConnectError,
+    UpstreamConnection,
+    UpstreamPool,
+    UpstreamTimeout,
+)
+
+Send = Callable[[dict], Awaitable[None]]
+
+
+def _body_length(body: RequestBody, inbound: Inbound) -> int | None:
+    if body.replayable:
+        return len(body.content)
+    if inbound.content_length is not None and inbound.content_length >= 0 and not inbound.chunked:
+        return inbound.content_length
+    return None
+
+
+async def exchange(pool: UpstreamPool, method: str, target: bytes, inbound: Inbound,
+                   scope: dict, body: RequestBody) -> UpstreamConnection:
+    """Send the request and return the connection once the response head is in.
+
+    A reused keep-alive connection the upstream already closed fails before any answer;
+    that is retried once on a new connection when the body can be sent again.
+    """
+    length = _body_length(body, inbound)
+    head = request_head(method, pool.base_path + target, inbound, scope, pool.host_header, length)
+    for attempt in (1, 2):
+        conn = await pool.acquire()
+        conn.head_only = method == "HEAD"
+        try:
+            async with asyncio.timeout(pool.timeouts.total):
+                await conn.write(head)
+                await body.send(conn, chunked=length is None)
+                await conn.read_head()
+            return conn
+        except TimeoutError as exc:
+            conn.close()
+            raise UpstreamTimeout(f"{pool.name} did not answer in time") from exc
+        except UpstreamConnectError:
+            conn.close()
+            if attempt == 1 and conn.reused and not conn.status and body.replayable:
+                continue
+            raise
+        except BaseException:
+            conn.close()
+            raise
+    raise UpstreamConnectError(f"{pool.name} closed the connection")
+
+
+async def relay(conn: UpstreamConnection, pool: UpstreamPool, send: Send,
+                headers: list[tuple[bytes, bytes]], capture: int = 0) -> bytes | None:
+    """Stream the response to the client; return up to ``capture`` bytes of its body.
+
+    A small response that arrived whole goes out in one message. Once the head is sent an
+    upstream failure can only cut the response short: the exception ends the client's
+    connection, which is how a client learns the body is incomplete.
+    """
+    await send({"type": "http.response.start", "status": conn.status, "headers": headers})
+    captured: list[bytes] | None = [] if capture else None
+    try:
+        if conn.complete:
+            body = b"".join(conn.chunks)
+            conn.chunks.clear()
+            await send({"type": "http.response.body", "body": body})
+            pool.release(conn)
+            return body[:capture] if capture else None
+        size = 0
+        while (chunk := await conn.next_chunk(pool.timeouts.read)) is not None:
+            if captured is not None and size < capture:
+                captured.append(chunk)
+                size += len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    except BaseException:
+        conn.close()
+        raise
+    pool.release(conn)
+    return b"".join(captured)[:capture] if captured is not None else None
+
+
+async def read_whole(conn: UpstreamConnection, pool: UpstreamPool, limit: int) -> bytes:
+    """Read the entire body (a mirrored request's answer), at most ``limit`` bytes of it."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        while (chunk := await conn.next_chunk(pool.timeouts.read)) is not None:
+            if size < limit:
+                parts.append(chunk)
+                size += len(chunk)
+    except BaseException:
+        conn.close()
+        raise
+    pool.release(conn)
+    return b"".join(parts)[:limit]
+
+
+def discard(conn: UpstreamConnection) -> None:
+    """Give up on a response whose head was read (a 5xx answered by a fallback instead)."""
+    conn.close()

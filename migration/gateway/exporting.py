@@ -1,0 +1,40 @@
+"""``carve export``: read the route table from its store and render it for one engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from migration.gateway.exports import ExportInput, Upstream, exporters
+from migration.gateway.routes import RouteTable
+from migration.gateway.settings import MONOLITH
+from migration.gateway.store import open_store
+from migration.runtime.errors import ConfigError
+
+
+def load_table(routes: str) -> RouteTable:
+    """The table stored at ``routes`` (file or Redis), read once."""
+
+    async def read() -> RouteTable:
+        store = open_store(routes)
+        try:
+            return await store.load()
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure to read is the user's to fix
+            raise ConfigError(f"route store {store.description}: {exc}") from exc
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def export_configuration(target: str, routes: str, monolith: str,
+                         services: Mapping[str, str], listen_port: int = 8080) -> str:
+    """The configuration text for ``target`` (nginx, envoy, httproute)."""
+    render = exporters().get(target)
+    if render is None:
+        raise ConfigError(f"unknown export target {target!r} (nginx, envoy, httproute)")
+    upstreams = {name: Upstream.from_url(name, url)
+                 for name, url in {MONOLITH: monolith, **services}.items()}
+    return render(ExportInput(load_table(routes), upstreams, listen_port))

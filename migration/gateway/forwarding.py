@@ -1,0 +1,118 @@
+"""What the gateway adds to, removes from and passes on with each request and response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from random import getrandbits
+
+# RFC 9110 7.6.1: meaningful for one connection only, never forwarded. ``expect`` is answered
+# by the server the client talks to; ``proxy-connection`` is a widespread non-standard one.
+HOP_BY_HOP = frozenset({
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
+    b"trailer", b"transfer-encoding", b"upgrade", b"proxy-connection", b"expect",
+})
+# Set by the gateway itself from what it knows, never trusted from the client as is.
+_REPLACED = frozenset({b"host", b"content-length", b"x-forwarded-proto", b"x-forwarded-host",
+                       b"x-forwarded-for", b"x-request-id", b"traceparent"})
+
+
+@dataclass(slots=True)
+class Inbound:
+    """A client request's headers, sorted into what is forwarded and what the gateway uses."""
+
+    headers: list[tuple[bytes, bytes]]
+    host: bytes
+    forwarded_for: bytes
+    request_id: bytes
+    traceparent: bytes
+    content_length: int | None
+    chunked: bool
+    sticky_value: bytes | None
+
+
+def read_inbound(scope: dict, sticky_header: bytes | None) -> Inbound:
+    """One pass over the client's headers."""
+    forwarded: list[tuple[bytes, bytes]] = []
+    host = forwarded_for = request_id = traceparent = b""
+    content_length: int | None = None
+    chunked = False
+    sticky_value: bytes | None = None
+    connection_tokens: set[bytes] = set()
+    for name, value in scope["headers"]:
+        if name == sticky_header:
+            sticky_value = value
+        if name in HOP_BY_HOP or name in _REPLACED:
+            if name == b"host":
+                host = value
+            elif name == b"content-length":
+                content_length = int(value) if value.isdigit() else -1
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"x-forwarded-for":
+                forwarded_for = value
+            elif name == b"x-request-id":
+                request_id = value
+            elif name == b"traceparent":
+                traceparent = value
+            elif name == b"connection":
+                connection_tokens.update(t.strip().lower() for t in value.split(b","))
+            continue
+        forwarded.append((name, value))
+    if connection_tokens:
+        # Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
+        forwarded = [(n, v) for n, v in forwarded if n not in connection_tokens]
+    return Inbound(forwarded, host, forwarded_for, request_id or _hex(128),
+                   traceparent, content_length, chunked, sticky_value)
+
+
+def child_traceparent(traceparent: bytes) -> bytes:
+    """The W3C trace context for the upstream: the same trace, the gateway's span as parent."""
+    parts = traceparent.split(b"-")
+    span = _hex(64)
+    if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
+        return b"-".join((parts[0], parts[1], span, parts[3]))
+    return b"00-" + _hex(128) + b"-" + span + b"-01"
+
+
+def _hex(bits: int) -> bytes:
+    # Identifiers, not secrets: the Mersenne Twister spares a system call per request.
+    return b"%0*x" % (bits // 4, getrandbits(bits))
+
+
+def request_head(method: str, target: bytes, inbound: Inbound, scope: dict,
+                 upstream_host: bytes, body_length: int | None) -> bytes:
+    """The request line and headers sent upstream; ``body_length`` None means chunked."""
+    client = scope.get("client")
+    client_addr = client[0].encode() if client else b""
+    xff = inbound.forwarded_for + b", " + client_addr if inbound.forwarded_for else client_addr
+    lines = [method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", upstream_host,
+             b"\r\nx-forwarded-for: ", xff,
+             b"\r\nx-forwarded-proto: ", scope.get("scheme", "http").encode(),
+             b"\r\nx-forwarded-host: ", inbound.host,
+             b"\r\nx-request-id: ", inbound.request_id,
+             b"\r\ntraceparent: ", child_traceparent(inbound.traceparent)]
+    if body_length is None:
+        lines.append(b"\r\ntransfer-encoding: chunked")
+    elif body_length or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        lines += [b"\r\ncontent-length: ", str(body_length).encode()]
+    for name, value in inbound.headers:
+        lines += [b"\r\n", name, b": ", value]
+    lines.append(b"\r\n\r\n")
+    return b"".join(lines)
+
+
+def response_headers(upstream: list[tuple[bytes, bytes]], upstream_name: bytes,
+                     request_id: bytes) -> list[tuple[bytes, bytes]]:
+    """The upstream's response headers less hop-by-hop ones, plus the gateway's own."""
+    tokens: set[bytes] = set()
+    headers = [(b"x-carve-upstream", upstream_name), (b"x-request-id", request_id)]
+    for name, value in upstream:
+        if name in HOP_BY_HOP:
+            if name == b"connection":
+                tokens.update(t.strip().lower() for t in value.split(b","))
+            continue
+        if name != b"x-request-id":
+            headers.append((name, value))
+    if tokens:
+        headers = [(n, v) for n, v in headers if n not in tokens]
+    return headers

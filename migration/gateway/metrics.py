@@ -1,0 +1,77 @@
+"""Prometheus metrics of the data plane, kept in plain dicts (the hot path only adds)."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class GatewayMetrics:
+    """Counters and latency histograms, rendered in the Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)
+        self._histograms: dict[tuple[str, str], list[float]] = {}
+        self.fallbacks: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.rollbacks: defaultdict[str, int] = defaultdict(int)
+        self.refused: defaultdict[int, int] = defaultdict(int)
+
+    def observe(self, route: str, upstream: str, status: int, seconds: float) -> None:
+        """Count one answered request and its latency."""
+        self.requests[(route, upstream, status)] += 1
+        key = (route, upstream)
+        histogram = self._histograms.get(key)
+        if histogram is None:
+            # Bucket counts, then the sum and the count.
+            histogram = self._histograms[key] = [0.0] * (len(_BUCKETS) + 3)
+        histogram[bisect_left(_BUCKETS, seconds)] += 1
+        histogram[-2] += seconds
+        histogram[-1] += 1
+
+    def render(self, gauges: dict[str, list[tuple[dict[str, str], float]]]) -> str:
+        """The exposition text, with the caller's current gauges appended."""
+        out = ["# TYPE carve_gateway_requests_total counter"]
+        for (route, upstream, status), count in sorted(self.requests.items()):
+            out.append(_line("carve_gateway_requests_total",
+                             {"route": route, "upstream": upstream, "status": str(status)}, count))
+        out.append("# TYPE carve_gateway_request_duration_seconds histogram")
+        for (route, upstream), histogram in sorted(self._histograms.items()):
+            out.extend(_histogram_lines({"route": route, "upstream": upstream}, histogram))
+        out.append("# TYPE carve_gateway_fallbacks_total counter")
+        for (route, reason), count in sorted(self.fallbacks.items()):
+            out.append(_line("carve_gateway_fallbacks_total",
+                             {"route": route, "reason": reason}, count))
+        out.append("# TYPE carve_gateway_rollbacks_total counter")
+        for route, count in sorted(self.rollbacks.items()):
+            out.append(_line("carve_gateway_rollbacks_total", {"route": route}, count))
+        out.append("# TYPE carve_gateway_refused_total counter")
+        for status, count in sorted(self.refused.items()):
+            out.append(_line("carve_gateway_refused_total", {"status": str(status)}, count))
+        for name, samples in gauges.items():
+            out.append(f"# TYPE {name} gauge")
+            out.extend(_line(name, labels, value) for labels, value in samples)
+        return "\n".join(out) + "\n"
+
+
+def _histogram_lines(labels: dict[str, str], histogram: list[float]) -> list[str]:
+    name = "carve_gateway_request_duration_seconds"
+    lines, cumulative = [], 0.0
+    for bound, count in zip((*_BUCKETS, float("inf")), histogram[:-2], strict=True):
+        cumulative += count
+        le = "+Inf" if bound == float("inf") else repr(bound)
+        lines.append(_line(f"{name}_bucket", {**labels, "le": le}, cumulative))
+    lines.append(_line(f"{name}_sum", labels, histogram[-2]))
+    lines.append(_line(f"{name}_count", labels, histogram[-1]))
+    return lines
+
+
+def _line(name: str, labels: dict[str, str], value: float) -> str:
+    rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+    number = int(value) if float(value).is_integer() else value
+    return f"{name}{{{rendered}}} {number}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -1,0 +1,122 @@
+"""The route table: path prefixes, each with a mode that says where its traffic goes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class RouteMode(StrEnum):
+    """The strangler fig's stages, in the order a route moves through them."""
+
+    MONOLITH = "monolith"
+    SHADOW = "shadow"
+    CANARY = "canary"
+    SERVICE = "service"
+    RETIRED = "retired"
+
+
+MODES_NEEDING_SERVICE = frozenset({RouteMode.SHADOW, RouteMode.CANARY, RouteMode.SERVICE})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StickyKey(_Strict):
+    """What keeps one user on one side of a canary: a header or a cookie, else the client."""
+
+    kind: Literal["header", "cookie", "client"] = "header"
+    name: str = "x-user-id"
+
+    @model_validator(mode="after")
+    def _header_names_are_lowercase(self) -> StickyKey:
+        # ASGI hands header names over lowercased; cookie names stay case-sensitive.
+        if self.kind == "header" and self.name != self.name.lower():
+            object.__setattr__(self, "name", self.name.lower())
+        return self
+
+
+class Slo(_Strict):
+    """What a canary must keep over its window, or the route goes back to the monolith."""
+
+    max_error_rate: float = Field(0.05, ge=0, le=1)
+    max_p99_ms: float = Field(1000.0, gt=0)
+    window_seconds: float = Field(30.0, gt=0)
+    min_requests: int = Field(20, ge=1)
+
+
+class ShadowOptions(_Strict):
+    """How a shadowed route compares: fields to ignore, and whether unsafe methods mirror."""
+
+    ignore_fields: tuple[str, ...] = ()
+    mirror_unsafe: bool = False
+
+
+class Route(_Strict):
+    """One prefix of the table and where its traffic goes."""
+
+    prefix: str
+    mode: RouteMode = RouteMode.MONOLITH
+    service: str | None = None
+    percent: float = Field(0.0, ge=0, le=100)
+    sticky: StickyKey = Field(default_factory=StickyKey)
+    slo: Slo = Field(default_factory=Slo)
+    shadow: ShadowOptions = Field(default_factory=ShadowOptions)
+
+    @field_validator("prefix")
+    @classmethod
+    def _normalized_prefix(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("a route prefix starts with '/'")
+        segments = [s for s in value.split("/") if s]
+        if any(s in (".", "..") for s in segments) or "%" in value:
+            raise ValueError("a route prefix has no dot segments or percent-encoding")
+        return "/" + "/".join(segments)
+
+    @model_validator(mode="after")
+    def _service_when_needed(self) -> Route:
+        if self.mode in MODES_NEEDING_SERVICE and not self.service:
+            raise ValueError(f"mode {self.mode.value!r} needs a service (--to SERVICE)")
+        return self
+
+
+class RouteTable:
+    """An immutable snapshot of the routes; lookups are a walk up the path's segments."""
+
+    __slots__ = ("version", "_by_prefix")
+
+    def __init__(self, routes: list[Route] | tuple[Route, ...] = (), version: int = 0) -> None:
+        self.version = version
+        self._by_prefix = {route.prefix: route for route in routes}
+
+    @property
+    def routes(self) -> list[Route]:
+        """Every route, shortest prefix first."""
+        return sorted(self._by_prefix.values(), key=lambda r: (len(r.prefix), r.prefix))
+
+    def get(self, prefix: str) -> Route | None:
+        """The route of exactly this prefix."""
+        return self._by_prefix.get(prefix)
+
+    def match(self, path: str) -> Route | None:
+        """The route with the longest prefix that covers ``path`` on a segment boundary."""
+        routes = self._by_prefix
+        if not routes:
+            return None
+        candidate = path.rstrip("/") or "/"
+        while True:
+            route = routes.get(candidate)
+            if route is not None:
+                return route
+            if candidate == "/":
+                return None
+            cut = candidate.rfind("/")
+            candidate = candidate[:cut] or "/"
+
+    def to_json(self) -> dict:
+        """The table as the JSON document the file store keeps."""
+        return {"version": self.version,
+                "routes": [r.model_dump(mode="json") for r in self.routes]}

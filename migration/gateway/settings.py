@@ -1,0 +1,52 @@
+"""How one gateway process is set up: its upstreams, its route store, its limits."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from migration.gateway.breaker import BreakerPolicy
+from migration.gateway.upstream import Timeouts
+from migration.runtime.errors import ConfigError
+
+MONOLITH = "monolith"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything ``carve run gateway`` passes to the data plane."""
+
+    monolith_url: str = "http://127.0.0.1:8000"
+    services: Mapping[str, str] = field(default_factory=dict)
+    routes: str = "routes.json"
+    admin_token: str | None = None
+    max_body_bytes: int = 256 * 1024 * 1024
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+    slo_check_seconds: float = 1.0
+    shadow_capture_bytes: int = 1024 * 1024
+    shadow_concurrency: int = 64
+
+    def upstreams(self) -> dict[str, str]:
+        """Every upstream by name, the monolith included."""
+        return {MONOLITH: self.monolith_url, **self.services}
+
+
+def parse_services(pairs: list[str]) -> dict[str, str]:
+    """``NAME=URL`` pairs from the command line."""
+    services: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, url = pair.partition("=")
+        if not sep or not name or not url:
+            raise ConfigError(f"--service {pair!r}: expected NAME=URL")
+        if name == MONOLITH:
+            raise ConfigError("--service: 'monolith' is the monolith's name; use --monolith")
+        services[name] = url
+    return services
+
+
+def admin_token_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``CARVE_ADMIN_TOKEN``, or None (the admin API is then off)."""
+    token = (os.environ if environ is None else environ).get("CARVE_ADMIN_TOKEN", "")
+    return token or None

@@ -1,0 +1,87 @@
+"""Canary SLOs: error rate and p99 of the service's answers over a sliding time window."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from migration.gateway.routes import Route, Slo
+
+
+@dataclass(frozen=True)
+class SloVerdict:
+    """What the window shows and, when the SLO is breached, why."""
+
+    requests: int
+    error_rate: float
+    p99_ms: float
+    breach: str | None
+
+
+class SloWindow:
+    """The service's recent answers on one canary route."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._calls: deque[tuple[float, bool, float]] = deque()
+
+    def record(self, error: bool, seconds: float) -> None:
+        """One answer from the service: failed or not, and its latency."""
+        self._calls.append((self._clock(), error, seconds))
+
+    def verdict(self, slo: Slo) -> SloVerdict:
+        """Evaluate the window (dropping what is older than it)."""
+        horizon = self._clock() - slo.window_seconds
+        calls = self._calls
+        while calls and calls[0][0] < horizon:
+            calls.popleft()
+        total = len(calls)
+        if not total:
+            return SloVerdict(0, 0.0, 0.0, None)
+        errors = sum(1 for _, error, _ in calls if error)
+        latencies = sorted(seconds for _, _, seconds in calls)
+        p99_ms = latencies[min(total - 1, int(total * 0.99))] * 1000
+        rate = errors / total
+        breach = None
+        if total >= slo.min_requests:
+            if rate > slo.max_error_rate:
+                breach = (f"error rate {rate:.1%} > {slo.max_error_rate:.1%} "
+                          f"over {total} requests in {slo.window_seconds:g}s")
+            elif p99_ms > slo.max_p99_ms:
+                breach = (f"p99 {p99_ms:.0f} ms > {slo.max_p99_ms:g} ms "
+                          f"over {total} requests in {slo.window_seconds:g}s")
+        return SloVerdict(total, rate, p99_ms, breach)
+
+
+class SloTracker:
+    """One window per canary route, reset whenever the route itself changes."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._windows: dict[str, tuple[Route, SloWindow]] = {}
+
+    def window(self, route: Route) -> SloWindow:
+        """The window of this exact route configuration."""
+        held = self._windows.get(route.prefix)
+        if held is None or held[0] != route:
+            held = self._windows[route.prefix] = (route, SloWindow(self._clock))
+        return held[1]
+
+    def breaches(self, routes: list[Route]) -> list[tuple[Route, SloVerdict]]:
+        """The canary routes whose SLO is breached now."""
+        found = []
+        for route in routes:
+            held = self._windows.get(route.prefix)
+            if held is None or held[0] != route:
+                continue
+            verdict = held[1].verdict(route.slo)
+            if verdict.breach:
+                found.append((route, verdict))
+        return found
+
+    def verdict(self, route: Route) -> SloVerdict | None:
+        """The current verdict of a route being watched, if it is."""
+        held = self._windows.get(route.prefix)
+        return held[1].verdict(route.slo) if held and held[0] == route else None

@@ -1,0 +1,33 @@
+"""Sticky canary buckets: each key has one fixed bucket, so raising a percent only adds users."""
+
+from __future__ import annotations
+
+from hashlib import blake2b
+
+from migration.gateway.routes import Route
+
+BUCKETS = 10_000
+
+
+def bucket(prefix: str, key: str) -> int:
+    """The key's bucket in ``[0, 10000)`` for this route; the same every time, everywhere."""
+    digest = blake2b(key.encode(), digest_size=8, key=prefix.encode()[:64]).digest()
+    return int.from_bytes(digest, "big") % BUCKETS
+
+
+def goes_to_service(route: Route, key: str) -> bool:
+    """Whether this key is inside the canary: its bucket is below ``percent`` of the buckets.
+
+    Monotonic by construction: the bucket never changes, and the threshold only grows as
+    the percent is raised, so nobody inside the canary is moved back to the monolith.
+    """
+    return bucket(route.prefix, key) < route.percent * (BUCKETS / 100)
+
+
+def cookie_value(cookie_header: bytes, name: str) -> str | None:
+    """The value of cookie ``name`` in a ``Cookie`` header, if present."""
+    for part in cookie_header.decode("latin-1").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None

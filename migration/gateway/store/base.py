@@ -1,0 +1,56 @@
+"""What every toggle store offers: the table, atomic changes, the audit log, a watch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from migration.gateway.routes import Route, RouteTable
+
+Mutation = Callable[[Route | None], Route | None]
+OnChange = Callable[[RouteTable], Awaitable[None] | None]
+
+
+class AuditEntry(BaseModel):
+    """One change of one route: when, before, after, why, and whether the gateway did it."""
+
+    at: float = Field(default_factory=time.time)
+    prefix: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    reason: str
+    automatic: bool = False
+    version: int = 0
+
+
+class ToggleStore(Protocol):
+    """A route table that can be changed atomically and watched for changes."""
+
+    description: str
+
+    async def load(self) -> RouteTable:
+        """The table as stored now."""
+
+    async def change(self, prefix: str, mutate: Mutation, reason: str,
+                     automatic: bool = False) -> AuditEntry:
+        """Apply ``mutate`` to one route (None: absent/removed) atomically; audit it."""
+
+    async def audit(self, prefix: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """The latest changes, newest first."""
+
+    async def watch(self, on_change: OnChange) -> None:
+        """Call ``on_change`` with each new table; runs until cancelled."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+def audit_entry(prefix: str, old: Route | None, new: Route | None, reason: str,
+                automatic: bool, version: int) -> AuditEntry:
+    """An audit entry for a change from ``old`` to ``new``."""
+    return AuditEntry(prefix=prefix, old=old.model_dump(mode="json") if old else None,
+                      new=new.model_dump(mode="json") if new else None, reason=reason,
+                      automatic=automatic, version=version)

@@ -1,0 +1,131 @@
+"""The route table in Redis: shared by every gateway replica, changes pushed by pub/sub.
+
+Keys under one prefix: ``routes`` (a hash prefix → route JSON), ``version`` (an integer
+bumped by each change), ``audit`` (a list, newest first) and the channel ``changes``. A
+replica reloads when a message arrives on the channel and also polls ``version`` twice a
+second, so a message lost during a reconnect delays a change by half a second, no more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, WatchError
+
+from migration.gateway.routes import Route, RouteTable
+from migration.gateway.store.base import AuditEntry, Mutation, OnChange, audit_entry
+from migration.runtime.errors import ConfigError
+
+log = logging.getLogger("carve.gateway")
+DEFAULT_PREFIX = "carve:gateway:"
+POLL_SECONDS = 0.5
+AUDIT_KEEP = 10_000
+
+
+class RedisToggleStore:
+    """Routes, version, audit log and change channel under one key prefix."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX,
+                 description: str = "redis") -> None:
+        self._client = client
+        self.prefix = prefix
+        self._routes = f"{prefix}routes"
+        self._version = f"{prefix}version"
+        self._audit = f"{prefix}audit"
+        self._channel = f"{prefix}changes"
+        self.description = description
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisToggleStore:
+        """``redis://host:port/db?prefix=P``; the prefix defaults to ``carve:gateway:``."""
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query)
+        prefix = next((v for k, v in query if k == "prefix"), DEFAULT_PREFIX)
+        rest = urlencode([(k, v) for k, v in query if k != "prefix"])
+        try:
+            client = aioredis.Redis.from_url(urlunsplit(parts._replace(query=rest)),
+                                             socket_connect_timeout=2)
+        except ValueError as exc:
+            raise ConfigError(f"--routes {url!r}: {exc}") from exc
+        safe = urlunsplit(parts._replace(netloc=parts.hostname or "", query=""))
+        return cls(client, prefix, f"redis {safe} prefix {prefix}")
+
+    async def load(self) -> RouteTable:
+        """Routes and version read in one transaction."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            raw, version = await pipe.hgetall(self._routes).get(self._version).execute()
+        routes = [Route.model_validate_json(value) for value in raw.values()]
+        return RouteTable(routes, int(version or 0))
+
+    async def change(self, prefix: str, mutate: Mutation, reason: str,
+                     automatic: bool = False) -> AuditEntry:
+        """Optimistic transaction: retried when another writer got in between."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self._routes, self._version)
+                    raw = await pipe.hget(self._routes, prefix)
+                    version = int(await pipe.get(self._version) or 0) + 1
+                    old = Route.model_validate_json(raw) if raw else None
+                    new = mutate(old)
+                    entry = audit_entry(prefix, old, new, reason, automatic, version)
+                    pipe.multi()
+                    if new is None:
+                        pipe.hdel(self._routes, prefix)
+                    else:
+                        pipe.hset(self._routes, prefix, new.model_dump_json())
+                    pipe.set(self._version, version)
+                    pipe.lpush(self._audit, entry.model_dump_json())
+                    pipe.ltrim(self._audit, 0, AUDIT_KEEP - 1)
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+        await self._client.publish(self._channel, str(version))
+        return entry
+
+    async def audit(self, prefix: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """The latest changes, newest first."""
+        scan = limit if prefix is None else AUDIT_KEEP
+        raw = await self._client.lrange(self._audit, 0, scan - 1)
+        entries = [AuditEntry.model_validate_json(item) for item in raw]
+        return [e for e in entries if prefix is None or e.prefix == prefix][:limit]
+
+    async def watch(self, on_change: OnChange) -> None:
+        """Reload on each message or version bump; ride out Redis restarts."""
+        seen: int | None = None
+        while True:
+            try:
+                async with self._client.pubsub() as pubsub:
+                    await pubsub.subscribe(self._channel)
+                    while True:
+                        await pubsub.get_message(ignore_subscribe_messages=True,
+                                                 timeout=POLL_SECONDS)
+                        version = int(await self._client.get(self._version) or 0)
+                        if version != seen:
+                            seen = await self._deliver(on_change)
+            except (RedisError, OSError) as exc:
+                log.error("route store unreachable, keeping the current routes: %s", exc)
+                await asyncio.sleep(1)
+
+    async def _deliver(self, on_change: OnChange) -> int:
+        table = await self.load()
+        outcome = on_change(table)
+        if inspect.isawaitable(outcome):
+            await outcome
+        return table.version
+
+    async def ping(self) -> None:
+        """Fail with a clear message when Redis cannot be reached."""
+        try:
+            await self._client.ping()
+        except (RedisError, OSError) as exc:
+            raise ConfigError(f"route store {self.description}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()

@@ -1,0 +1,243 @@
+"""The upstream client: keep-alive connections over asyncio transports, parsed by httptools.
+
+Measured against aiohttp's client (docs/adr/0002-gateway-data-plane.md): a protocol that
+feeds bytes straight into httptools and hands the body over in the chunks it arrived in
+does less per request than any general-purpose client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httptools
+
+from migration.gateway.breaker import BreakerPolicy, CircuitBreaker
+from migration.runtime.errors import ConfigError
+
+# Past this many buffered response bytes the upstream is paused until the client catches up.
+_HIGH_WATER = 256 * 1024
+
+
+class UpstreamError(Exception):
+    """The upstream did not answer properly; ``status`` is what the client is told."""
+
+    status = 502
+    code = "gateway.upstream_unavailable"
+
+
+class UpstreamConnectError(UpstreamError):
+    """No connection, or the connection closed before a complete answer."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """Connect, read or total time ran out."""
+
+    status = 504
+    code = "gateway.upstream_timeout"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Connect: to open a connection. Total: until the response head has arrived (connect,
+    sending the body, waiting). Read: the longest silence while the body streams."""
+
+    connect: float = 2.0
+    read: float = 30.0
+    total: float = 60.0
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One HTTP/1.1 connection; one exchange at a time, reused while keep-alive holds."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.reused = False
+        self._parser = httptools.HttpResponseParser(self)
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous exchange."""
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: deque[bytes] = deque()
+        self.complete = False
+        self.error: UpstreamError | None = None
+        self._buffered = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._head_done = False
+        self._reusable = False
+        self.head_only = False
+
+    @property
+    def usable(self) -> bool:
+        """Whether it can carry another exchange."""
+        return self.transport is not None and not self.transport.is_closing() and not self.error
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:  # noqa: D102
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamConnectError(f"malformed response from upstream: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+        if not self.complete:
+            self._fail(UpstreamConnectError("upstream closed the connection"))
+        self._can_write.set()
+
+    def pause_writing(self) -> None:  # noqa: D102
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:  # noqa: D102
+        self._can_write.set()
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:  # noqa: D102
+        self.status = self._parser.get_status_code()
+        # Asked here: llhttp forgets the answer once the message is complete.
+        self._reusable = self._parser.should_keep_alive()
+        self._head_done = True
+        if self.head_only:
+            # A HEAD answer announces a body it never sends: the parser cannot know, so the
+            # exchange ends here and the connection is not reused.
+            self.complete = True
+            self.error = UpstreamConnectError("not reusable after HEAD")
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:  # noqa: D102
+        self.chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > _HIGH_WATER and self.transport is not None:
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:  # noqa: D102
+        self.complete = True
+        self._wake()
+
+    # the exchange
+    async def write(self, data: bytes) -> None:
+        """Send bytes, waiting while the upstream's socket buffer is full."""
+        if self.error or self.transport is None or self.transport.is_closing():
+            raise self.error or UpstreamConnectError("upstream closed the connection")
+        self.transport.write(data)
+        if not self._can_write.is_set():
+            await self._can_write.wait()
+
+    async def read_head(self) -> None:
+        """Wait for the status line and headers."""
+        while not self._head_done:
+            await self._wait()
+
+    async def next_chunk(self, timeout: float) -> bytes | None:
+        """The next piece of the body, ``None`` at its end."""
+        while not self.chunks:
+            if self.complete:
+                return None
+            async with asyncio.timeout(timeout):
+                await self._wait()
+        chunk = self.chunks.popleft()
+        self._buffered -= len(chunk)
+        if self._buffered <= _HIGH_WATER // 2 and self.transport is not None:
+            self.transport.resume_reading()
+        return chunk
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the finished exchange allows another on this connection."""
+        return self.complete and not self.error and self._reusable
+
+    def close(self) -> None:
+        """Drop the connection."""
+        if self.transport is not None:
+            self.transport.close()
+
+    async def _wait(self) -> None:
+        if self.error:
+            raise self.error
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+        if self.error and not self.complete:
+            raise self.error
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _fail(self, error: UpstreamError) -> None:
+        self.error = error
+        self._wake()
+
+
+class UpstreamPool:
+    """Idle keep-alive connections to one upstream, its timeouts and its circuit breaker."""
+
+    def __init__(self, name: str, url: str, timeouts: Timeouts | None = None,
+                 breaker: CircuitBreaker | None = None, max_idle: int = 256) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"upstream {name}: {url!r} is not an http(s) URL")
+        self.name = name
+        self.url = url.rstrip("/")
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.host_header = parts.netloc.encode()
+        self.base_path = parts.path.rstrip("/").encode()
+        self.timeouts = timeouts or Timeouts()
+        self.breaker = breaker or CircuitBreaker(BreakerPolicy())
+        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        self._idle: list[UpstreamConnection] = []
+        self._max_idle = max_idle
+
+    async def acquire(self) -> UpstreamConnection:
+        """An idle connection that is still open, else a new one."""
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if conn.usable:
+                conn.reset()
+                conn.reused = True
+                return conn
+        return await self.connect()
+
+    async def connect(self) -> UpstreamConnection:
+        """A new connection, within the connect timeout."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.timeouts.connect):
+                _, conn = await loop.create_connection(
+                    UpstreamConnection, self.host, self.port, ssl=self._ssl)
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"connecting to {self.name} timed out") from exc
+        except OSError as exc:
+            raise UpstreamConnectError(f"cannot connect to {self.name}: {exc.strerror or exc}") \
+                from exc
+        return conn
+
+    def release(self, conn: UpstreamConnection) -> None:
+        """Keep the connection for the next exchange when it allows that, else close it."""
+        if conn.keep_alive and conn.usable and len(self._idle) < self._max_idle:
+            self._idle.append(conn)
+        else:
+            conn.close()
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        for conn in self._idle:
+            conn.close()
+        self._idle.clear()

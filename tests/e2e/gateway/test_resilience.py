@@ -1,0 +1,100 @@
+"""Fallback, circuit breaker, automatic rollback and the errors the gateway answers itself."""
+
+import http.client
+import time
+from urllib.parse import urlsplit
+
+import httpx
+
+from tests.support.gateway_processes import gateway_process, write_routes
+from tests.support.processes import free_port
+
+INVENTORY = "/api/v1/inventory"
+
+
+def service_route(**extra) -> list[dict]:
+    return [{"prefix": INVENTORY, "mode": "service", "service": "inventory", **extra}]
+
+
+def test_an_idempotent_request_falls_back_to_the_monolith_when_the_service_is_down(
+        tmp_path, monolith_url):
+    down = f"http://127.0.0.1:{free_port()}"
+    routes = write_routes(tmp_path / "routes.json", service_route())
+    with gateway_process(routes, monolith_url, {"inventory": down}) as gw:
+        answered = httpx.get(gw.url + INVENTORY + "/sku", timeout=10)
+        refused = httpx.post(gw.url + INVENTORY + "/reserve", content=b"{}", timeout=10)
+    assert answered.status_code == 200
+    assert answered.headers["x-carve-upstream"] == "monolith"
+    assert answered.headers["x-carve-fallback"] == "gateway.upstream_unavailable"
+    assert refused.status_code == 502
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "gateway.upstream_unavailable"
+
+
+def test_5xx_falls_back_and_the_breaker_opens(tmp_path, monolith_url, failing_url):
+    routes = write_routes(tmp_path / "routes.json", service_route())
+    with gateway_process(routes, monolith_url, {"inventory": failing_url}) as gw:
+        reasons = [httpx.get(gw.url + INVENTORY, timeout=10).headers["x-carve-fallback"]
+                   for _ in range(12)]
+        upstreams = gw.admin("GET", "/_carve/upstreams").json()
+        posted = httpx.post(gw.url + INVENTORY, content=b"{}", timeout=10)
+    assert reasons[0] == "status_500"
+    assert reasons[-1] == "breaker_open"
+    assert upstreams["inventory"]["breaker"] == "open"
+    assert posted.status_code == 503 and posted.json()["code"] == "gateway.circuit_open"
+
+
+def test_a_canary_breaching_its_slo_rolls_itself_back(tmp_path, monolith_url, failing_url):
+    routes = write_routes(tmp_path / "routes.json", [{
+        "prefix": INVENTORY, "mode": "canary", "service": "inventory", "percent": 100,
+        "slo": {"max_error_rate": 0.1, "min_requests": 5, "window_seconds": 30}}])
+    with gateway_process(routes, monolith_url, {"inventory": failing_url}) as gw:
+        for n in range(6):
+            httpx.get(gw.url + INVENTORY, headers={"x-user-id": f"u{n}"}, timeout=10)
+        deadline = time.monotonic() + 5
+        while gw.admin("GET", "/_carve/routes").json()["routes"][0]["mode"] != "monolith":
+            assert time.monotonic() < deadline, "no rollback"
+            time.sleep(0.1)
+        audit = gw.admin("GET", "/_carve/audit").json()
+    assert audit[0]["automatic"] is True
+    assert audit[0]["reason"].startswith("SLO breach: error rate 100.0%")
+    assert (audit[0]["old"]["mode"], audit[0]["new"]["mode"]) == ("canary", "monolith")
+
+
+def test_paths_with_dot_segments_or_encoded_slashes_are_400(tmp_path, monolith_url):
+    routes = write_routes(tmp_path / "routes.json", [])
+    with gateway_process(routes, monolith_url, {}) as gw:
+        parts = urlsplit(gw.url)
+        statuses = []
+        for path in ("/api/v1/inventory/../users", "/api/v1/%2e%2e/admin", "/api%2Fv1"):
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+            connection.request("GET", path)
+            statuses.append(connection.getresponse().status)
+            connection.close()
+    assert statuses == [400, 400, 400]
+
+
+def test_a_body_over_the_limit_is_413_announced_or_streamed(tmp_path, monolith_url):
+    routes = write_routes(tmp_path / "routes.json", [])
+    two_mib = b"x" * (2 * 1024 * 1024)
+
+    def chunks():
+        for start in range(0, len(two_mib), 65536):
+            yield two_mib[start:start + 65536]
+
+    with gateway_process(routes, monolith_url, {}, ["--max-body-mb", "1"]) as gw:
+        announced = httpx.post(gw.url + "/upload", content=two_mib, timeout=10)
+        streamed = httpx.post(gw.url + "/upload", content=chunks(), timeout=10)
+        fits = httpx.post(gw.url + "/upload", content=b"x" * 1000, timeout=10)
+    assert announced.status_code == 413 and streamed.status_code == 413
+    assert announced.json()["code"] == "gateway.body_too_large"
+    assert fits.json()["body_bytes"] == 1000
+
+
+def test_a_dead_monolith_is_a_502_problem(tmp_path):
+    routes = write_routes(tmp_path / "routes.json", [])
+    with gateway_process(routes, f"http://127.0.0.1:{free_port()}", {}) as gw:
+        response = httpx.get(gw.url + "/anything", timeout=10)
+    assert response.status_code == 502
+    assert response.headers["x-carve-upstream"] == "monolith"
+    assert response.json()["type"] == "urn:carve:problem:gateway.upstream_unavailable"

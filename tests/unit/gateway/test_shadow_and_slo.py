@@ -1,0 +1,64 @@
+"""Shadow diffs with ignored fields; the canary SLO window."""
+
+from migration.gateway.routes import Slo
+from migration.gateway.shadow import ShadowRecorder, compare
+from migration.gateway.slo import SloWindow
+
+
+def test_equal_json_bodies_do_not_differ_whatever_their_key_order():
+    assert compare(200, b'{"a": 1, "b": [1, 2]}', 200, b'{"b": [1, 2], "a": 1}', ()) == []
+
+
+def test_differences_name_the_fields_and_the_status():
+    found = compare(200, b'{"a": 1, "b": {"c": 2}}', 201, b'{"a": 1, "b": {"c": 3}}', ())
+    assert found == ["status (200 != 201)", "b.c"]
+
+
+def test_ignored_fields_may_use_a_wildcard():
+    monolith = b'{"generated_at": 1, "items": [{"id": 1, "etag": "x"}]}'
+    service = b'{"generated_at": 2, "items": [{"id": 1, "etag": "y"}]}'
+    assert compare(200, monolith, 200, service, ("generated_at", "items.*.etag")) == []
+
+
+def test_non_json_bodies_compare_as_bytes():
+    assert compare(200, b"<html>", 200, b"<html>", ()) == []
+    assert compare(200, b"<html>", 200, b"<body>", ()) == ["body (bytes differ)"]
+
+
+def test_the_recorder_keeps_a_rate_and_samples_of_what_differed():
+    recorder = ShadowRecorder()
+    recorder.record("/api", "GET", "/api/a", 200, 200, [])
+    recorder.record("/api", "GET", "/api/b", 200, 500, ["status (200 != 500)"])
+    report = recorder.stats("/api").as_json()
+    assert report["diff_rate"] == 0.5
+    assert report["samples"][0]["path"] == "/api/b"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_error_rate_over_the_slo_is_a_breach_once_there_are_enough_requests():
+    clock = Clock()
+    window = SloWindow(clock)
+    slo = Slo(max_error_rate=0.1, min_requests=10, window_seconds=30)
+    for n in range(9):
+        window.record(n % 2 == 0, 0.01)
+    assert window.verdict(slo).breach is None
+    window.record(True, 0.01)
+    assert "error rate" in window.verdict(slo).breach
+
+
+def test_a_slow_p99_is_a_breach_and_old_calls_leave_the_window():
+    clock = Clock()
+    window = SloWindow(clock)
+    slo = Slo(max_p99_ms=100, min_requests=5, window_seconds=10)
+    for _ in range(5):
+        window.record(False, 0.5)
+    assert "p99" in window.verdict(slo).breach
+    clock.now = 11
+    assert window.verdict(slo).requests == 0

@@ -1,0 +1,181 @@
+"""Benchmark: the gateway in ``service`` mode against NGINX proxy_pass and the backend direct.
+
+The same minimal backend is hit directly, through NGINX (``proxy_pass``, keep-alive
+upstream), through ``carve run gateway`` and through the same job done with aiohttp's
+client; one worker each, the same wrk load (``-t1 -c32``), in one run. wrk and NGINX come
+from Debian and are installed when missing.
+
+    python tools/bench/gateway.py [--quick] [--json]
+
+``ratio`` in ``--json`` is carve's requests/s over NGINX's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.processes import free_port  # noqa: E402
+
+NGINX_CONF = """worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    upstream backend {{ server 127.0.0.1:{backend}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
+
+
+def ensure_tools() -> None:
+    """wrk and nginx from Debian, installed when missing."""
+    missing = [p for p in ("wrk", "nginx") if not _which(p)]
+    if not missing:
+        return
+    print(f"installing {' '.join(missing)} from Debian …", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+
+
+def _which(program: str) -> str | None:
+    return shutil.which(program) or next(
+        (p for p in (f"/usr/sbin/{program}", f"/usr/bin/{program}") if Path(p).exists()), None)
+
+
+def wait_ready(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+@contextmanager
+def process(command: list[str], ready: str, env: dict[str, str] | None = None):
+    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(ready)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def uvicorn_app(app: str, port: int, env: dict[str, str] | None = None):
+    return process([sys.executable, "-m", "uvicorn", app, "--port", str(port), "--loop",
+                    "uvloop", "--http", "httptools", "--no-access-log", "--log-level",
+                    "warning"], f"http://127.0.0.1:{port}/", env)
+
+
+def wrk(url: str, seconds: int) -> dict[str, float]:
+    """Requests/s, p50 and p99 (ms) of one wrk run."""
+    subprocess.run([_which("wrk"), "-t1", "-c32", "-d1s", url], capture_output=True)  # warm-up
+    out = subprocess.run([_which("wrk"), "-t1", "-c32", f"-d{seconds}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return {"rps": rps, "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
+            "errors": len(re.findall(r"Non-2xx|Socket errors", out))}
+
+
+def _latency(out: str, percentile: str) -> float:
+    value, unit = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)", out).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run(seconds: int) -> dict[str, dict[str, float]]:
+    ensure_tools()
+    results: dict[str, dict[str, float]] = {}
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
+        backend = free_port()
+        stack.enter_context(uvicorn_app("tools.bench.bench_backend:app", backend))
+        results["direct"] = wrk(f"http://127.0.0.1:{backend}/item", seconds)
+
+        nginx_port = free_port()
+        conf = Path(scratch) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(dir=scratch, backend=backend, port=nginx_port))
+        with process([_which("nginx"), "-c", str(conf), "-p", scratch, "-e", "stderr",
+                      "-g", "daemon off;"], f"http://127.0.0.1:{nginx_port}/"):
+            results["nginx"] = wrk(f"http://127.0.0.1:{nginx_port}/item", seconds)
+
+        routes = Path(scratch) / "routes.json"
+        routes.write_text(json.dumps({"routes": [
+            {"prefix": "/", "mode": "service", "service": "svc"}]}))
+        carve_port = free_port()
+        with process([sys.executable, "-m", "migration.cli", "run", "gateway", "--port",
+                      str(carve_port), "--monolith", f"http://127.0.0.1:{backend}",
+                      "--service", f"svc=http://127.0.0.1:{backend}", "--routes", str(routes)],
+                     f"http://127.0.0.1:{carve_port}/_carve/healthz"):
+            results["carve"] = wrk(f"http://127.0.0.1:{carve_port}/item", seconds)
+
+        aio_port = free_port()
+        with uvicorn_app("tools.bench.aiohttp_proxy:app", aio_port,
+                         {"BENCH_UPSTREAM": f"http://127.0.0.1:{backend}"}):
+            results["aiohttp_proxy"] = wrk(f"http://127.0.0.1:{aio_port}/item", seconds)
+    return results
+
+
+def summary(results: dict[str, dict[str, float]]) -> dict[str, object]:
+    direct, nginx, carve = results["direct"], results["nginx"], results["carve"]
+    return {
+        "benchmark": "gateway", "load": "wrk -t1 -c32", **results,
+        "ratio": round(carve["rps"] / nginx["rps"], 3),
+        "carve_added_p50_ms": round(carve["p50_ms"] - direct["p50_ms"], 3),
+        "nginx_added_p50_ms": round(nginx["p50_ms"] - direct["p50_ms"], 3),
+        "aiohttp_ratio": round(results["aiohttp_proxy"]["rps"] / nginx["rps"], 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 s per target (under a minute)")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--seconds", type=int, default=None, help="seconds per target")
+    args = parser.parse_args()
+    report = summary(run(args.seconds or (5 if args.quick else 15)))
+    if args.json:
+        print(json.dumps(report))
+        return
+    direct = report["direct"]["p50_ms"]
+    print(f"{'target':<16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}")
+    for name in ("direct", "nginx", "carve", "aiohttp_proxy"):
+        row = report[name]
+        print(f"{name:<16}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
+              f"{row['p50_ms'] - direct:>9.2f}")
+    print(f"ratio carve/nginx = {report['ratio']}  (goal ≥ 0.5); carve adds "
+          f"{report['carve_added_p50_ms']} ms at p50 (goal ≤ 1)")
+
+
+if __name__ == "__main__":
+    main()
