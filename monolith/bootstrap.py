@@ -15,6 +15,7 @@ from migration.runtime.errors import ConfigError
 from migration.runtime.modules import ModuleContext, ModuleSpec
 from migration.runtime.outbox import OutboxStore
 from migration.runtime.settings import Settings
+from migration.runtime.transports import LiveTransports
 from migration.runtime.unit_of_work import UnitOfWork
 
 
@@ -27,6 +28,7 @@ class System:
     contracts: dict[type[Contract], Contract]
     delivery: InProcessDelivery
     local: list[str] = field(default_factory=list)
+    consumers: list[Consumer] = field(default_factory=list)
 
     def close(self) -> None:
         self.settings.project.close()
@@ -59,8 +61,11 @@ def bootstrap(settings: Settings, bindings: Mapping[str, Contract] | None = None
     ]
     outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox)
                 for s in local_specs}
-    delivery_ref.append(InProcessDelivery(outboxes, consumers, project.config.transport))
-    return System(settings, services, contracts, delivery_ref[0], [s.name for s in local_specs])
+    # Transports are re-read from carve.toml on change: `carve events swap` needs no restart.
+    transports = LiveTransports(project.config)
+    delivery_ref.append(InProcessDelivery(outboxes, consumers, transports.transport))
+    return System(settings, services, contracts, delivery_ref[0], [s.name for s in local_specs],
+                  consumers)
 
 
 def _in_dependency_order(specs: list[ModuleSpec], ready: set[type[Contract]]) -> list[ModuleSpec]:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from migration import __version__
-from migration.cli import db, modules, run
+from migration.cli import db, events, modules, run
 from migration.cli.output import report_error
 from migration.runtime.errors import CarveError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(run.app, name="run")
 app.add_typer(db.app, name="db")
+app.add_typer(events.app, name="events")
 app.command("modules")(modules.list_modules)
 
 
