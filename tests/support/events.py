@@ -172,3 +172,21 @@ def carve_background(args: list[str], env: dict[str, str], log: Path) -> Iterato
         yield process
     finally:
         process.stop()
+
+
+def seed_shop(system, stock: int = 1_000_000) -> str:  # type: ignore[no-untyped-def]
+    """A user and plenty of stock of ``sku-1``; returns the user's id."""
+    from contracts.inventory import StockLevel
+    from contracts.users import NewUser
+
+    user = system.services["users"].register_user(NewUser(email="ada@example.com", name="Ada"))
+    system.services["inventory"].set_stock("sku-1", StockLevel(quantity=stock))
+    return user.id
+
+
+def place_order(system, user_id: str) -> str:  # type: ignore[no-untyped-def]
+    """Place a one-line order through the orders module; returns its id."""
+    from contracts.orders import OrderLine, PlaceOrder
+
+    command = PlaceOrder(user_id=user_id, items=[OrderLine(sku="sku-1", quantity=1)])
+    return system.services["orders"].place_order(command).id
