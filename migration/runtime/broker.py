@@ -7,8 +7,11 @@ gives a process its own key prefix on Redis, so tests and tenants stay apart.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
 
 from dramatiq import Broker, Message
 from dramatiq.brokers.redis import RedisBroker
@@ -97,12 +100,37 @@ def create_broker(settings: BrokerSettings) -> Broker:
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         return RabbitmqBroker(url=settings.url, middleware=middleware)
-    return RedisBroker(
+    return CarveRedisBroker(
         url=settings.url, namespace=settings.namespace, middleware=middleware,
         heartbeat_timeout=settings.heartbeat_timeout_ms,
         maintenance_chance=settings.maintenance_chance,
         socket_connect_timeout=2, socket_timeout=10,
     )
+
+
+class CarveRedisBroker(RedisBroker):
+    """dramatiq's Redis broker that gives messages back after a lost connection.
+
+    When a consumer loses its connection, dramatiq drops the messages it had
+    prefetched while they stay in this process's acknowledgement set in Redis,
+    which only a *dead* worker's set is recovered from: they would wait until
+    the process restarts. A consumer restart is the sign of that loss, so the
+    broker takes a new worker id then; the old id stops heartbeating, and after
+    the heartbeat timeout dramatiq's maintenance puts its messages back on their
+    queues. Messages redelivered that way are absorbed by the inbox.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._consumed: set[str] = set()
+        self._consumed_lock = threading.Lock()
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
+        with self._consumed_lock:
+            if queue_name in self._consumed:
+                self.broker_id = str(uuid4())
+            self._consumed.add(queue_name)
+        return super().consume(queue_name, prefetch, timeout)
 
 
 def enqueue_many(broker: Broker, messages: Sequence[Message]) -> None:
@@ -123,8 +151,6 @@ def enqueue_many(broker: Broker, messages: Sequence[Message]) -> None:
 def _redis_pipeline(broker: RedisBroker, messages: Sequence[Message]) -> None:
     # The same Lua ``enqueue`` command RedisBroker.enqueue runs, batched in one
     # pipeline: a fresh Redis-side id per send, exactly as dramatiq does.
-    from uuid import uuid4
-
     dispatch, pipe = broker.scripts["dispatch"], broker.client.pipeline(transaction=False)
     now = current_millis()
     for message in messages:
