@@ -95,12 +95,16 @@ class Relay:
             if settled == 0:
                 return total
 
-    def run(self, stop: threading.Event, interval: float = 0.05) -> None:
-        """Relay until ``stop`` is set; a broker or database outage only delays delivery."""
+    def run(self, stop: threading.Event, interval: float = 0.05, busy: float = 0.005) -> None:
+        """Relay until ``stop`` is set; a broker or database outage only delays delivery.
+
+        While events flow it polls every ``busy`` seconds (latency), when idle every
+        ``interval`` seconds (load on the databases).
+        """
         backoff = 0.0
         while not stop.is_set():
             try:
-                _, full = self.relay_pass()
+                settled, full = self.relay_pass()
             except Exception as exc:  # the rows stay in the outbox; try again shortly
                 self.stats.failures += 1
                 backoff = min(max(backoff * 2, 0.2), MAX_ERROR_BACKOFF)
@@ -110,7 +114,7 @@ class Relay:
                 continue
             backoff = 0.0
             if not full:
-                stop.wait(interval)
+                stop.wait(busy if settled else interval)
 
 
 def _first_line(exc: BaseException) -> str:
