@@ -17,6 +17,7 @@ from migration.runtime.modules import ModuleContext, ModuleSpec
 from migration.runtime.outbox import OutboxStore
 from migration.runtime.remote import binding_plan, remote_bindings
 from migration.runtime.settings import Settings
+from migration.runtime.transports import LiveTransports
 from migration.runtime.unit_of_work import UnitOfWork
 
 
@@ -30,6 +31,7 @@ class System:
     delivery: InProcessDelivery
     local: list[str] = field(default_factory=list)
     remote: dict[str, Contract] = field(default_factory=dict)
+    consumers: list[Consumer] = field(default_factory=list)
 
     def close(self) -> None:
         for proxy in self.remote.values():
@@ -75,9 +77,11 @@ def bootstrap(
     ]
     outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox)
                 for s in local_specs}
-    delivery_ref.append(InProcessDelivery(outboxes, consumers, project.config.transport))
+    # Transports are re-read from carve.toml on change: `carve events swap` needs no restart.
+    transports = LiveTransports(project.config)
+    delivery_ref.append(InProcessDelivery(outboxes, consumers, transports.transport))
     return System(settings, services, contracts, delivery_ref[0], [s.name for s in local_specs],
-                  remote)
+                  remote, consumers)
 
 
 def _in_dependency_order(specs: list[ModuleSpec], ready: set[type[Contract]]) -> list[ModuleSpec]:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from migration import __version__
-from migration.cli import analyze, db, extract, gateway, lint, modules, run
+from migration.cli import analyze, db, events, extract, gateway, lint, modules, run
 from migration.cli.output import report_error
 from migration.runtime.errors import CarveError
 
@@ -23,6 +23,7 @@ app.add_typer(run.app, name="run")
 app.add_typer(db.app, name="db")
 app.add_typer(gateway.route_app, name="route")
 app.add_typer(gateway.export_app, name="export")
+app.add_typer(events.app, name="events")
 app.command("modules")(modules.list_modules)
 app.command("extract")(extract.extract_module)
 run.app.command("service")(extract.run_service)

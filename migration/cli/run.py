@@ -62,3 +62,53 @@ def run_gateway(
                                routes=routes, admin_token=admin_token_from_env(),
                                max_body_bytes=max_body_mb * 1024 * 1024)
     serve(settings, host, port)
+@app.command("relay")
+def run_relay(
+    config: ConfigOption = None,
+    module: Annotated[list[str] | None, typer.Option(
+        "--module", "-m", help="Relay only this module's outbox (repeatable).")] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Outbox rows per batch.")] = 500,
+) -> None:
+    """Move undelivered outbox rows of queue-transport events to the broker, until stopped."""
+    from migration.events.processes import broker_for, build_relay, stop_on_signals
+
+    _quiet_logs()
+    project = Settings.from_env(config).project
+    broker, broker_settings = broker_for(project)
+    relay = build_relay(project, broker, module, batch_size=batch)
+    console.print(f"[green]relay[/] {', '.join(relay.outboxes)} → {broker_settings.safe_url} "
+                  f"(namespace {broker_settings.namespace})")
+    try:
+        relay.run(stop_on_signals())
+    finally:
+        project.close()
+    console.print(f"relay stopped: {relay.stats.rows} rows, {relay.stats.messages} messages")
+
+
+@app.command("worker")
+def run_worker(
+    config: ConfigOption = None,
+    module: Annotated[list[str] | None, typer.Option(
+        "--module", "-m", help="Run only this module's subscribers (repeatable).")] = None,
+    threads: Annotated[int, typer.Option(min=1, help="Worker threads.")] = 8,
+    root: Annotated[str, typer.Option(
+        help="Composition root building the consumers (package.module:function).")
+    ] = "monolith.bootstrap:bootstrap",
+) -> None:
+    """Run the subscribers of queue-transport events as dramatiq workers, until stopped."""
+    from migration.events.processes import build_worker, stop_on_signals
+
+    _quiet_logs()
+    process = build_worker(Settings.from_env(config), module, root, threads)
+    console.print(f"[green]worker[/] {', '.join(sorted(process.worker.queues)) or 'no queues'}")
+    try:
+        process.worker.run(stop_on_signals())
+    finally:
+        process.close()
+    console.print("worker stopped")
+
+
+def _quiet_logs() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")

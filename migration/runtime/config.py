@@ -52,9 +52,18 @@ class EventConfig(_Strict):
 
 
 class BrokerConfig(_Strict):
-    """The message broker used by events whose transport is ``queue``."""
+    """The message broker used by events whose transport is ``queue``.
+
+    ``namespace`` prefixes every Redis key (on RabbitMQ, isolate with a vhost in
+    the URL); the retry settings apply to every consumer's queue.
+    """
 
     url: str = "redis://127.0.0.1:6379/0"
+    namespace: str = "carve"
+    max_retries: int = Field(default=5, ge=0)
+    min_backoff_ms: int = Field(default=500, ge=1)
+    max_backoff_ms: int = Field(default=60_000, ge=1)
+    heartbeat_timeout_ms: int = Field(default=60_000, ge=1000)
 
 
 class CarveConfig(_Strict):

@@ -40,10 +40,11 @@ class Consumer:
     def apply(self, event: Event) -> bool:
         """Apply the event unless already applied; True when it changed something."""
         with self.unit_of_work() as uow:
-            if uow.already_applied(event.message_id, self.name):
+            # The inbox row goes first: it is both the check and the record, and it
+            # commits (or rolls back) with the effect.
+            if not uow.record_applied(event.message_id, self.name):
                 return False
             self.subscription.handler(event, uow, self.service)
-            uow.mark_applied(event.message_id, self.name)
             try:
                 uow.commit()
             except IntegrityError:

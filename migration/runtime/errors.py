@@ -19,3 +19,13 @@ class DatabaseUnreachable(CarveError):
     """A database URL that cannot be connected to."""
 
     exit_code = 1
+
+
+class UnknownEvent(CarveError):
+    """An event type that no contract or ``carve.toml`` declares."""
+
+
+class BrokerUnreachable(CarveError):
+    """The message broker cannot be reached."""
+
+    exit_code = 1

@@ -86,3 +86,41 @@ def drop_messaging_tables_v1(op, module: str) -> None:  # type: ignore[no-untype
     op.drop_table(f"{module}_inbox")
     op.drop_index(f"ix_{module}_outbox_pending", table_name=f"{module}_outbox")
     op.drop_table(f"{module}_outbox")
+
+
+def dead_letters_table(metadata: MetaData, module: str) -> Table:
+    """Declare ``<module>_dead_letters``: queued events this module's subscribers gave up on."""
+    return Table(
+        f"{module}_dead_letters",
+        metadata,
+        Column("message_id", String(64), nullable=False),
+        Column("consumer", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("headers", Text, nullable=False),
+        Column("error", Text, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("failed_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("message_id", "consumer", name=f"pk_{module}_dead_letters"),
+    )
+
+
+def create_dead_letters_table_v1(op, module: str) -> None:  # type: ignore[no-untyped-def]
+    """Alembic operations creating version 1 of ``<module>_dead_letters``."""
+    op.create_table(
+        f"{module}_dead_letters",
+        Column("message_id", String(64), nullable=False),
+        Column("consumer", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("headers", Text, nullable=False),
+        Column("error", Text, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("failed_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("message_id", "consumer", name=f"pk_{module}_dead_letters"),
+    )
+
+
+def drop_dead_letters_table_v1(op, module: str) -> None:  # type: ignore[no-untyped-def]
+    """Alembic operations undoing :func:`create_dead_letters_table_v1`."""
+    op.drop_table(f"{module}_dead_letters")

@@ -18,7 +18,7 @@ from sqlalchemy import MetaData, Table
 from contracts.contract import Contract
 from contracts.events import Event
 from migration.runtime.errors import ConfigError, UnknownModule
-from migration.runtime.messaging_tables import inbox_table, outbox_table
+from migration.runtime.messaging_tables import dead_letters_table, inbox_table, outbox_table
 from migration.runtime.unit_of_work import UnitOfWork
 
 Handler = Callable[[Any, UnitOfWork, Any], None]
@@ -84,16 +84,21 @@ class ModuleSpec:
         return self.metadata.tables[f"{self.name}_inbox"]
 
     @property
+    def dead_letters(self) -> Table:
+        return self.metadata.tables[f"{self.name}_dead_letters"]
+
+    @property
     def owned_tables(self) -> tuple[str, ...]:
         """The names of the tables this module owns (all prefixed ``<name>_``)."""
         return tuple(sorted(self.metadata.tables))
 
 
 def module_metadata(name: str) -> MetaData:
-    """A fresh MetaData for a module, with its outbox and inbox already declared."""
+    """A fresh MetaData for a module, with its outbox, inbox and dead letters declared."""
     metadata = MetaData()
     outbox_table(metadata, name)
     inbox_table(metadata, name)
+    dead_letters_table(metadata, name)
     return metadata
 
 

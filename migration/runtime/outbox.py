@@ -66,6 +66,28 @@ class OutboxStore:
         with self._sessions() as session:
             return [_message(row) for row in session.execute(query.limit(limit)).mappings()]
 
+    def transaction(self) -> Any:
+        """A new transaction on the module's database (``with store.transaction() as s:``)."""
+        return self._sessions.begin()
+
+    def claim(
+        self, session: Session, event_types: Iterable[str], *, limit: int = 500,
+        due_only: bool = True,
+    ) -> list[OutboxMessage]:
+        """Lock undelivered rows of these types in the caller's transaction, oldest first.
+
+        On PostgreSQL rows another transaction holds are skipped (``FOR UPDATE
+        SKIP LOCKED``), so several relays share the work; SQLite has one writer.
+        """
+        t = self.table
+        query = (
+            select(t).where(t.c.dispatched_at.is_(None), t.c.event_type.in_(list(event_types)))
+            .order_by(t.c.occurred_at, t.c.id).limit(limit).with_for_update(skip_locked=True)
+        )
+        if due_only:
+            query = query.where(t.c.available_at <= datetime.now(UTC))
+        return [_message(row) for row in session.execute(query).mappings()]
+
     def mark_dispatched(self, ids: Sequence[str], session: Session | None = None) -> None:
         """Mark rows delivered (in the caller's session when given)."""
         if not ids:

@@ -6,6 +6,7 @@ the message ids they applied in the same transaction as their effect.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,11 +14,13 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.events import Event
 
 CommitHook = Callable[[str, list[str]], None]
+_UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class UnitOfWork:
@@ -80,6 +83,21 @@ class UnitOfWork:
         )
         return self.session.execute(query).first() is not None
 
+    def record_applied(self, message_id: str, handler: str) -> bool:
+        """Write the inbox row first; False when this subscriber already applied the message.
+
+        One round trip on PostgreSQL and SQLite (``ON CONFLICT DO NOTHING``); a
+        concurrent delivery of the same message waits on the row, then skips.
+        """
+        values = {"message_id": message_id, "handler": handler, "applied_at": datetime.now(UTC)}
+        statement = _claim_statement(self._inbox, self.session.get_bind().dialect.name)
+        if statement is None:
+            if self.already_applied(message_id, handler):
+                return False
+            self.session.execute(insert(self._inbox), values)
+            return True
+        return self.session.execute(statement, values).first() is not None
+
     def mark_applied(self, message_id: str, handler: str) -> None:
         """Record in the inbox that this subscriber applied this message."""
         self.session.execute(
@@ -99,6 +117,15 @@ class UnitOfWork:
         """Undo everything since the last commit, events included."""
         self.session.rollback()
         self._published = []
+
+
+@functools.cache
+def _claim_statement(inbox: Table, dialect: str) -> Any:
+    # Built once per table: a workers' hot path should not rebuild SQL per message.
+    if dialect not in _UPSERT_INSERTS:
+        return None
+    return (_UPSERT_INSERTS[dialect](inbox).on_conflict_do_nothing()
+            .returning(inbox.c.message_id))
 
 
 def rows(result: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,92 @@
+"""Building the relay, the workers and a drain from a project: what ``carve run`` starts.
+
+The worker asks a composition root (``package.module:function``, called with
+:class:`Settings`, returning an object with ``consumers``) for the subscribers
+it runs, so the monolith and an extracted service use the same worker.
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from dramatiq import Broker
+
+from migration.runtime.broker import BrokerSettings, close_broker, create_broker
+from migration.runtime.delivery import Consumer
+from migration.runtime.errors import ConfigError
+from migration.runtime.outbox import OutboxStore
+from migration.runtime.project import Project
+from migration.runtime.queue_worker import QueueWorker, dead_letter_stores
+from migration.runtime.relay import Relay, routes_for
+from migration.runtime.settings import Settings
+from migration.runtime.transports import LiveTransports
+
+DEFAULT_ROOT = "monolith.bootstrap:bootstrap"
+
+
+def broker_for(project: Project) -> tuple[Broker, BrokerSettings]:
+    """The project's broker (not connected yet) and its settings."""
+    settings = BrokerSettings.from_config(project.config, project.environ)
+    return create_broker(settings), settings
+
+
+def build_relay(project: Project, broker: Broker, modules: Iterable[str] | None = None,
+                batch_size: int = 500) -> Relay:
+    """A relay over the outboxes of the named modules (every local module by default)."""
+    chosen = project.select(modules) if modules else [
+        s for s in project.specs.values() if project.config.module(s.name).binding == "local"
+    ]
+    outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox) for s in chosen}
+    return Relay(outboxes, routes_for(project.specs.values()), broker,
+                 LiveTransports(project.config).transport, batch_size=batch_size)
+
+
+def load_root(path: str) -> Callable[[Settings], Any]:
+    """Import a composition root given as ``package.module:function``."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        root = getattr(importlib.import_module(module_name), attribute or "bootstrap")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"composition root '{path}' cannot be loaded: {exc}") from None
+    return root
+
+
+@dataclass
+class WorkerProcess:
+    """A queue worker plus what it must close when it stops."""
+
+    worker: QueueWorker
+    system: Any
+
+    def close(self) -> None:
+        close_broker(self.worker.broker)
+        self.system.close()
+
+
+def build_worker(settings: Settings, modules: Iterable[str] | None = None,
+                 root: str = DEFAULT_ROOT, threads: int = 8) -> WorkerProcess:
+    """Workers for the subscribers of the named modules (all bound here by default)."""
+    project = settings.project
+    wanted = {project.module(name).name for name in modules or []}
+    system = load_root(root)(settings)
+    consumers: list[Consumer] = [
+        c for c in system.consumers if not wanted or c.module in wanted
+    ]
+    specs = [project.module(name) for name in {c.module for c in consumers}]
+    broker, broker_settings = broker_for(project)
+    worker = QueueWorker(broker, consumers, dead_letter_stores(specs, project.database),
+                         max_retries=broker_settings.max_retries, threads=threads)
+    return WorkerProcess(worker, system)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: how ``carve run relay|worker`` stop cleanly."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop

@@ -1,0 +1,177 @@
+"""The queue adapter: dramatiq on Redis (or RabbitMQ), configured from carve.toml and env.
+
+The broker URL comes from ``CARVE_BROKER_URL``, then ``REDIS_URL``, then
+``[broker] url``; an ``amqp://`` URL selects RabbitMQ. ``CARVE_BROKER_NAMESPACE``
+gives a process its own key prefix on Redis, so tests and tenants stay apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from dramatiq import Broker, Message
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis
+from dramatiq.middleware import CurrentMessage, Retries
+from dramatiq.middleware import default_middleware as dramatiq_middleware
+
+from migration.runtime.config import CarveConfig
+from migration.runtime.errors import ConfigError
+
+# Dramatiq's default (1 in 1,000 commands) takes minutes to give a dead worker's
+# unacknowledged messages back; one in a hundred does it within seconds under load.
+MAINTENANCE_CHANCE = 10_000
+# Middleware carve needs from dramatiq: retries with backoff and access to the
+# current message's options (its headers) from inside an actor.
+# The script reads its unpack-size argument only when fetching.
+_UNUSED_UNPACK_SIZE = 1000
+_KEEP = {"AgeLimit", "TimeLimit", "ShutdownNotifications", "Callbacks", "Pipelines"}
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Where the broker is and how messages are retried."""
+
+    url: str
+    namespace: str = "carve"
+    max_retries: int = 5
+    min_backoff_ms: int = 500
+    max_backoff_ms: int = 60_000
+    heartbeat_timeout_ms: int = 60_000
+    maintenance_chance: int = MAINTENANCE_CHANCE
+
+    @property
+    def kind(self) -> str:
+        """``rabbitmq`` for amqp URLs, ``redis`` otherwise."""
+        return "rabbitmq" if self.url.startswith(("amqp://", "amqps://")) else "redis"
+
+    @classmethod
+    def from_config(cls, config: CarveConfig, environ: Mapping[str, str]) -> BrokerSettings:
+        """``[broker]`` of carve.toml, overridden by the environment."""
+        broker = config.broker
+        url = environ.get("CARVE_BROKER_URL") or environ.get("REDIS_URL") or broker.url
+        if not url.startswith(("redis://", "rediss://", "unix://", "amqp://", "amqps://")):
+            raise ConfigError(f"broker URL '{url}' must start with redis://, rediss:// or amqp://")
+        return cls(
+            url=url,
+            namespace=environ.get("CARVE_BROKER_NAMESPACE") or broker.namespace,
+            max_retries=_int(environ, "CARVE_BROKER_MAX_RETRIES", broker.max_retries),
+            min_backoff_ms=_int(environ, "CARVE_BROKER_MIN_BACKOFF_MS", broker.min_backoff_ms),
+            max_backoff_ms=_int(environ, "CARVE_BROKER_MAX_BACKOFF_MS", broker.max_backoff_ms),
+            heartbeat_timeout_ms=_int(
+                environ, "CARVE_BROKER_HEARTBEAT_MS", broker.heartbeat_timeout_ms
+            ),
+            maintenance_chance=_int(environ, "CARVE_BROKER_MAINTENANCE", MAINTENANCE_CHANCE),
+        )
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, fit for messages."""
+        head, sep, tail = self.url.rpartition("@")
+        if not sep:
+            return self.url
+        scheme, _, credentials = head.partition("://")
+        return f"{scheme}://{credentials.split(':')[0]}:***@{tail}"
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}: '{raw}' is not an integer") from None
+
+
+def create_broker(settings: BrokerSettings) -> Broker:
+    """A dramatiq broker for these settings; it connects on first use, not here."""
+    middleware = [m() for m in dramatiq_middleware if m.__name__ in _KEEP]
+    middleware += [
+        Retries(max_retries=settings.max_retries, min_backoff=settings.min_backoff_ms,
+                max_backoff=settings.max_backoff_ms),
+        CurrentMessage(),
+    ]
+    if settings.kind == "rabbitmq":
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        return RabbitmqBroker(url=settings.url, middleware=middleware)
+    return CarveRedisBroker(
+        url=settings.url, namespace=settings.namespace, middleware=middleware,
+        heartbeat_timeout=settings.heartbeat_timeout_ms,
+        maintenance_chance=settings.maintenance_chance,
+        socket_connect_timeout=2, socket_timeout=10,
+    )
+
+
+class CarveRedisBroker(RedisBroker):
+    """dramatiq's Redis broker that gives messages back after a lost connection.
+
+    When a consumer loses its connection, dramatiq drops the messages it had
+    prefetched while they stay in this process's acknowledgement set in Redis,
+    which only a *dead* worker's set is recovered from: they would wait until
+    the process restarts. A consumer restart is the sign of that loss, so the
+    broker takes a new worker id then; the old id stops heartbeating, and after
+    the heartbeat timeout dramatiq's maintenance puts its messages back on their
+    queues. Messages redelivered that way are absorbed by the inbox.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._consumed: set[str] = set()
+        self._consumed_lock = threading.Lock()
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
+        with self._consumed_lock:
+            if queue_name in self._consumed:
+                self.broker_id = str(uuid4())
+            self._consumed.add(queue_name)
+        return super().consume(queue_name, prefetch, timeout)
+
+
+def enqueue_many(broker: Broker, messages: Sequence[Message]) -> None:
+    """Send messages; on Redis in one pipelined round trip, elsewhere one by one.
+
+    Either every message was handed to the broker when this returns, or it
+    raises; a partial send is harmless because consumers deduplicate.
+    """
+    if not messages:
+        return
+    if isinstance(broker, RedisBroker):
+        _redis_pipeline(broker, messages)
+        return
+    for message in messages:
+        broker.enqueue(message)
+
+
+def _redis_pipeline(broker: RedisBroker, messages: Sequence[Message]) -> None:
+    # The same Lua ``enqueue`` command RedisBroker.enqueue runs, batched in one
+    # pipeline: a fresh Redis-side id per send, exactly as dramatiq does.
+    dispatch, pipe = broker.scripts["dispatch"], broker.client.pipeline(transaction=False)
+    now = current_millis()
+    for message in messages:
+        sent = message.copy(options={"redis_message_id": uuid4().hex})
+        args = ["enqueue", now, sent.queue_name, broker.broker_id, broker.heartbeat_timeout,
+                broker.dead_message_ttl, 0, _UNUSED_UNPACK_SIZE, sent.options["redis_message_id"],
+                sent.encode()]
+        dispatch(keys=[broker.namespace], args=args, client=pipe)
+    pipe.execute()
+
+
+def queue_depth(broker: Broker, queue_name: str) -> int:
+    """Messages waiting or in flight on a consumer's queue (Redis; 0 when unknown)."""
+    if isinstance(broker, RedisBroker):
+        return int(broker.do_qsize(queue_name))
+    return 0
+
+
+def close_broker(broker: Broker) -> None:
+    """Release the broker's connections."""
+    broker.close()
+    client = getattr(broker, "client", None)
+    if client is not None:
+        client.close()

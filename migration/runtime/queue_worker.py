@@ -1,0 +1,134 @@
+"""Queue workers: dramatiq actors that run the same subscribers as in-process delivery.
+
+Each consumer (``<module>.<handler>``) gets its own queue and actor. The actor
+rebuilds the event and calls :meth:`Consumer.apply`, whose inbox makes a
+redelivery harmless. A failure is retried with exponential backoff; after the
+last retry, or at once for a malformed payload, the message becomes a dead
+letter in the consumer's database, with its error.
+
+The worker takes any consumers and dead-letter stores, so the monolith and an
+extracted service run the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from dramatiq import Actor, Broker, Message, Worker
+from dramatiq.middleware import CurrentMessage
+
+from migration.runtime.db import Database
+from migration.runtime.dead_letters import DeadLetterStore
+from migration.runtime.delivery import Consumer
+from migration.runtime.modules import ModuleSpec
+from migration.runtime.queue_messages import EVENT_TYPE, HEADERS, MalformedMessage, event_from
+
+log = logging.getLogger("carve.worker")
+
+
+def dead_letter_stores(
+    specs: Iterable[ModuleSpec], database: Callable[[str], Database]
+) -> dict[str, DeadLetterStore]:
+    """Each module's dead-letter store, in the module's own database."""
+    return {s.name: DeadLetterStore(database(s.name).sessions, s.dead_letters) for s in specs}
+
+
+class QueueWorker:
+    """Dramatiq worker threads consuming the queues of the given consumers."""
+
+    def __init__(
+        self, broker: Broker, consumers: Sequence[Consumer],
+        dead_letters: Mapping[str, DeadLetterStore], *, max_retries: int,
+        threads: int = 8, poll_ms: int = 100,
+    ) -> None:
+        self.broker = broker
+        self.consumers = list(consumers)
+        self._dead_letters = dead_letters
+        self._max_retries = max_retries
+        self._threads = threads
+        self._poll_ms = poll_ms
+        self._worker: Worker | None = None
+        for consumer in self.consumers:
+            self._declare(consumer)
+
+    @property
+    def queues(self) -> set[str]:
+        """The queue names this worker consumes."""
+        return {c.name for c in self.consumers}
+
+    def start(self) -> None:
+        """Start consuming in background threads."""
+        self._worker = Worker(self.broker, queues=self.queues, worker_threads=self._threads,
+                              worker_timeout=self._poll_ms)
+        self._worker.start()
+
+    def stop(self, timeout_ms: int = 10_000) -> None:
+        """Finish the messages in hand, give prefetched ones back, stop."""
+        if self._worker is not None:
+            self._worker.stop(timeout=timeout_ms)
+            self._worker = None
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set."""
+        self.start()
+        try:
+            stop.wait()
+        finally:
+            self.stop()
+
+    def _declare(self, consumer: Consumer) -> None:
+        if consumer.module not in self._dead_letters:
+            raise ValueError(f"no dead-letter store for module '{consumer.module}'")
+        store = self._dead_letters[consumer.module]
+
+        def apply(payload: Any) -> None:
+            message = CurrentMessage.get_current_message()
+            assert message is not None  # CurrentMessage is part of every carve broker
+            self._apply(consumer, store, message)
+
+        apply.__name__ = consumer.subscription.name
+        Actor(apply, broker=self.broker, actor_name=consumer.name, queue_name=consumer.name,
+              priority=0, options={"max_retries": self._max_retries})
+
+    def _apply(self, consumer: Consumer, store: DeadLetterStore, message: Message) -> None:
+        attempt = int(message.options.get("retries", 0)) + 1
+        try:
+            event = event_from(message)
+        except MalformedMessage as exc:
+            log.warning("%s: malformed message %s dead-lettered: %s",
+                        consumer.name, message.message_id, exc)
+            self._bury(store, consumer, message, f"malformed message: {exc}", attempt)
+            return
+        try:
+            consumer.apply(event)
+        except Exception as exc:
+            if attempt <= self._max_retries:
+                raise  # dramatiq retries it after an exponential backoff
+            log.error("%s: message %s dead-lettered after %d attempts: %s",
+                      consumer.name, message.message_id, attempt, exc)
+            self._bury(store, consumer, message, _describe(exc), attempt)
+
+    @staticmethod
+    def _bury(
+        store: DeadLetterStore, consumer: Consumer, message: Message, error: str, attempts: int
+    ) -> None:
+        # If this write fails the exception reaches dramatiq, which keeps the
+        # message in its own dead-letter queue: it is never silently dropped.
+        event_type = message.options.get(EVENT_TYPE)
+        headers = message.options.get(HEADERS)
+        store.record(
+            message_id=message.message_id, consumer=consumer.name,
+            event_type=event_type if isinstance(event_type, str) else "?",
+            payload=message.args[0] if len(message.args) == 1 else list(message.args),
+            headers=headers if isinstance(headers, dict) else {},
+            error=error, attempts=attempts,
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.format_exception(exc, limit=-4)
+    return f"{type(exc).__name__}: {exc}\n{''.join(frames[-6:])}"

@@ -1,0 +1,68 @@
+"""The relay: several relays share an outbox on PostgreSQL, one message per subscriber."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import redis
+
+from migration.events.processes import broker_for, build_relay
+from migration.runtime.broker import close_broker
+from migration.runtime.settings import Settings
+from monolith.bootstrap import bootstrap
+from tests.support.events import effects, place_order, queue_env, seed_shop, write_plan
+from tests.support.services import REDIS_URL
+
+CONSUMERS = ("notifications.when_order_created_send_confirmation",
+             "inventory.when_order_created_reserve_stock")
+
+
+def test_concurrent_relays_send_every_row_once_to_every_subscriber(
+    tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str]
+) -> None:
+    client, namespace = redis_prefix
+    plan = write_plan(tmp_path, postgres_url, "queue")
+    settings = Settings.from_env(plan, queue_env(plan, postgres_url, REDIS_URL, namespace))
+    settings.project.upgrade()
+    shop = bootstrap(settings)
+    user_id = seed_shop(shop)
+    for _ in range(300):
+        place_order(shop, user_id)
+
+    brokers = [broker_for(settings.project)[0] for _ in range(3)]
+    relays = [build_relay(settings.project, broker, batch_size=20) for broker in brokers]
+    threads = [threading.Thread(target=relay.drain) for relay in relays]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sum(relay.stats.rows for relay in relays) == 300
+    assert sum(1 for relay in relays if relay.stats.rows) >= 2  # the work was shared
+    for consumer in CONSUMERS:
+        assert client.llen(f"{namespace}:{consumer}") == 300
+    assert effects(postgres_url)["pending"] == 0
+    for broker in brokers:
+        close_broker(broker)
+
+
+def test_with_the_broker_down_events_wait_in_the_outbox(
+    tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str]
+) -> None:
+    plan = write_plan(tmp_path, postgres_url, "queue")
+    env = queue_env(plan, postgres_url, "redis://127.0.0.1:1/0", redis_prefix[1])
+    settings = Settings.from_env(plan, env)
+    settings.project.upgrade()
+    shop = bootstrap(settings)
+    place_order(shop, seed_shop(shop))  # the API answers: publishing never needs the broker
+
+    relay = build_relay(settings.project, broker_for(settings.project)[0])
+    stop = threading.Event()
+    runner = threading.Thread(target=relay.run, args=(stop,))
+    runner.start()
+    stop.wait(1.0)
+    stop.set()
+    runner.join(timeout=10)
+    assert relay.stats.failures >= 1 and relay.stats.rows == 0
+    assert effects(postgres_url)["pending"] == 1
