@@ -83,12 +83,13 @@ def next_steps(source: ModuleSource, folder: str) -> list[str]:
     name = source.spec.name
     prefix = source.spec.contract.prefix()
     steps = [
-        f"split the database: carve db split {name} (then DATABASE_URL_{name.upper()} "
-        f"for the service)",
+        f"give it a database of its own: DATABASE_URL_{name.upper()}=... for the service "
+        f"(carve db upgrade {name} with the same variable creates its tables)",
         f"run it: carve run service {name} --path {folder} --port 8001",
         f"send the monolith's calls to it: CARVE_{name.upper()}_URL=http://127.0.0.1:8001 "
         f"CARVE_{name.upper()}_BINDING=remote (or [modules.{name}] in carve.toml)",
-        f"route {prefix} through the gateway (carve route): shadow, then canary, then service",
+        f"move its traffic through the gateway: carve route set {prefix} --mode shadow "
+        f"--to {name} (then --mode canary --percent N, then --mode service)",
     ]
     steps += [
         f"deliver {event} through the queue: carve events swap {event} --to queue"

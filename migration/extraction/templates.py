@@ -228,8 +228,8 @@ def database_readme(source: ModuleSource) -> str:
     return f'''# {name} service database
 
 `versions/` is the Alembic history of the {name} module, copied from the monolith. Its
-version table is `alembic_version_{name}`, the same as in the monolith, so a database
-split off the monolith's (`carve db split {name}`) continues where it was.
+version table is `alembic_version_{name}`, the same as in the monolith, so a copy of the
+monolith's {name} tables continues from the revision it was at.
 
 `carve run service {name}` applies it before serving; so does
 `python -c "from {source.service_package}.app import migrate; migrate()"`.
