@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from migration.gateway.admin import build_admin
 from migration.gateway.body import BodyTooLarge, ClientGone, RequestBody
-from migration.gateway.breaker import CircuitBreaker
 from migration.gateway.exchange import discard, exchange, read_whole, relay
 from migration.gateway.forwarding import Inbound, read_inbound, response_headers
 from migration.gateway.metrics import GatewayMetrics
@@ -23,6 +22,7 @@ from migration.gateway.shadow import ShadowRecorder, compare
 from migration.gateway.sticky import cookie_value, goes_to_service
 from migration.gateway.store import ToggleStore
 from migration.gateway.upstream import UpstreamError, UpstreamPool
+from migration.runtime.breaker import CircuitBreaker
 
 log = logging.getLogger("carve.gateway")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -39,7 +39,7 @@ class Gateway:
         self.store = store
         self.table = RouteTable()
         self.pools = {name: UpstreamPool(name, url, settings.timeouts,
-                                         CircuitBreaker(settings.breaker, clock))
+                                         CircuitBreaker(name, settings.breaker, clock))
                       for name, url in settings.upstreams().items()}
         self.monolith = self.pools[MONOLITH]
         self.metrics = GatewayMetrics()
@@ -199,14 +199,14 @@ class Gateway:
             conn = await exchange(pool, scope["method"], _target(scope), inbound, scope, body)
         except UpstreamError as exc:
             elapsed = self._clock() - started
-            pool.breaker.record(False, elapsed)
+            pool.breaker.record(failed=True, seconds=elapsed)
             if window is not None:
                 window.record(True, elapsed)
             return await self._fallback_or_fail(route, scope, inbound, body, send, exc.code,
                                                 exc.status, exc.code, str(exc))
         elapsed = self._clock() - started
         failed = conn.status >= 500
-        pool.breaker.record(not failed, elapsed)
+        pool.breaker.record(failed=failed, seconds=elapsed)
         if window is not None:
             window.record(failed, elapsed)
         if failed and _can_fall_back(scope, body):
@@ -265,11 +265,11 @@ class Gateway:
                                       RequestBody.replay(content))
                 service_body = await read_whole(conn, pool, self.settings.shadow_capture_bytes)
             except (UpstreamError, TimeoutError) as exc:
-                pool.breaker.record(False, self._clock() - started)
+                pool.breaker.record(failed=True, seconds=self._clock() - started)
                 self.shadow.record(route.prefix, method, path, monolith_status, None,
                                    [f"service failed: {exc or type(exc).__name__}"])
                 return
-            pool.breaker.record(conn.status < 500, self._clock() - started)
+            pool.breaker.record(failed=conn.status >= 500, seconds=self._clock() - started)
             found = compare(monolith_status, monolith_body, conn.status, service_body,
                             route.shadow.ignore_fields)
             self.shadow.record(route.prefix, method, path, monolith_status, conn.status, found)

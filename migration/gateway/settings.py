@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from migration.gateway.breaker import BreakerPolicy
-from migration.gateway.upstream import Timeouts
+from migration.gateway.upstream import GATEWAY_BREAKER, Timeouts
+from migration.runtime.breaker import BreakerPolicy
 from migration.runtime.errors import ConfigError
 
 MONOLITH = "monolith"
@@ -23,7 +23,7 @@ class GatewaySettings:
     admin_token: str | None = None
     max_body_bytes: int = 256 * 1024 * 1024
     timeouts: Timeouts = field(default_factory=Timeouts)
-    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+    breaker: BreakerPolicy = GATEWAY_BREAKER
     slo_check_seconds: float = 1.0
     shadow_capture_bytes: int = 1024 * 1024
     shadow_concurrency: int = 64

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from migration.gateway.breaker import BreakerPolicy, CircuitBreaker
+from migration.runtime.breaker import BreakerPolicy, CircuitBreaker
 from migration.runtime.errors import ConfigError
 
 # Past this many buffered response bytes the upstream is paused until the client catches up.
@@ -39,6 +39,10 @@ class UpstreamTimeout(UpstreamError):
     status = 504
     code = "gateway.upstream_timeout"
 
+
+# The gateway sees far more calls than one client binding: it waits for ten before judging,
+# and opens on mostly-slow calls rather than only when every call is slow.
+GATEWAY_BREAKER = BreakerPolicy(minimum_calls=10, slow_call_rate=0.8)
 
 @dataclass(frozen=True)
 class Timeouts:
@@ -199,7 +203,7 @@ class UpstreamPool:
         self.host_header = parts.netloc.encode()
         self.base_path = parts.path.rstrip("/").encode()
         self.timeouts = timeouts or Timeouts()
-        self.breaker = breaker or CircuitBreaker(BreakerPolicy())
+        self.breaker = breaker or CircuitBreaker(name, GATEWAY_BREAKER)
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
         self._idle: list[UpstreamConnection] = []
         self._max_idle = max_idle

@@ -4,7 +4,10 @@ Closed, it records every call's outcome in a sliding window of the last
 ``window`` calls; once at least ``minimum_calls`` are recorded and the failure
 rate or the slow-call rate reaches its threshold, it opens. Open, it refuses
 calls at once for ``open_seconds``; then it lets ``half_open_probes`` calls
-through: all succeed and it closes, any fails and it opens again.
+through: all succeed and it closes, any fails and it opens again. Outcomes of
+calls still in flight when it opened are ignored, so they cannot extend the wait.
+
+The client binding (threads) and the gateway (one event loop) share it.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._probes_started = 0
         self._probes_passed = 0
+        self.opened_count = 0
 
     @property
     def state(self) -> BreakerState:
@@ -88,12 +92,22 @@ class CircuitBreaker:
                     raise BreakerOpen(self.name, 0.0)
                 self._probes_started += 1
 
+    def allow(self) -> bool:
+        """Like :meth:`acquire`, answering instead of raising: may a call be made now?"""
+        try:
+            self.acquire()
+        except BreakerOpen:
+            return False
+        return True
+
     def record(self, *, failed: bool, seconds: float) -> None:
         """Record the outcome of a call that :meth:`acquire` let through."""
         outcome = _Outcome(failed=failed, slow=seconds >= self.policy.slow_call_seconds)
         with self._lock:
             if self._state is BreakerState.HALF_OPEN:
                 self._record_probe(outcome)
+                return
+            if self._state is BreakerState.OPEN:
                 return
             self._outcomes.append(outcome)
             if self._should_open():
@@ -120,6 +134,7 @@ class CircuitBreaker:
         self._state = BreakerState.OPEN
         self._opened_at = self._clock()
         self._outcomes.clear()
+        self.opened_count += 1
 
     def _leave_open_if_due(self) -> None:
         due = self._clock() - self._opened_at >= self.policy.open_seconds

@@ -95,3 +95,32 @@ def test_a_failed_probe_opens_it_again() -> None:
     assert b.state is BreakerState.OPEN
     clock.now = 10
     assert b.state is BreakerState.HALF_OPEN
+
+
+def test_allow_answers_instead_of_raising_and_openings_are_counted() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    for _ in range(4):
+        call(b, failed=True)
+    assert not b.allow()
+    clock.now = 5.0
+    assert b.allow() and b.allow()
+    assert not b.allow()  # only two probes in half-open
+    b.record(failed=True, seconds=0.01)
+    assert b.state is BreakerState.OPEN
+    assert b.opened_count == 2
+
+
+def test_calls_that_finish_after_it_opened_do_not_extend_the_wait() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    for _ in range(4):
+        b.acquire()
+    for _ in range(4):
+        b.record(failed=True, seconds=0.01)
+    assert b.state is BreakerState.OPEN
+    clock.now = 4.0
+    for _ in range(4):  # stragglers of the same burst
+        b.record(failed=True, seconds=0.01)
+    clock.now = 5.0
+    assert b.state is BreakerState.HALF_OPEN
