@@ -19,17 +19,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-app.add_typer(run.app, name="run")
+# In the order of the migration: look, keep the boundaries, extract, move events and traffic.
+app.command("modules")(modules.list_modules)
+app.command("init")(lint.init)
+app.command("lint")(lint.lint)
+app.command("analyze")(analyze.analyze)
 app.add_typer(db.app, name="db")
+app.command("extract")(extract.extract_module)
+app.add_typer(events.app, name="events")
 app.add_typer(gateway.route_app, name="route")
 app.add_typer(gateway.export_app, name="export")
-app.add_typer(events.app, name="events")
-app.command("modules")(modules.list_modules)
-app.command("extract")(extract.extract_module)
+app.add_typer(run.app, name="run")
 run.app.command("service")(extract.run_service)
-app.command("lint")(lint.lint)
-app.command("init")(lint.init)
-app.command("analyze")(analyze.analyze)
 
 
 def _version(value: bool) -> None:

@@ -11,7 +11,7 @@ from migration.cli.options import ConfigOption, JsonOption
 from migration.cli.output import console, print_json
 from migration.runtime.project import Project
 
-app = typer.Typer(help="Migrate module schemas and move module data.", no_args_is_help=True)
+app = typer.Typer(help="Migrate each module's schema in its own database.", no_args_is_help=True)
 
 
 @app.command("upgrade")
