@@ -23,6 +23,7 @@ from migration.runtime.broker import BrokerSettings, close_broker, create_broker
 from migration.runtime.config import load_config
 from migration.runtime.dead_letters import DeadLetterStore
 from migration.runtime.delivery import Consumer
+from migration.runtime.discovery import binding_of
 from migration.runtime.errors import ConfigError
 from migration.runtime.outbox import OutboxStore
 from migration.runtime.project import Project
@@ -43,9 +44,15 @@ def broker_for(project: Project) -> tuple[Broker, BrokerSettings]:
 
 def build_relay(project: Project, broker: Broker, modules: Iterable[str] | None = None,
                 batch_size: int = 500) -> Relay:
-    """A relay over the outboxes of the named modules (every local module by default)."""
+    """A relay over the outboxes of the named modules (every local module by default).
+
+    A module bound ``remote`` (carve.toml or ``CARVE_<MODULE>_BINDING``) keeps its outbox
+    in its service's database, so it is not relayed from here; its subscribers still get
+    a message for every event they declare, as the monolith's own do.
+    """
     chosen = project.select(modules) if modules else [
-        s for s in project.specs.values() if project.config.module(s.name).binding == "local"
+        s for s in project.specs.values()
+        if binding_of(s.name, project.config, project.environ) == "local"
     ]
     outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox) for s in chosen}
     return Relay(outboxes, routes_for(project.specs.values()), broker,
