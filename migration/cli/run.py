@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
 
 from migration.cli.options import ConfigOption
 from migration.cli.output import console
+from migration.runtime.errors import ConfigError
 from migration.runtime.remote import binding_plan
 from migration.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from migration.events.processes import WorkerProcess
 
 app = typer.Typer(help="Run the monolith, extracted services, the gateway or event workers.",
                   no_args_is_help=True)
@@ -91,21 +96,45 @@ def run_worker(
     module: Annotated[list[str] | None, typer.Option(
         "--module", "-m", help="Run only this module's subscribers (repeatable).")] = None,
     threads: Annotated[int, typer.Option(min=1, help="Worker threads.")] = 8,
-    root: Annotated[str, typer.Option(
-        help="Composition root building the consumers (package.module:function).")
-    ] = "monolith.bootstrap:bootstrap",
+    root: Annotated[str | None, typer.Option(
+        help="Composition root building the consumers, package.module:function "
+             "(default: monolith.bootstrap:bootstrap).")] = None,
+    path: Annotated[Path | None, typer.Option(
+        help="Run the subscribers of the extracted service in this folder instead "
+             "(e.g. extracted/inventory-service); its dead letters stay in its database.",
+    )] = None,
 ) -> None:
     """Run the subscribers of queue-transport events as dramatiq workers, until stopped."""
-    from migration.events.processes import build_worker, stop_on_signals
+    from migration.events.processes import DEFAULT_ROOT, stop_on_signals
 
     _quiet_logs()
-    process = build_worker(Settings.from_env(config), module, root, threads)
+    if path is not None:
+        if module or root:
+            raise ConfigError("--path runs the service's own subscribers: "
+                              "leave out --module and --root")
+        process = _service_worker(path, config, threads)
+    else:
+        from migration.events.processes import build_worker
+
+        process = build_worker(Settings.from_env(config), module, root or DEFAULT_ROOT, threads)
     console.print(f"[green]worker[/] {', '.join(sorted(process.worker.queues)) or 'no queues'}")
     try:
         process.worker.run(stop_on_signals())
     finally:
         process.close()
     console.print("worker stopped")
+
+
+def _service_worker(path: Path, config: Path | None, threads: int) -> WorkerProcess:
+    """The worker of an extracted service: no monolith project is loaded."""
+    import os
+
+    from migration.events.processes import build_service_worker
+    from migration.extraction.running import service_worker_root
+
+    app = service_worker_root(path)
+    return build_service_worker(app.worker(), str(config) if config else None,
+                                dict(os.environ), threads)
 
 
 def _quiet_logs() -> None:

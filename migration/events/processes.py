@@ -1,8 +1,11 @@
 """Building the relay, the workers and a drain from a project: what ``carve run`` starts.
 
 The worker asks a composition root (``package.module:function``, called with
-:class:`Settings`, returning an object with ``consumers``) for the subscribers
-it runs, so the monolith and an extracted service use the same worker.
+:class:`Settings`, returning an object with ``consumers`` and ``close()``) for
+the subscribers it runs, so the monolith and an extracted service use the same
+worker. A root whose object also has ``dead_letters`` (module → store), as an
+extracted service's :class:`ServiceWorker` does, keeps its dead letters there;
+otherwise each module's go to the module's database in the project.
 """
 
 from __future__ import annotations
@@ -10,19 +13,23 @@ from __future__ import annotations
 import importlib
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from dramatiq import Broker
 
 from migration.runtime.broker import BrokerSettings, close_broker, create_broker
+from migration.runtime.config import load_config
+from migration.runtime.dead_letters import DeadLetterStore
 from migration.runtime.delivery import Consumer
+from migration.runtime.discovery import binding_of
 from migration.runtime.errors import ConfigError
 from migration.runtime.outbox import OutboxStore
 from migration.runtime.project import Project
 from migration.runtime.queue_worker import QueueWorker, dead_letter_stores
 from migration.runtime.relay import Relay, routes_for
+from migration.runtime.service import ServiceWorker
 from migration.runtime.settings import Settings
 from migration.runtime.transports import LiveTransports
 
@@ -37,9 +44,15 @@ def broker_for(project: Project) -> tuple[Broker, BrokerSettings]:
 
 def build_relay(project: Project, broker: Broker, modules: Iterable[str] | None = None,
                 batch_size: int = 500) -> Relay:
-    """A relay over the outboxes of the named modules (every local module by default)."""
+    """A relay over the outboxes of the named modules (every local module by default).
+
+    A module bound ``remote`` (carve.toml or ``CARVE_<MODULE>_BINDING``) keeps its outbox
+    in its service's database, so it is not relayed from here; its subscribers still get
+    a message for every event they declare, as the monolith's own do.
+    """
     chosen = project.select(modules) if modules else [
-        s for s in project.specs.values() if project.config.module(s.name).binding == "local"
+        s for s in project.specs.values()
+        if binding_of(s.name, project.config, project.environ) == "local"
     ]
     outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox) for s in chosen}
     return Relay(outboxes, routes_for(project.specs.values()), broker,
@@ -77,9 +90,30 @@ def build_worker(settings: Settings, modules: Iterable[str] | None = None,
     consumers: list[Consumer] = [
         c for c in system.consumers if not wanted or c.module in wanted
     ]
-    specs = [project.module(name) for name in {c.module for c in consumers}]
-    broker, broker_settings = broker_for(project)
-    worker = QueueWorker(broker, consumers, dead_letter_stores(specs, project.database),
+    stores: dict[str, DeadLetterStore] | None = getattr(system, "dead_letters", None)
+    if stores is None:  # the monolith's modules: each one's dead letters in its own database
+        specs = [project.module(name) for name in {c.module for c in consumers}]
+        stores = dead_letter_stores(specs, project.database)
+    broker_settings = BrokerSettings.from_config(project.config, project.environ)
+    return _worker_process(system, consumers, stores, broker_settings, threads)
+
+
+def build_service_worker(service: ServiceWorker, config_path: str | None,
+                         environ: Mapping[str, str], threads: int = 8) -> WorkerProcess:
+    """Workers for an extracted service's subscribers, needing no monolith project.
+
+    The broker comes from the environment (``CARVE_BROKER_URL``, ``CARVE_BROKER_NAMESPACE``
+    …), else ``[broker]`` of the carve.toml at ``config_path`` or in the current folder.
+    """
+    broker_settings = BrokerSettings.from_config(load_config(config_path), environ)
+    return _worker_process(service, service.consumers, service.dead_letters, broker_settings,
+                           threads)
+
+
+def _worker_process(system: Any, consumers: list[Consumer],
+                    stores: Mapping[str, DeadLetterStore], broker_settings: BrokerSettings,
+                    threads: int) -> WorkerProcess:
+    worker = QueueWorker(create_broker(broker_settings), consumers, stores,
                          max_retries=broker_settings.max_retries, threads=threads)
     return WorkerProcess(worker, system)
 

@@ -15,17 +15,24 @@ def _operations(source: ModuleSource) -> str:
 
 
 def _events(source: ModuleSource) -> str:
+    name = source.spec.name
     published = ", ".join(f"`{e.type}`" for e in source.spec.publishes) or "none"
     consumed = "\n".join(
-        f"- `{s.event.type}` → `{s.name}` (queue `{source.spec.name}.{s.name}`)"
+        f"- `{s.event.type}` → `{s.name}` (queue `{name}.{s.name}`)"
         for s in source.spec.subscriptions
     ) or "- none"
-    return f"Publishes: {published}, written to its own `{source.spec.name}_outbox` in the " \
+    text = f"Publishes: {published}, written to its own `{name}_outbox` in the " \
            f"transaction of the change; the relay moves them to the broker.\n\n" \
-           f"Consumes:\n{consumed}\n\n" \
-           f"`{source.service_package}.app.consumers()` returns these subscribers for the " \
-           f"queue worker; each applies a message once (the `{source.spec.name}_inbox` " \
-           f"records its id with the effect)."
+           f"Consumes:\n{consumed}"
+    if not source.spec.subscriptions:
+        return text
+    return text + "\n\n" \
+        "`carve run worker --path .` runs these subscribers as dramatiq workers " \
+        f"(composition root `{source.service_package}.app.worker`); the monolith's " \
+        "`carve run relay` puts one message per subscriber on its queue, on the same " \
+        "broker and namespace. Each applies a message once (the " \
+        f"`{name}_inbox` records its id with the effect); a message still failing after " \
+        f"its retries is kept in the service's own `{name}_dead_letters`."
 
 
 def _environment(source: ModuleSource) -> str:
@@ -38,6 +45,12 @@ def _environment(source: ModuleSource) -> str:
         f"`http://{c.name}-service:8000` |"
         for c in source.spec.uses
     ]
+    if source.spec.subscriptions:
+        rows += [
+            "| `CARVE_BROKER_URL`, `REDIS_URL` | the broker its worker consumes from "
+            "(`amqp://` for RabbitMQ) | `redis://127.0.0.1:6379/0` |",
+            "| `CARVE_BROKER_NAMESPACE` | Redis key prefix, the same as the relay's | `carve` |",
+        ]
     return "\n".join(rows)
 
 
@@ -72,27 +85,47 @@ at the same paths as the monolith, with `/healthz`, `/readyz` and `/metrics` (Pr
 
 ```bash
 carve run service {name} --path . --port 8001   # applies database/ then serves
+{_worker_command(source)}\
 pytest                                          # the contract tests, over HTTP
 docker build -t {name}-service .
-```
+{_worker_container(source)}```
 """
 
 
+def _worker_command(source: ModuleSource) -> str:
+    if not source.spec.subscriptions:
+        return ""
+    return "carve run worker --path .                        # its subscribers, from the queue\n"
+
+
+def _worker_container(source: ModuleSource) -> str:
+    if not source.spec.subscriptions:
+        return ""
+    return f"docker run {source.spec.name}-service carve run worker --path /service  " \
+           "# the worker container\n"
+
+
 def next_steps(source: ModuleSource, folder: str) -> list[str]:
-    """What to do after extracting: database, traffic, events."""
+    """What to do after extracting: database, events, calls, traffic (in an order that runs)."""
     name = source.spec.name
     prefix = source.spec.contract.prefix()
+    events = sorted({s.event.type for s in source.spec.subscriptions})
     steps = [
         f"give it a database of its own: DATABASE_URL_{name.upper()}=... for the service "
         f"(carve db upgrade {name} with the same variable creates its tables)",
         f"run it: carve run service {name} --path {folder} --port 8001",
+    ]
+    steps += [f"deliver {event} through the queue: carve events swap {event} --to queue"
+              for event in events]
+    if events:
+        steps.append(
+            f"consume {', '.join(events)} in the service: carve run worker --path {folder}, "
+            "and carve run relay for the monolith's outbox (both with the same "
+            "CARVE_BROKER_URL and CARVE_BROKER_NAMESPACE)")
+    steps += [
         f"send the monolith's calls to it: CARVE_{name.upper()}_URL=http://127.0.0.1:8001 "
         f"CARVE_{name.upper()}_BINDING=remote (or [modules.{name}] in carve.toml)",
         f"move its traffic through the gateway: carve route set {prefix} --mode shadow "
         f"--to {name} (then --mode canary --percent N, then --mode service)",
-    ]
-    steps += [
-        f"deliver {event} through the queue: carve events swap {event} --to queue"
-        for event in sorted({s.event.type for s in source.spec.subscriptions})
     ]
     return steps

@@ -1,4 +1,4 @@
-"""Running an extracted service folder: find its app module, migrate, serve."""
+"""Running an extracted service folder: find its app module, migrate, serve, work."""
 
 from __future__ import annotations
 
@@ -26,3 +26,25 @@ def load_service(module: str, folder: Path) -> ModuleType:
     if source not in sys.path:
         sys.path.insert(0, source)
     return importlib.import_module(f"{package}.app")
+
+
+def find_service(folder: Path) -> ModuleType:
+    """The app module of the one service in ``folder`` (``src/<module>_service/app.py``)."""
+    apps = sorted((folder / "src").glob("*_service/app.py"))
+    if len(apps) != 1:
+        found = "none" if not apps else ", ".join(a.parent.name for a in apps)
+        raise ServiceNotFound(
+            f"{folder} must hold exactly one extracted service (src/<module>_service/app.py; "
+            f"found {found}): run carve extract MODULE first")
+    return load_service(apps[0].parent.name.removesuffix("_service"), folder)
+
+
+def service_worker_root(folder: Path) -> ModuleType:
+    """The service's app module, refused when it predates the worker entry point."""
+    app = find_service(folder)
+    if not callable(getattr(app, "worker", None)):
+        module = app.__name__.split(".")[0].removesuffix("_service")
+        raise ServiceNotFound(
+            f"{folder} has no worker entry point ({app.__name__}.worker): regenerate it with "
+            f"carve extract {module} --force")
+    return app

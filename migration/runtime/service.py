@@ -3,8 +3,8 @@
 The generated ``<module>_service/app.py`` of ``carve extract`` is a few lines
 calling into this file, so every extracted service shares one tested runtime.
 The service publishes through its own outbox (the relay takes the events from
-there) and exposes its subscribers as :meth:`ServiceRuntime.consumers` for the
-queue worker.
+there) and hands its subscribers to a queue worker as a :class:`ServiceWorker`,
+whose dead letters stay in the service's own database.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from migration import __version__
 from migration.runtime.client import client
 from migration.runtime.config import CarveConfig
 from migration.runtime.db import Database
+from migration.runtime.dead_letters import DeadLetterStore
 from migration.runtime.delivery import Consumer
 from migration.runtime.discovery import Discovery
 from migration.runtime.errors import DatabaseUnreachable
@@ -87,6 +88,10 @@ class ServiceRuntime:
         return [Consumer(self.spec.name, sub, self.unit_of_work, self.service)
                 for sub in self.spec.subscriptions]
 
+    def dead_letters(self) -> dict[str, DeadLetterStore]:
+        """Where the worker keeps messages it gave up on: the service's own database."""
+        return {self.spec.name: DeadLetterStore(self.database.sessions, self.spec.dead_letters)}
+
     def outbox(self) -> OutboxStore:
         """The service's outbox, where the relay picks up what it published."""
         return OutboxStore(self.database.sessions, self.spec.outbox)
@@ -96,6 +101,29 @@ class ServiceRuntime:
         for proxy in self._clients.values():
             proxy.close()  # type: ignore[attr-defined]
         self.database.dispose()
+
+
+@dataclass
+class ServiceWorker:
+    """What ``carve run worker`` runs for a service: its subscribers and their dead letters.
+
+    The composition root of an extracted service's worker (``<module>_service.app.worker``);
+    the same shape as the monolith's (``consumers``, ``close``), plus ``dead_letters`` so a
+    message the service gives up on is kept in the service's database, not the monolith's.
+    """
+
+    runtime: ServiceRuntime
+    consumers: list[Consumer]
+    dead_letters: dict[str, DeadLetterStore]
+
+    @classmethod
+    def of(cls, runtime: ServiceRuntime) -> ServiceWorker:
+        """The worker side of a service runtime."""
+        return cls(runtime, runtime.consumers(), runtime.dead_letters())
+
+    def close(self) -> None:
+        """Release the service's database connections and clients."""
+        self.runtime.close()
 
 
 def create_service_app(runtime: ServiceRuntime) -> FastAPI:

@@ -58,3 +58,12 @@ def test_running_a_folder_without_a_service_says_so(tmp_path: Path) -> None:
          str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 2
     assert "holds no extracted loans service" in result.stderr
+
+
+def test_a_worker_for_a_folder_without_a_service_says_so(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "migration.cli", "run", "worker", "--path", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2
+    assert "must hold exactly one extracted service" in result.stderr
+    assert "Traceback" not in result.stderr

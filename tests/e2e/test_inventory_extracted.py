@@ -1,6 +1,7 @@
-"""Inventory moves out: the monolith calls the extracted service and survives its outage.
+"""Inventory moves out: the monolith calls the extracted service and survives its outage,
+and the service consumes order.created from the queue into its own database.
 
-order.created is on the queue in this plan, so the monolith starts with inventory
+order.created is on the queue in these plans, so the monolith starts with inventory
 remote and leaves the event in the orders outbox for the relay.
 """
 
@@ -15,10 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import create_engine, text
 
+from tests.support.events import carve_background, queue_env, wait_for
 from tests.support.processes import ROOT, carve_process, free_port
-from tests.support.services import fresh_postgres_database
+from tests.support.services import REDIS_URL, fresh_postgres_database
 
 
 @pytest.fixture
@@ -28,10 +31,24 @@ def service_database() -> Iterator[str]:
         yield url
 
 
-def start_service(folder: Path, port: int, database: str) -> AbstractContextManager:
+def extract_inventory(out: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "migration.cli", "extract", "inventory", "--out",
+                    str(out)], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    return out / "inventory-service"
+
+
+def write_queue_plan(folder: Path) -> Path:
+    plan = folder / "carve.toml"
+    plan.write_text(f'[project]\nsource = "{ROOT.as_posix()}"\n\n'
+                    '[events."order.created"]\ntransport = "queue"\n', encoding="utf-8")
+    return plan
+
+
+def start_service(folder: Path, port: int, database: str,
+                  env: dict[str, str] | None = None) -> AbstractContextManager:
     return carve_process(
         ["run", "service", "inventory", "--path", str(folder), "--port", str(port)],
-        env={"DATABASE_URL": database}, cwd=folder,
+        env={**(env or {}), "DATABASE_URL": database}, cwd=folder,
         ready_url=f"http://127.0.0.1:{port}/readyz")
 
 
@@ -43,12 +60,7 @@ def order(monolith: str, user_id: str, quantity: int) -> httpx.Response:
 def test_the_monolith_orders_through_the_inventory_service(
     tmp_path: Path, postgres_url: str, service_database: str
 ) -> None:
-    subprocess.run([sys.executable, "-m", "migration.cli", "extract", "inventory", "--out",
-                    str(tmp_path)], cwd=ROOT, check=True, capture_output=True, timeout=120)
-    folder = tmp_path / "inventory-service"
-    plan = tmp_path / "carve.toml"
-    plan.write_text(f'[project]\nsource = "{ROOT.as_posix()}"\n\n'
-                    '[events."order.created"]\ntransport = "queue"\n', encoding="utf-8")
+    folder, plan = extract_inventory(tmp_path), write_queue_plan(tmp_path)
     service_port, monolith_port = free_port(), free_port()
     service, monolith = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{monolith_port}"
     env = {"DATABASE_URL": postgres_url, "CARVE_INVENTORY_BINDING": "remote",
@@ -86,3 +98,72 @@ def test_the_monolith_orders_through_the_inventory_service(
             text("SELECT count(*) FROM orders_outbox WHERE dispatched_at IS NULL")).scalar()
     engine.dispose()
     assert pending == 2  # both order.created events wait for the relay
+
+
+def test_the_service_consumes_order_created_from_the_queue_into_its_own_database(
+    tmp_path: Path, postgres_url: str, service_database: str,
+    redis_prefix: tuple[redis.Redis, str],
+) -> None:
+    folder, plan = extract_inventory(tmp_path), write_queue_plan(tmp_path)
+    service_port, monolith_port = free_port(), free_port()
+    service, monolith = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{monolith_port}"
+    # One broker namespace for the monolith's relay and both workers, this test's own.
+    monolith_env = {**queue_env(plan, postgres_url, REDIS_URL, redis_prefix[1]),
+                    "CARVE_INVENTORY_BINDING": "remote", "CARVE_INVENTORY_URL": service}
+    service_env = {key: value for key, value in monolith_env.items()
+                   if key.startswith("CARVE_BROKER_")}
+    with (
+        start_service(folder, service_port, service_database),
+        # The service's worker: no carve.toml, no monolith; its database and the broker.
+        carve_background(["run", "worker", "--path", str(folder)],
+                         {**service_env, "DATABASE_URL": service_database},
+                         tmp_path / "service-worker.log") as service_worker,
+        carve_process(["run", "monolith", "--port", str(monolith_port)], env=monolith_env,
+                      ready_url=f"{monolith}/readyz"),
+        carve_background(["run", "relay"], monolith_env, tmp_path / "relay.log") as relay,
+        carve_background(["run", "worker"], monolith_env,
+                         tmp_path / "monolith-worker.log") as monolith_worker,
+    ):
+        assert httpx.put(f"{service}/api/v1/inventory/stock/sku-1",
+                         json={"quantity": 5}).status_code == 200
+        user = httpx.post(f"{monolith}/api/v1/users",
+                          json={"email": "queue@example.com", "name": "Q"}).json()
+        placed = order(monolith, user["id"], 2)
+        assert placed.status_code == 201, placed.text
+
+        def stock() -> dict:
+            return httpx.get(f"{service}/api/v1/inventory/stock/sku-1").json()
+
+        def notes() -> list:
+            return httpx.get(f"{monolith}/api/v1/notifications",
+                             params={"user_id": user["id"]}).json()
+
+        processes = (service_worker, relay, monolith_worker)
+        assert wait_for(lambda: stock()["reserved"] == 2 and len(notes()) == 1, timeout=30), \
+            "\n".join(p.output() for p in processes)
+        time.sleep(0.5)  # a duplicate delivery would show up by now
+        assert stock() == {"sku": "sku-1", "on_hand": 5, "reserved": 2, "available": 3}
+        assert [n["reference"] for n in notes()] == [placed.json()["id"]]
+        assert "inventory." not in monolith_worker.output()  # the monolith runs none of it
+
+    assert _counts(service_database, {
+        "reservations": "SELECT count(*) FROM inventory_reservations",
+        "dead": "SELECT count(*) FROM inventory_dead_letters",
+        "applied": "SELECT count(*) FROM inventory_inbox",
+    }) == {"reservations": 1, "dead": 0, "applied": 1}
+    assert _counts(postgres_url, {
+        "notifications": "SELECT count(*) FROM notifications_notifications",
+        "pending": "SELECT count(*) FROM orders_outbox WHERE dispatched_at IS NULL",
+        "inventory_tables": "SELECT count(*) FROM information_schema.tables "
+                            "WHERE table_name LIKE 'inventory%'",
+    }) == {"notifications": 1, "pending": 0, "inventory_tables": 0}
+
+
+def _counts(url: str, queries: dict[str, str]) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {name: connection.execute(text(sql)).scalar_one()
+                    for name, sql in queries.items()}
+    finally:
+        engine.dispose()

@@ -12,7 +12,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from migration.runtime.delivery import Consumer
-from migration.runtime.service import ServiceRuntime, ServiceSettings, create_service_app
+from migration.runtime.service import (
+    ServiceRuntime,
+    ServiceSettings,
+    ServiceWorker,
+    create_service_app,
+)
+from migration.runtime.settings import Settings
 from inventory_service import module as declared
 
 # The service's own Alembic history; its version table stays alembic_version_inventory.
@@ -46,3 +52,14 @@ def consumers(environ: Mapping[str, str] | None = None) -> list[Consumer]:
     transaction as the effect); the queue of each is ``<module>.<handler>``.
     """
     return runtime(environ).consumers()
+
+
+def worker(settings: Settings | None = None) -> ServiceWorker:
+    """The queue worker's composition root: ``carve run worker --path <this service's folder>``.
+
+    Runs the subscribers of the events this service consumes (order.created) from the
+    broker (``CARVE_BROKER_URL``, ``CARVE_BROKER_NAMESPACE``: the same as the relay's that
+    moves the events) and keeps the messages it gives up on in this service's database
+    (``inventory_dead_letters``).
+    """
+    return ServiceWorker.of(runtime(settings.environ if settings else None))
