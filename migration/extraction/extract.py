@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migration.extraction.boundaries import boundary_violations
+from migration.boundaries.lint import find_violations
 from migration.extraction.plan import is_ignored, service_files
 from migration.extraction.readme import next_steps
 from migration.extraction.source import (
@@ -43,13 +43,19 @@ def extractable(project: Project, module: str) -> ModuleSource:
     if not has_contract(source.spec):
         reasons.append(f"module '{module}' has no contract with operations: declare one "
                        "(a Contract subclass in the shared contracts) and set it in its ModuleSpec")
-    violations = boundary_violations(source.folder, source.package, set(source.first_party),
-                                     list(source.shared))
+    violations = _violations_of(project, module)
     if violations:
         reasons.append(f"module '{module}' crosses its boundary: " + "; ".join(violations))
     if reasons:
         raise ExtractionRefused(" | ".join(reasons))
     return source
+
+
+def _violations_of(project: Project, module: str) -> list[str]:
+    """``file:line rule: message`` for each of the module's ``carve lint`` violations."""
+    root = project.config.path.parent if project.config.path else None
+    return [f"{v.file}:{v.line} {v.rule}: {v.message}"
+            for v in find_violations(root).violations if v.module == module]
 
 
 def extract(project: Project, module: str, out: Path, *, force: bool = False) -> Extraction:

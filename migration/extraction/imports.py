@@ -1,4 +1,4 @@
-"""Reading and rewriting a module's import statements with libcst.
+"""Rewriting a module's import statements with libcst.
 
 libcst keeps the source exactly as written (comments, blank lines, quotes), so
 a rewritten file differs from the original only in the imports that moved.
@@ -6,44 +6,8 @@ a rewritten file differs from the original only in the imports that moved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import MetadataWrapper, PositionProvider
-
-
-@dataclass(frozen=True)
-class ImportedName:
-    """One imported module name and the line that imports it."""
-
-    module: str
-    line: int
-    relative_level: int = 0
-
-
-class _ImportCollector(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
-    def __init__(self) -> None:
-        self.found: list[ImportedName] = []
-
-    def visit_Import(self, node: cst.Import) -> None:
-        line = self.get_metadata(PositionProvider, node).start.line
-        for alias in node.names:
-            self.found.append(ImportedName(get_full_name_for_node(alias.name) or "", line))
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        line = self.get_metadata(PositionProvider, node).start.line
-        module = get_full_name_for_node(node.module) if node.module else ""
-        self.found.append(ImportedName(module or "", line, len(node.relative)))
-
-
-def imported_names(source: str) -> list[ImportedName]:
-    """Every module a source file imports (``import x`` and ``from x import y``)."""
-    collector = _ImportCollector()
-    MetadataWrapper(cst.parse_module(source)).visit(collector)
-    return collector.found
 
 
 class _ImportRenamer(cst.CSTTransformer):
