@@ -7,13 +7,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.contract import Contract, operation
 from contracts.errors import ContractError
 
+# Quantities are stored as 32-bit integers by every supported database.
+MAX_QUANTITY = 2**31 - 1
+
 
 class StockLevel(BaseModel):
     """The quantity on hand to set for a SKU."""
 
     model_config = ConfigDict(extra="forbid")
 
-    quantity: int = Field(ge=0)
+    quantity: int = Field(ge=0, le=MAX_QUANTITY)
 
 
 class StockItem(BaseModel):

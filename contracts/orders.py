@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.contract import Contract, operation
 from contracts.errors import ContractError
 from contracts.events import Event, EventValue
+from contracts.inventory import MAX_QUANTITY
 
 
 class OrderLine(BaseModel):
@@ -17,7 +18,7 @@ class OrderLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
+    quantity: int = Field(gt=0, le=MAX_QUANTITY)
 
 
 class PlaceOrder(BaseModel):

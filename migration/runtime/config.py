@@ -101,7 +101,29 @@ def load_config(path: Path | str | None = None) -> CarveConfig:
         config = CarveConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{file}: {_describe(exc)}") from None
-    return config.model_copy(update={"path": file.resolve()})
+    return _anchor_sqlite_paths(config.model_copy(update={"path": file.resolve()}))
+
+
+def _anchor_sqlite_paths(config: CarveConfig) -> CarveConfig:
+    """Relative SQLite files in ``carve.toml`` live beside it, wherever carve runs from."""
+    assert config.path is not None
+    base = config.path.parent
+    database = config.database.model_copy(update={"url": _anchored(config.database.url, base)})
+    modules = {
+        name: module.model_copy(update={"database": _anchored(module.database, base)})
+        for name, module in config.modules.items()
+    }
+    return config.model_copy(update={"database": database, "modules": modules})
+
+
+def _anchored(url: str | None, base: Path) -> str | None:
+    prefix = "sqlite:///"
+    if url is None or not url.startswith(prefix):
+        return url
+    path = url[len(prefix):]
+    if not path or path.startswith("/") or path == ":memory:":
+        return url
+    return prefix + str(base / path)
 
 
 def _describe(exc: ValidationError) -> str:

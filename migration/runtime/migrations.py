@@ -14,7 +14,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, MetaData
+
+from migration.runtime.errors import ConfigError
 
 ENV_DIR = Path(__file__).parent / "alembic_env"
 
@@ -64,4 +67,7 @@ class ModuleMigrations:
         config = self._config()
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            action(config, revision)
+            try:
+                action(config, revision)
+            except CommandError as exc:
+                raise ConfigError(f"module '{self.module}': revision '{revision}': {exc}") from None

@@ -61,8 +61,16 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(body, headers=getattr(exc, "headers", None))
 
 
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Starlette logs the exception after this answer; the caller learns nothing internal.
+    body = problem(500, "server.error", "Internal server error",
+                   f"the server failed to answer ({type(exc).__name__}); see its log")
+    return problem_response(body)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error of the app a problem body."""
+    """Make every error of the app a problem body, unexpected ones included."""
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(ContractError, _contract_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migration.runtime.errors import ConfigError
 from migration.runtime.project import Project
 
 
@@ -27,6 +28,19 @@ class Settings:
         project = Project.load(config_path or env.get("CARVE_CONFIG"), env)
         return cls(
             project=project,
-            retry_interval=float(env.get("CARVE_RETRY_INTERVAL", "2.0")),
+            retry_interval=_positive_seconds(env, "CARVE_RETRY_INTERVAL", 2.0),
             environ=env,
         )
+
+
+def _positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r}: must be more than 0 seconds")
+    return value

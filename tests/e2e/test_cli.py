@@ -78,3 +78,9 @@ def test_unreachable_database_names_the_url() -> None:
                    env={"DATABASE_URL": "postgresql://carve:secret@127.0.0.1:1/nowhere"})
     _one_line_error(result, "cannot reach database", "127.0.0.1:1/nowhere")
     assert "secret" not in result.stderr
+
+
+def test_an_unknown_revision_is_one_line(tmp_path: Path) -> None:
+    result = carve("db", "upgrade", "users", "--revision", "bogus",
+                   env={"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    _one_line_error(result, "module 'users'", "revision 'bogus'")

@@ -120,3 +120,28 @@ def test_health_readiness_and_openapi(postgres_url: str) -> None:
         ids = {op["operationId"] for path in client.get("/openapi.json").json()["paths"].values()
                for op in path.values()}
         assert {"orders.place_order", "inventory.check_availability", "users.get_user"} <= ids
+
+
+def test_quantities_beyond_what_the_database_stores_are_422_not_500(postgres_url: str) -> None:
+    huge = 2**31
+    with monolith_client(postgres_url) as client:
+        stock = client.put("/api/v1/inventory/stock/A", json={"quantity": huge})
+        assert (stock.status_code, stock.json()["code"]) == (422, "request.invalid")
+        order = client.post("/api/v1/orders",
+                            json={"user_id": "u", "items": [{"sku": "A", "quantity": huge}]})
+        assert order.status_code == 422
+    assert _count(postgres_url, "inventory_stock") == 0
+
+
+def test_two_first_writes_of_a_new_sku_at_once_both_succeed(postgres_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with monolith_client(postgres_url) as client:
+        def put(quantity: int) -> int:
+            body = {"quantity": quantity}
+            return client.put("/api/v1/inventory/stock/NEW", json=body).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(put, range(1, 17)))
+        assert codes == [200] * 16
+        assert client.get("/api/v1/inventory/stock/NEW").json()["on_hand"] in range(1, 17)

@@ -74,3 +74,21 @@ def test_unknown_module_lists_the_known_ones() -> None:
     assert list(specs) == ["inventory", "notifications", "orders", "users"]
     with pytest.raises(UnknownModule, match="modules: inventory, notifications, orders, users"):
         select_module(specs, "payments")
+
+
+def test_relative_sqlite_files_live_beside_carve_toml(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[database]\nurl = 'sqlite:///data/app.db'\n"
+                            "[modules.orders]\ndatabase = 'sqlite:///orders.db'\n"
+                            "[modules.users]\ndatabase = 'sqlite:////abs/users.db'\n")
+    config = load_config(path)
+    assert config.database.url == f"sqlite:///{tmp_path}/data/app.db"
+    assert config.module("orders").database == f"sqlite:///{tmp_path}/orders.db"
+    assert config.module("users").database == "sqlite:////abs/users.db"
+
+
+def test_retry_interval_must_be_a_positive_number(tmp_path: Path) -> None:
+    from migration.runtime.settings import Settings
+
+    for raw, message in (("abc", "expected a number"), ("0", "more than 0")):
+        with pytest.raises(ConfigError, match=message):
+            Settings.from_env(environ={"CARVE_RETRY_INTERVAL": raw})

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts.inventory import (
     Availability,
@@ -33,19 +34,8 @@ class InventoryService(Inventory):
         self._uow = unit_of_work
 
     def set_stock(self, sku: str, level: StockLevel) -> StockItem:
-        now = datetime.now(UTC)
         with self._uow() as uow:
-            row = _locked_row(uow, sku)
-            if row is None:
-                uow.session.execute(
-                    insert(stock).values(sku=sku, on_hand=level.quantity, reserved=0,
-                                         updated_at=now)
-                )
-            else:
-                uow.session.execute(
-                    update(stock).where(stock.c.sku == sku)
-                    .values(on_hand=level.quantity, updated_at=now)
-                )
+            _upsert_on_hand(uow, sku, level.quantity)
             uow.commit()
         return self.get_stock(sku)
 
@@ -82,6 +72,18 @@ class InventoryService(Inventory):
                     reserved=granted, shortfall=line.quantity - granted, created_at=now,
                 )
             )
+
+
+def _upsert_on_hand(uow: UnitOfWork, sku: str, quantity: int) -> None:
+    """Insert the SKU or set its quantity on hand, in one statement (two first writes of
+    the same new SKU cannot both insert)."""
+    dialect = uow.session.get_bind().dialect.name
+    insert_for = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    now = datetime.now(UTC)
+    statement = insert_for(stock).values(sku=sku, on_hand=quantity, reserved=0, updated_at=now)
+    uow.session.execute(statement.on_conflict_do_update(
+        index_elements=[stock.c.sku], set_={"on_hand": quantity, "updated_at": now}
+    ))
 
 
 def _locked_row(uow: UnitOfWork, sku: str) -> Any:
