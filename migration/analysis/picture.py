@@ -128,8 +128,11 @@ def _svg_edges(edges: list[Edge], positions: dict[str, tuple[float, float]]) -> 
     seen: dict[frozenset[str], int] = {}
     for edge in edges:
         pair = frozenset((edge.source, edge.target))
-        bend = 40 * (seen.get(pair, 0) + 1) * (1 if edge.source < edge.target else -1)
-        seen[pair] = seen.get(pair, 0) + 1
+        count = seen.get(pair, 0)
+        seen[pair] = count + 1
+        # Arrows between the same two modules curve to alternate sides, so none overlap.
+        side = (1 if count % 2 == 0 else -1) * (1 if edge.source < edge.target else -1)
+        bend = 45 * (1 + count // 2) * side
         drawn.append(_svg_edge(edge, positions[edge.source], positions[edge.target], bend))
     return drawn
 
@@ -141,10 +144,13 @@ def _svg_edge(edge: Edge, start: tuple[float, float], end: tuple[float, float],
     cx = (x1 + x2) / 2 - bend * (y2 - y1) / length
     cy = (y1 + y2) / 2 + bend * (x2 - x1) / length
     style, color = STYLES[edge.kind]
+    # The label sits on the curve's midpoint (a quadratic Bezier's control point is off it).
+    mx, my = (x1 + 2 * cx + x2) / 4, (y1 + 2 * cy + y2) / 4
     return (f'<g><path d="M {x1:.1f} {y1:.1f} Q {cx:.1f} {cy:.1f} {x2:.1f} {y2:.1f}" '
             f'fill="none" {style} marker-end="url(#arrow-{edge.kind})"/>'
-            f'<text x="{cx:.1f}" y="{cy:.1f}" text-anchor="middle" fill="{color}" '
-            f'font-size="11">{escape(edge.label)}</text></g>')
+            f'<text x="{mx:.1f}" y="{my - 4:.1f}" text-anchor="middle" fill="{color}" '
+            f'font-size="11" stroke="white" stroke-width="3" paint-order="stroke">'
+            f'{escape(edge.label)}</text></g>')
 
 
 def _clip(point: tuple[float, float], toward: tuple[float, float]) -> tuple[float, float]:
