@@ -16,6 +16,7 @@ from migration.events.swap import TRANSPORTS, swap_transport
 from migration.runtime.broker import close_broker
 from migration.runtime.errors import BrokerUnreachable, ConfigError
 from migration.runtime.project import Project
+from migration.runtime.remote import transport_guard
 from migration.runtime.settings import Settings
 
 app = typer.Typer(help="Event types, their transports, dead letters and backlog.",
@@ -58,7 +59,11 @@ def swap(
     if to not in TRANSPORTS:
         raise ConfigError(f"--to must be one of: {', '.join(TRANSPORTS)} (got '{to}')")
     project = Project.load(config)
-    previous = swap_transport(project.config, require_event(project, event), to)
+    try:
+        previous = swap_transport(project.config, require_event(project, event), to,
+                                  transport_guard(project))
+    except ConfigError as exc:
+        raise ConfigError(f"refusing to swap {event} to {to}: {exc}") from None
     if previous == to:
         console.print(f"{event} already travels {to}")
         return

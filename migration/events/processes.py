@@ -29,6 +29,7 @@ from migration.runtime.outbox import OutboxStore
 from migration.runtime.project import Project
 from migration.runtime.queue_worker import QueueWorker, dead_letter_stores
 from migration.runtime.relay import Relay, routes_for
+from migration.runtime.remote import transport_guard
 from migration.runtime.service import ServiceWorker
 from migration.runtime.settings import Settings
 from migration.runtime.transports import LiveTransports
@@ -56,7 +57,8 @@ def build_relay(project: Project, broker: Broker, modules: Iterable[str] | None 
     ]
     outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox) for s in chosen}
     return Relay(outboxes, routes_for(project.specs.values()), broker,
-                 LiveTransports(project.config).transport, batch_size=batch_size)
+                 LiveTransports(project.config, transport_guard(project)).transport,
+                 batch_size=batch_size)
 
 
 def load_root(path: str) -> Callable[[Settings], Any]:

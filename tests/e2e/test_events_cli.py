@@ -90,3 +90,28 @@ def test_replaying_an_unknown_dead_letter_is_a_clear_error(
     replayed = _carve(["events", "dlq", "replay", "f" * 32], env)
     assert replayed.returncode == 2
     assert f"no dead letter with message id '{'f' * 32}'" in replayed.stderr
+
+
+def test_swap_refuses_to_deliver_a_remote_modules_event_in_process(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    plan = write_plan(tmp_path, sqlite_url, "queue")
+    env = {"CARVE_CONFIG": str(plan), "DATABASE_URL": sqlite_url}
+    before = plan.read_text()
+
+    by_env = _carve(["events", "swap", "order.created", "--to", "inprocess"],
+                    {**env, "CARVE_INVENTORY_BINDING": "remote"})
+    plan.write_text(before + '\n[modules.inventory]\nbinding = "remote"\n')
+    by_plan = _carve(["events", "swap", "order.created", "--to", "inprocess"], env)
+
+    for refused in (by_env, by_plan):
+        assert refused.returncode == 2
+        assert refused.stderr.strip().splitlines() == [
+            "error: refusing to swap order.created to inprocess: module 'inventory' is remote "
+            "but consumes 'order.created', which carve.toml delivers in-process: set "
+            '[events."order.created"] transport = "queue" (carve events swap order.created '
+            "--to queue) or bind 'inventory' local"
+        ]
+    assert plan.read_text() == before + '\n[modules.inventory]\nbinding = "remote"\n'
+    assert not list(tmp_path.glob(".carve-*"))  # no temporary plan left behind
+    assert _carve(["events", "swap", "order.created", "--to", "queue"], env).returncode == 0
