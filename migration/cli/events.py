@@ -13,6 +13,7 @@ from migration.events.catalog import event_catalog, require_event
 from migration.events.dead_letter_queue import list_dead_letters, replay
 from migration.events.processes import broker_for, build_relay, load_root
 from migration.events.swap import TRANSPORTS, swap_transport
+from migration.events.tables import outbox, readable
 from migration.runtime.broker import close_broker
 from migration.runtime.errors import BrokerUnreachable, ConfigError
 from migration.runtime.project import Project
@@ -102,8 +103,10 @@ def drain(
 
 
 def _relay_all(project: Project, broker, url: str) -> int:  # type: ignore[no-untyped-def]
+    relay = build_relay(project, broker)
+    readable(project, [project.module(name) for name in relay.outboxes], outbox)
     try:
-        return build_relay(project, broker).drain()
+        return relay.drain()
     except Exception as exc:
         if type(exc).__module__.startswith(("redis", "pika", "dramatiq")):
             raise BrokerUnreachable(f"cannot reach the broker at {url}: {exc}") from None

@@ -115,3 +115,22 @@ def test_swap_refuses_to_deliver_a_remote_modules_event_in_process(
     assert plan.read_text() == before + '\n[modules.inventory]\nbinding = "remote"\n'
     assert not list(tmp_path.glob(".carve-*"))  # no temporary plan left behind
     assert _carve(["events", "swap", "order.created", "--to", "queue"], env).returncode == 0
+
+
+def test_events_commands_on_an_unmigrated_database_say_to_upgrade_in_one_line(
+    tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str]
+) -> None:
+    from tests.support.services import REDIS_URL
+
+    plan = write_plan(tmp_path, postgres_url, "queue")
+    env = queue_env(plan, postgres_url, REDIS_URL, redis_prefix[1])
+    where = postgres_url  # no password in the test URL: shown as it is
+    for command, table in ((["events", "list"], "inventory_dead_letters"),
+                           (["events", "dlq", "list"], "inventory_dead_letters"),
+                           (["events", "dlq", "replay"], "inventory_dead_letters"),
+                           (["events", "drain"], "inventory_outbox")):
+        done = _carve(command, env)
+        assert done.returncode == 2, (command, done.stderr)
+        assert done.stderr.strip().splitlines() == [
+            f"error: module 'inventory': no table {table} in {where}: run carve db upgrade "
+            "(or carve db upgrade inventory)"], command
