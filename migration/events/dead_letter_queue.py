@@ -28,7 +28,8 @@ def replay(project: Project, broker: Broker, message_id: str | None = None) -> l
     """Send dead letters (all, or one message's) to their consumer's queue again.
 
     A letter is forgotten only after its message was sent; a crash in between
-    sends it twice, which the consumer's inbox absorbs.
+    sends it twice, which the consumer's inbox absorbs. Only the letters read here
+    are forgotten: one the replayed message caused again meanwhile is kept.
     """
     replayed: list[DeadLetter] = []
     for store in _stores(project).values():
