@@ -10,6 +10,7 @@ from pathlib import Path
 
 import redis
 
+from migration.runtime.queue_worker import dead_letter_stores
 from migration.runtime.settings import Settings
 from monolith.bootstrap import bootstrap
 from tests.support.events import place_order, queue_env, seed_shop, write_plan
@@ -44,6 +45,19 @@ def test_events_list_shows_the_backlog_while_the_broker_is_down(
     }
     table = _carve(["events", "list"], {**env, "COLUMNS": "200"})
     assert table.returncode == 0 and "order.created" in table.stdout
+
+    # Sending needs the broker: one line naming it, and the events stay where they are.
+    store = dead_letter_stores([settings.project.module("notifications")],
+                               settings.project.database)["notifications"]
+    store.record(message_id="d" * 32, consumer="notifications.when_order_created_send_confirmation",
+                 event_type="order.created", payload={}, headers={}, error="boom", attempts=3)
+    for command in (["events", "drain"], ["events", "dlq", "replay"]):
+        down = _carve(command, env)
+        assert down.returncode == 1, down.stderr
+        [line] = down.stderr.strip().splitlines()
+        assert line.startswith(f"error: cannot reach the broker at {env['CARVE_BROKER_URL']}: ")
+    assert len(store.list()) == 1
+    assert json.loads(_carve(["events", "list", "--json"], env).stdout)[0]["backlog"] == 2
 
 
 def test_swap_rewrites_only_the_transport_and_keeps_comments(
