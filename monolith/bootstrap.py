@@ -15,7 +15,7 @@ from migration.runtime.delivery import Consumer, InProcessDelivery
 from migration.runtime.errors import ConfigError
 from migration.runtime.modules import ModuleContext, ModuleSpec
 from migration.runtime.outbox import OutboxStore
-from migration.runtime.remote import binding_plan, remote_bindings
+from migration.runtime.remote import binding_plan, remote_bindings, transport_guard
 from migration.runtime.settings import Settings
 from migration.runtime.transports import LiveTransports
 from migration.runtime.unit_of_work import UnitOfWork
@@ -78,7 +78,7 @@ def bootstrap(
     outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox)
                 for s in local_specs}
     # Transports are re-read from carve.toml on change: `carve events swap` needs no restart.
-    transports = LiveTransports(project.config)
+    transports = LiveTransports(project.config, transport_guard(project))
     delivery_ref.append(InProcessDelivery(outboxes, consumers, transports.transport))
     return System(settings, services, contracts, delivery_ref[0], [s.name for s in local_specs],
                   remote, consumers)

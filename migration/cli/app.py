@@ -9,6 +9,11 @@ import typer
 
 from migration import __version__
 from migration.cli import analyze, db, events, extract, gateway, lint, modules, run
+from migration.cli.database_errors import (
+    DATABASE_FAILURES,
+    describe_database_failure,
+    remember_database_urls,
+)
 from migration.cli.output import report_error
 from migration.runtime.errors import CarveError
 
@@ -51,8 +56,12 @@ def _root(
 
 def main() -> None:
     """Console entry point: a user's error is one line on stderr and a non-zero exit."""
+    remember_database_urls()
     try:
         app()
     except CarveError as exc:
         report_error(str(exc))
         sys.exit(exc.exit_code)
+    except DATABASE_FAILURES as exc:  # no command anticipated it: one line, not a traceback
+        report_error(describe_database_failure(exc))
+        sys.exit(1)

@@ -9,13 +9,16 @@ from rich.table import Table
 
 from migration.cli.options import ConfigOption, JsonOption
 from migration.cli.output import console, print_json
+from migration.events.broker_errors import reaching_broker
 from migration.events.catalog import event_catalog, require_event
 from migration.events.dead_letter_queue import list_dead_letters, replay
 from migration.events.processes import broker_for, build_relay, load_root
 from migration.events.swap import TRANSPORTS, swap_transport
+from migration.events.tables import outbox, readable
 from migration.runtime.broker import close_broker
-from migration.runtime.errors import BrokerUnreachable, ConfigError
+from migration.runtime.errors import ConfigError
 from migration.runtime.project import Project
+from migration.runtime.remote import transport_guard
 from migration.runtime.settings import Settings
 
 app = typer.Typer(help="Event types, their transports, dead letters and backlog.",
@@ -58,7 +61,11 @@ def swap(
     if to not in TRANSPORTS:
         raise ConfigError(f"--to must be one of: {', '.join(TRANSPORTS)} (got '{to}')")
     project = Project.load(config)
-    previous = swap_transport(project.config, require_event(project, event), to)
+    try:
+        previous = swap_transport(project.config, require_event(project, event), to,
+                                  transport_guard(project))
+    except ConfigError as exc:
+        raise ConfigError(f"refusing to swap {event} to {to}: {exc}") from None
     if previous == to:
         console.print(f"{event} already travels {to}")
         return
@@ -97,12 +104,10 @@ def drain(
 
 
 def _relay_all(project: Project, broker, url: str) -> int:  # type: ignore[no-untyped-def]
-    try:
-        return build_relay(project, broker).drain()
-    except Exception as exc:
-        if type(exc).__module__.startswith(("redis", "pika", "dramatiq")):
-            raise BrokerUnreachable(f"cannot reach the broker at {url}: {exc}") from None
-        raise
+    relay = build_relay(project, broker)
+    readable(project, [project.module(name) for name in relay.outboxes], outbox)
+    with reaching_broker(url):
+        return relay.drain()
 
 
 @dlq.command("list")
@@ -140,12 +145,8 @@ def dlq_replay(
     project = Project.load(config)
     broker, broker_settings = broker_for(project)
     try:
-        letters = replay(project, broker, message_id)
-    except Exception as exc:
-        if type(exc).__module__.startswith(("redis", "pika", "dramatiq")):
-            raise BrokerUnreachable(
-                f"cannot reach the broker at {broker_settings.safe_url}: {exc}") from None
-        raise
+        with reaching_broker(broker_settings.safe_url):
+            letters = replay(project, broker, message_id)
     finally:
         close_broker(broker)
         project.close()

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 errors = Console(stderr=True)
@@ -17,5 +18,5 @@ def print_json(data: Any) -> None:
 
 
 def report_error(message: str) -> None:
-    """One clear line on stderr."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One clear line on stderr; the message is printed as is (``[events."x"]`` is no markup)."""
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)

@@ -15,7 +15,11 @@ from migration.runtime.remote import binding_plan
 from migration.runtime.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from migration.events.processes import WorkerProcess
+    from migration.runtime.broker import BrokerSettings
+    from migration.runtime.relay import Relay
 
 app = typer.Typer(help="Run the monolith, extracted services, the gateway or event workers.",
                   no_args_is_help=True)
@@ -73,21 +77,46 @@ def run_relay(
     module: Annotated[list[str] | None, typer.Option(
         "--module", "-m", help="Relay only this module's outbox (repeatable).")] = None,
     batch: Annotated[int, typer.Option(min=1, help="Outbox rows per batch.")] = 500,
+    path: Annotated[Path | None, typer.Option(
+        help="Relay the outbox of the extracted service in this folder instead "
+             "(e.g. extracted/orders-service), from its own database.",
+    )] = None,
 ) -> None:
     """Move undelivered outbox rows of queue-transport events to the broker, until stopped."""
-    from migration.events.processes import broker_for, build_relay, stop_on_signals
+    from migration.events.processes import stop_on_signals
 
     _quiet_logs()
-    project = Settings.from_env(config).project
-    broker, broker_settings = broker_for(project)
-    relay = build_relay(project, broker, module, batch_size=batch)
+    if path is not None:
+        if module:
+            raise ConfigError("--path relays the service's own outbox: leave out --module")
+        relay, broker_settings, close = _service_relay(path, config, batch)
+    else:
+        from migration.events.processes import broker_for, build_relay
+
+        project = Settings.from_env(config).project
+        broker, broker_settings = broker_for(project)
+        relay, close = build_relay(project, broker, module, batch_size=batch), project.close
     console.print(f"[green]relay[/] {', '.join(relay.outboxes)} → {broker_settings.safe_url} "
                   f"(namespace {broker_settings.namespace})")
     try:
         relay.run(stop_on_signals())
     finally:
-        project.close()
+        close()
     console.print(f"relay stopped: {relay.stats.rows} rows, {relay.stats.messages} messages")
+
+
+def _service_relay(path: Path, config: Path | None,
+                   batch: int) -> tuple[Relay, BrokerSettings, Callable[[], None]]:
+    """The relay of an extracted service: its outbox, its database; no monolith project."""
+    import os
+
+    from migration.events.processes import build_service_relay
+    from migration.extraction.running import service_relay_root
+
+    service = service_relay_root(path).relay()
+    relay, broker_settings = build_service_relay(
+        service, str(config) if config else None, dict(os.environ), batch)
+    return relay, broker_settings, service.close
 
 
 @app.command("worker")

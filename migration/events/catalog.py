@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from dramatiq import Broker
 
 from contracts.events import Event
+from migration.events.tables import dead_letters, outbox, readable
 from migration.runtime.broker import queue_depth
 from migration.runtime.errors import UnknownEvent
 from migration.runtime.outbox import OutboxStore
@@ -57,13 +58,11 @@ def event_catalog(project: Project, broker: Broker | None = None) -> list[EventI
     was given or the broker cannot be reached (the outbox backlog still shows).
     """
     specs = list(project.specs.values())
+    subscribers = readable(project, [s for s in specs if s.subscriptions], dead_letters)
     routes, backlog, dead = routes_for(specs), Counter[str](), Counter[str]()
-    for spec in specs:
-        database = project.database(spec.name)
-        database.ping()
-        backlog.update(OutboxStore(database.sessions, spec.outbox).backlog())
-    for store in dead_letter_stores([s for s in specs if s.subscriptions],
-                                    project.database).values():
+    for spec in readable(project, specs, outbox):
+        backlog.update(OutboxStore(project.database(spec.name).sessions, spec.outbox).backlog())
+    for store in dead_letter_stores(subscribers, project.database).values():
         dead.update(store.counts())
     queued = _queued(broker, routes)
     return [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dramatiq import Broker
 
+from migration.events.tables import dead_letters, readable
 from migration.runtime.broker import enqueue_many
 from migration.runtime.dead_letters import DeadLetter, DeadLetterStore
 from migration.runtime.errors import CarveError
@@ -12,9 +13,8 @@ from migration.runtime.queue_worker import dead_letter_stores
 
 
 def _stores(project: Project) -> dict[str, DeadLetterStore]:
-    subscribers = [s for s in project.specs.values() if s.subscriptions]
-    for spec in subscribers:
-        project.database(spec.name).ping()
+    subscribers = readable(project, [s for s in project.specs.values() if s.subscriptions],
+                           dead_letters)
     return dead_letter_stores(subscribers, project.database)
 
 
@@ -28,7 +28,8 @@ def replay(project: Project, broker: Broker, message_id: str | None = None) -> l
     """Send dead letters (all, or one message's) to their consumer's queue again.
 
     A letter is forgotten only after its message was sent; a crash in between
-    sends it twice, which the consumer's inbox absorbs.
+    sends it twice, which the consumer's inbox absorbs. Only the letters read here
+    are forgotten: one the replayed message caused again meanwhile is kept.
     """
     replayed: list[DeadLetter] = []
     for store in _stores(project).values():

@@ -29,7 +29,8 @@ from migration.runtime.outbox import OutboxStore
 from migration.runtime.project import Project
 from migration.runtime.queue_worker import QueueWorker, dead_letter_stores
 from migration.runtime.relay import Relay, routes_for
-from migration.runtime.service import ServiceWorker
+from migration.runtime.remote import transport_guard
+from migration.runtime.service import ServiceOutbox, ServiceWorker
 from migration.runtime.settings import Settings
 from migration.runtime.transports import LiveTransports
 
@@ -56,7 +57,28 @@ def build_relay(project: Project, broker: Broker, modules: Iterable[str] | None 
     ]
     outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox) for s in chosen}
     return Relay(outboxes, routes_for(project.specs.values()), broker,
-                 LiveTransports(project.config).transport, batch_size=batch_size)
+                 LiveTransports(project.config, transport_guard(project)).transport,
+                 batch_size=batch_size)
+
+
+def build_service_relay(service: ServiceOutbox, config_path: str | None,
+                        environ: Mapping[str, str],
+                        batch_size: int = 500) -> tuple[Relay, BrokerSettings]:
+    """The relay of an extracted service's outbox, needing no monolith project.
+
+    Every event the service publishes goes to the broker (it has no in-process
+    subscribers), one message per subscriber the service was extracted with. The
+    broker comes from the environment, else ``[broker]`` of the carve.toml at
+    ``config_path`` or in the current folder, as for the service's worker.
+    """
+    broker_settings = BrokerSettings.from_config(load_config(config_path), environ)
+    relay = Relay({service.runtime.spec.name: service.outbox}, service.subscribers,
+                  create_broker(broker_settings), _always_queue, batch_size=batch_size)
+    return relay, broker_settings
+
+
+def _always_queue(_event_type: str) -> str:
+    return "queue"
 
 
 def load_root(path: str) -> Callable[[Settings], Any]:

@@ -3,13 +3,16 @@
 The file is replaced atomically, so a monolith or relay re-reading it never
 sees half of it. Rows already in an outbox are picked up under the new
 transport by whichever side now owns it; rows both sides touch during the
-switch are applied once thanks to the consumers' inboxes.
+switch are applied once thanks to the consumers' inboxes. A plan that would
+lose events (``check`` refuses it, e.g. a remote module's event in-process) is
+never installed.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import tomlkit
@@ -20,8 +23,16 @@ from migration.runtime.errors import ConfigError
 TRANSPORTS = ("inprocess", "queue")
 
 
-def swap_transport(config: CarveConfig, event_type: str, to: str) -> str:
-    """Set ``[events."EVENT"] transport = TO``; returns the transport it had before."""
+PlanCheck = Callable[[CarveConfig], None]
+
+
+def swap_transport(config: CarveConfig, event_type: str, to: str,
+                   check: PlanCheck | None = None) -> str:
+    """Set ``[events."EVENT"] transport = TO``; returns the transport it had before.
+
+    ``check`` sees the new plan as carve will read it back and raises to refuse it;
+    carve.toml is then left as it was.
+    """
     if to not in TRANSPORTS:
         raise ConfigError(f"transport '{to}' is not one of: {', '.join(TRANSPORTS)}")
     if config.path is None:
@@ -37,17 +48,19 @@ def swap_transport(config: CarveConfig, event_type: str, to: str) -> str:
         entry = tomlkit.table()
         events[event_type] = entry
     entry["transport"] = to
-    _replace(config.path, tomlkit.dumps(document))
+    _replace(config.path, tomlkit.dumps(document), check)
     return previous
 
 
-def _replace(path: Path, text: str) -> None:
+def _replace(path: Path, text: str, check: PlanCheck | None) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".carve-", suffix=".toml")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
         os.chmod(temporary, path.stat().st_mode)
-        load_config(temporary)  # never install a plan carve could not read back
+        planned = load_config(temporary)  # never install a plan carve could not read back
+        if check is not None:
+            check(planned)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

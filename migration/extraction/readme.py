@@ -22,7 +22,7 @@ def _events(source: ModuleSource) -> str:
         for s in source.spec.subscriptions
     ) or "- none"
     text = f"Publishes: {published}, written to its own `{name}_outbox` in the " \
-           f"transaction of the change; the relay moves them to the broker.\n\n" \
+           f"transaction of the change; {_relayed(source)}\n\n" \
            f"Consumes:\n{consumed}"
     if not source.spec.subscriptions:
         return text
@@ -35,6 +35,34 @@ def _events(source: ModuleSource) -> str:
         f"its retries is kept in the service's own `{name}_dead_letters`."
 
 
+def _relayed(source: ModuleSource) -> str:
+    if not source.subscribers:
+        return "the relay moves them to the broker."
+    queues = "\n".join(f"- `{event}` → " + (", ".join(f"`{n}`" for n in names) or "no subscriber")
+                       for event, names in source.subscribers)
+    return "`carve run relay --path .` moves them to the " \
+        "broker (composition root " \
+        f"`{source.service_package}.app.relay`), one message per subscriber the project " \
+        "declared when the service was extracted (`SUBSCRIBERS` in `app.py`; regenerate " \
+        f"when they change):\n\n{queues}"
+
+
+def _broker_rows(source: ModuleSource) -> list[str]:
+    consumes, publishes = bool(source.spec.subscriptions), bool(source.subscribers)
+    if not (consumes or publishes):
+        return []
+    role = " and ".join(
+        part for part, wanted in (("its worker consumes from", consumes),
+                                  ("its relay sends to", publishes)) if wanted)
+    peers = "the same as the relay's" if not publishes else "the same for its relay and " \
+        "every worker"
+    return [
+        f"| `CARVE_BROKER_URL`, `REDIS_URL` | the broker {role} "
+        "(`amqp://` for RabbitMQ) | `redis://127.0.0.1:6379/0` |",
+        f"| `CARVE_BROKER_NAMESPACE` | Redis key prefix, {peers} | `carve` |",
+    ]
+
+
 def _environment(source: ModuleSource) -> str:
     rows = [
         f"| `DATABASE_URL_{source.spec.name.upper()}`, `DATABASE_URL` | the service's "
@@ -45,13 +73,7 @@ def _environment(source: ModuleSource) -> str:
         f"`http://{c.name}-service:8000` |"
         for c in source.spec.uses
     ]
-    if source.spec.subscriptions:
-        rows += [
-            "| `CARVE_BROKER_URL`, `REDIS_URL` | the broker its worker consumes from "
-            "(`amqp://` for RabbitMQ) | `redis://127.0.0.1:6379/0` |",
-            "| `CARVE_BROKER_NAMESPACE` | Redis key prefix, the same as the relay's | `carve` |",
-        ]
-    return "\n".join(rows)
+    return "\n".join(rows + _broker_rows(source))
 
 
 def service_readme(source: ModuleSource) -> str:
@@ -93,16 +115,25 @@ docker build -t {name}-service .
 
 
 def _worker_command(source: ModuleSource) -> str:
-    if not source.spec.subscriptions:
-        return ""
-    return "carve run worker --path .                        # its subscribers, from the queue\n"
+    lines = ""
+    if source.spec.subscriptions:
+        lines += "carve run worker --path .                        # its subscribers, " \
+                 "from the queue\n"
+    if source.subscribers:
+        lines += "carve run relay --path .                         # its outbox, " \
+                 "to the queue\n"
+    return lines
 
 
 def _worker_container(source: ModuleSource) -> str:
-    if not source.spec.subscriptions:
-        return ""
-    return f"docker run {source.spec.name}-service carve run worker --path /service  " \
-           "# the worker container\n"
+    lines = ""
+    if source.spec.subscriptions:
+        lines += f"docker run {source.spec.name}-service carve run worker --path /service  " \
+                 "# the worker container\n"
+    if source.subscribers:
+        lines += f"docker run {source.spec.name}-service carve run relay --path /service   " \
+                 "# the relay container\n"
+    return lines
 
 
 def next_steps(source: ModuleSource, folder: str) -> list[str]:
@@ -115,6 +146,12 @@ def next_steps(source: ModuleSource, folder: str) -> list[str]:
         f"(carve db upgrade {name} with the same variable creates its tables)",
         f"run it: carve run service {name} --path {folder} --port 8001",
     ]
+    if source.subscribers:
+        published = ", ".join(event for event, _ in source.subscribers)
+        steps.append(
+            f"relay what it publishes ({published}) from its own outbox: carve run relay "
+            f"--path {folder}, with the CARVE_BROKER_URL and CARVE_BROKER_NAMESPACE of the "
+            "workers that consume it (carve run worker for the monolith's subscribers)")
     steps += [f"deliver {event} through the queue: carve events swap {event} --to queue"
               for event in events]
     if events:

@@ -48,3 +48,18 @@ def service_worker_root(folder: Path) -> ModuleType:
             f"{folder} has no worker entry point ({app.__name__}.worker): regenerate it with "
             f"carve extract {module} --force")
     return app
+
+
+def service_relay_root(folder: Path) -> ModuleType:
+    """The service's app module, refused when it has no relay entry point (and why)."""
+    app = find_service(folder)
+    if not callable(getattr(app, "relay", None)):
+        module = app.__name__.split(".")[0].removesuffix("_service")
+        declared = getattr(app, "module", None)
+        if declared is not None and not declared.publishes:
+            raise ServiceNotFound(f"the {module} service in {folder} publishes no events: "
+                                  "it has no outbox to relay")
+        raise ServiceNotFound(
+            f"{folder} has no relay entry point ({app.__name__}.relay): regenerate it with "
+            f"carve extract {module} --force")
+    return app

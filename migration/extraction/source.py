@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.contract import Contract
 from migration.runtime.errors import CarveError
 from migration.runtime.modules import ModuleSpec
 from migration.runtime.project import Project
+from migration.runtime.relay import routes_for
 
 #: Packages the extracted service gets from its ``carve-migrate`` dependency.
 PROVIDED_BY_CARVE = ("contracts", "migration")
@@ -32,6 +33,8 @@ class ModuleSource:
     root: Path
     first_party: frozenset[str]
     shared: tuple[str, ...]
+    #: Event type → the project's subscribers (``<module>.<handler>``) of what it publishes.
+    subscribers: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     @property
     def service_package(self) -> str:
@@ -70,7 +73,15 @@ def module_source(project: Project, name: str) -> ModuleSource:
     root = project.config.path.parent if project.config.path else Path.cwd()
     shared = tuple(project.config.project.shared)
     first_party = {package.split(".")[0], *PROVIDED_BY_CARVE, *(s.split(".")[0] for s in shared)}
-    return ModuleSource(spec, package, folder, root, frozenset(first_party), shared)
+    return ModuleSource(spec, package, folder, root, frozenset(first_party), shared,
+                        _subscribers(project, spec))
+
+
+def _subscribers(project: Project, spec: ModuleSpec) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Who consumes each event the module publishes, sorted: the service's relay routes."""
+    routes = routes_for(project.specs.values())
+    return tuple((event, tuple(sorted(routes.get(event, ()))))
+                 for event in sorted({e.type for e in spec.publishes}))
 
 
 def has_contract(spec: ModuleSpec) -> bool:

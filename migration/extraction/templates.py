@@ -16,6 +16,7 @@ def app_py(source: ModuleSource) -> str:
     """``src/<module>_service/app.py``: the service's app, migrations and worker root."""
     name, package = source.spec.name, source.service_package
     consumed = ", ".join(sorted({s.event.type for s in source.spec.subscriptions})) or "none"
+    outbox_import = "    ServiceOutbox,\n" if source.subscribers else ""
     return f'''"""The {name} service: the {name} module of `{source.package}`, run on its own.
 
 {HEADER.format(name=name)}
@@ -31,7 +32,7 @@ from fastapi import FastAPI
 
 from migration.runtime.delivery import Consumer
 from migration.runtime.service import (
-    ServiceRuntime,
+{outbox_import}    ServiceRuntime,
     ServiceSettings,
     ServiceWorker,
     create_service_app,
@@ -81,6 +82,34 @@ def worker(settings: Settings | None = None) -> ServiceWorker:
     (``{name}_dead_letters``).
     """
     return ServiceWorker.of(runtime(settings.environ if settings else None))
+''' + _relay_root(source)
+
+
+def _relay_root(source: ModuleSource) -> str:
+    """The relay's composition root, for a module that publishes events."""
+    if not source.subscribers:
+        return ""
+    published = ", ".join(event for event, _ in source.subscribers)
+    routes = "".join(
+        f'    "{event}": [\n' + "".join(f'        "{name}",\n' for name in names) + "    ],\n"
+        for event, names in source.subscribers
+    )
+    return f'''
+
+# Who consumes what this service publishes, one queue each, as the project declared it
+# when the service was extracted (`carve extract {source.spec.name} --check` shows a change).
+SUBSCRIBERS: dict[str, list[str]] = {{
+{routes}}}
+
+
+def relay(environ: Mapping[str, str] | None = None) -> ServiceOutbox:
+    """The relay's composition root: ``carve run relay --path <this service's folder>``.
+
+    Moves the events this service publishes ({published}) from its own outbox
+    (``{source.spec.name}_outbox``) to the broker, one message per subscriber in
+    ``SUBSCRIBERS``; the workers consume them on the same broker and namespace.
+    """
+    return ServiceOutbox.of(runtime(environ), SUBSCRIBERS)
 '''
 
 

@@ -83,12 +83,17 @@ class DeadLetterStore:
             return {row[0]: row[1] for row in session.execute(query).all()}
 
     def remove(self, letters: Sequence[DeadLetter]) -> None:
-        """Forget dead letters (after they were sent again)."""
+        """Forget these dead letters, exactly as they were read (after they were sent again).
+
+        A letter recorded again since it was read (the replayed message failed at
+        once: :meth:`record` replaced the row) has another ``failed_at`` and stays.
+        """
         t = self.table
         with self._sessions.begin() as session:
             for letter in letters:
                 session.execute(delete(t).where(t.c.message_id == letter.message_id,
-                                                t.c.consumer == letter.consumer))
+                                                t.c.consumer == letter.consumer,
+                                                t.c.failed_at == letter.failed_at))
 
 
 def _dead_letter(row: Any) -> DeadLetter:

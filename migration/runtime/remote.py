@@ -8,14 +8,16 @@ queue; a plan that still delivers one of them in-process is refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from contracts.contract import Contract
 from migration.runtime.breaker import BreakerPolicy
 from migration.runtime.client import Timeouts, client
+from migration.runtime.config import CarveConfig
 from migration.runtime.discovery import Discovery, binding_of, env_name
 from migration.runtime.errors import ConfigError
+from migration.runtime.modules import ModuleSpec
 from migration.runtime.project import Project
 
 
@@ -29,20 +31,50 @@ class BindingPlan:
 
 def binding_plan(project: Project) -> BindingPlan:
     """Each module's binding, refused when a remote module's events stay in-process."""
-    bindings = {name: binding_of(name, project.config, project.environ) for name in project.specs}
-    remote = tuple(name for name, binding in bindings.items() if binding == "remote")
-    problems = [
-        f"module '{name}' is remote but consumes '{sub.event.type}', which carve.toml still "
-        f"delivers in-process: set [events.\"{sub.event.type}\"] transport = \"queue\" "
-        f"(carve events swap {sub.event.type} --to queue) or bind '{name}' local"
-        for name in remote
-        for sub in project.module(name).subscriptions
-        if project.config.transport(sub.event.type) == "inprocess"
-    ]
+    remote = _remote_modules(project)
+    problems = inprocess_problems([project.module(name) for name in remote], project.config)
     if problems:
         raise ConfigError("; ".join(problems))
     local = tuple(name for name in project.specs if name not in remote)
     return BindingPlan(local=local, remote=remote)
+
+
+def inprocess_problems(remote: Iterable[ModuleSpec], config: CarveConfig) -> list[str]:
+    """Why ``config`` would lose events: a remote module consumes an in-process event.
+
+    In-process delivery reaches only the monolith's own subscribers and then marks
+    the outbox row dispatched, so a remote subscriber of that event never gets it.
+    """
+    return [
+        f"module '{spec.name}' is remote but consumes '{sub.event.type}', which carve.toml "
+        f"delivers in-process: set [events.\"{sub.event.type}\"] transport = \"queue\" "
+        f"(carve events swap {sub.event.type} --to queue) or bind '{spec.name}' local"
+        for spec in remote
+        for sub in spec.subscriptions
+        if config.transport(sub.event.type) == "inprocess"
+    ]
+
+
+def transport_guard(project: Project) -> Callable[[CarveConfig], None]:
+    """A check of a re-read carve.toml against the modules bound remote right now.
+
+    Bindings are fixed when a process starts, transports are re-read live
+    (:class:`~migration.runtime.transports.LiveTransports`): the guard refuses a
+    reloaded plan that would deliver a remote module's event in-process.
+    """
+    remote = [project.module(name) for name in _remote_modules(project)]
+
+    def check(config: CarveConfig) -> None:
+        problems = inprocess_problems(remote, config)
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    return check
+
+
+def _remote_modules(project: Project) -> tuple[str, ...]:
+    return tuple(name for name in project.specs
+                 if binding_of(name, project.config, project.environ) == "remote")
 
 
 def remote_bindings(project: Project, names: tuple[str, ...]) -> dict[str, Contract]:

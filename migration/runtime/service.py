@@ -2,15 +2,16 @@
 
 The generated ``<module>_service/app.py`` of ``carve extract`` is a few lines
 calling into this file, so every extracted service shares one tested runtime.
-The service publishes through its own outbox (the relay takes the events from
-there) and hands its subscribers to a queue worker as a :class:`ServiceWorker`,
-whose dead letters stay in the service's own database.
+The service publishes through its own outbox, which its relay (``carve run relay
+--path``) reads as a :class:`ServiceOutbox`, and hands its subscribers to a queue
+worker as a :class:`ServiceWorker`, whose dead letters stay in the service's own
+database.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -120,6 +121,31 @@ class ServiceWorker:
     def of(cls, runtime: ServiceRuntime) -> ServiceWorker:
         """The worker side of a service runtime."""
         return cls(runtime, runtime.consumers(), runtime.dead_letters())
+
+    def close(self) -> None:
+        """Release the service's database connections and clients."""
+        self.runtime.close()
+
+
+@dataclass
+class ServiceOutbox:
+    """What ``carve run relay --path`` relays for a service: its outbox and the subscribers.
+
+    The composition root of an extracted service's relay (``<module>_service.app.relay``).
+    An extracted service delivers nothing in-process, so every event it publishes goes to
+    the broker: one message per subscriber (``<module>.<handler>``) in ``subscribers``.
+    """
+
+    runtime: ServiceRuntime
+    outbox: OutboxStore
+    subscribers: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, runtime: ServiceRuntime,
+           subscribers: Mapping[str, Sequence[str]]) -> ServiceOutbox:
+        """The relay side of a service runtime, with who consumes each event it publishes."""
+        return cls(runtime, runtime.outbox(),
+                   {event: list(names) for event, names in subscribers.items()})
 
     def close(self) -> None:
         """Release the service's database connections and clients."""

@@ -98,14 +98,6 @@ class UnitOfWork:
             return True
         return self.session.execute(statement, values).first() is not None
 
-    def mark_applied(self, message_id: str, handler: str) -> None:
-        """Record in the inbox that this subscriber applied this message."""
-        self.session.execute(
-            insert(self._inbox).values(
-                message_id=message_id, handler=handler, applied_at=datetime.now(UTC)
-            )
-        )
-
     def commit(self) -> None:
         """Commit, then tell the delivery which events this transaction published."""
         self.session.commit()
@@ -126,8 +118,3 @@ def _claim_statement(inbox: Table, dialect: str) -> Any:
         return None
     return (_UPSERT_INSERTS[dialect](inbox).on_conflict_do_nothing()
             .returning(inbox.c.message_id))
-
-
-def rows(result: Any) -> list[dict[str, Any]]:
-    """Result rows as plain dicts."""
-    return [dict(row._mapping) for row in result]

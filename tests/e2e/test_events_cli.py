@@ -10,6 +10,7 @@ from pathlib import Path
 
 import redis
 
+from migration.runtime.queue_worker import dead_letter_stores
 from migration.runtime.settings import Settings
 from monolith.bootstrap import bootstrap
 from tests.support.events import place_order, queue_env, seed_shop, write_plan
@@ -44,6 +45,19 @@ def test_events_list_shows_the_backlog_while_the_broker_is_down(
     }
     table = _carve(["events", "list"], {**env, "COLUMNS": "200"})
     assert table.returncode == 0 and "order.created" in table.stdout
+
+    # Sending needs the broker: one line naming it, and the events stay where they are.
+    store = dead_letter_stores([settings.project.module("notifications")],
+                               settings.project.database)["notifications"]
+    store.record(message_id="d" * 32, consumer="notifications.when_order_created_send_confirmation",
+                 event_type="order.created", payload={}, headers={}, error="boom", attempts=3)
+    for command in (["events", "drain"], ["events", "dlq", "replay"]):
+        down = _carve(command, env)
+        assert down.returncode == 1, down.stderr
+        [line] = down.stderr.strip().splitlines()
+        assert line.startswith(f"error: cannot reach the broker at {env['CARVE_BROKER_URL']}: ")
+    assert len(store.list()) == 1
+    assert json.loads(_carve(["events", "list", "--json"], env).stdout)[0]["backlog"] == 2
 
 
 def test_swap_rewrites_only_the_transport_and_keeps_comments(
@@ -90,3 +104,47 @@ def test_replaying_an_unknown_dead_letter_is_a_clear_error(
     replayed = _carve(["events", "dlq", "replay", "f" * 32], env)
     assert replayed.returncode == 2
     assert f"no dead letter with message id '{'f' * 32}'" in replayed.stderr
+
+
+def test_swap_refuses_to_deliver_a_remote_modules_event_in_process(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    plan = write_plan(tmp_path, sqlite_url, "queue")
+    env = {"CARVE_CONFIG": str(plan), "DATABASE_URL": sqlite_url}
+    before = plan.read_text()
+
+    by_env = _carve(["events", "swap", "order.created", "--to", "inprocess"],
+                    {**env, "CARVE_INVENTORY_BINDING": "remote"})
+    plan.write_text(before + '\n[modules.inventory]\nbinding = "remote"\n')
+    by_plan = _carve(["events", "swap", "order.created", "--to", "inprocess"], env)
+
+    for refused in (by_env, by_plan):
+        assert refused.returncode == 2
+        assert refused.stderr.strip().splitlines() == [
+            "error: refusing to swap order.created to inprocess: module 'inventory' is remote "
+            "but consumes 'order.created', which carve.toml delivers in-process: set "
+            '[events."order.created"] transport = "queue" (carve events swap order.created '
+            "--to queue) or bind 'inventory' local"
+        ]
+    assert plan.read_text() == before + '\n[modules.inventory]\nbinding = "remote"\n'
+    assert not list(tmp_path.glob(".carve-*"))  # no temporary plan left behind
+    assert _carve(["events", "swap", "order.created", "--to", "queue"], env).returncode == 0
+
+
+def test_events_commands_on_an_unmigrated_database_say_to_upgrade_in_one_line(
+    tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str]
+) -> None:
+    from tests.support.services import REDIS_URL
+
+    plan = write_plan(tmp_path, postgres_url, "queue")
+    env = queue_env(plan, postgres_url, REDIS_URL, redis_prefix[1])
+    where = postgres_url  # no password in the test URL: shown as it is
+    for command, table in ((["events", "list"], "inventory_dead_letters"),
+                           (["events", "dlq", "list"], "inventory_dead_letters"),
+                           (["events", "dlq", "replay"], "inventory_dead_letters"),
+                           (["events", "drain"], "inventory_outbox")):
+        done = _carve(command, env)
+        assert done.returncode == 2, (command, done.stderr)
+        assert done.stderr.strip().splitlines() == [
+            f"error: module 'inventory': no table {table} in {where}: run carve db upgrade "
+            "(or carve db upgrade inventory)"], command

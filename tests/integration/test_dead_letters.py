@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import redis
 
+from migration.events import dead_letter_queue
 from migration.events.dead_letter_queue import list_dead_letters, replay
 from migration.events.processes import broker_for, build_relay
 from migration.runtime.broker import close_broker, enqueue_many
@@ -99,3 +101,38 @@ def test_a_malformed_payload_is_dead_lettered_at_once_with_the_reason(
     assert "payload is not a valid 'order.created'" in invalid.error
     assert "order_id" in invalid.error and "user_id" in invalid.error
     assert "no contract declares the event type 'order.vanished'" in unknown.error
+
+
+def test_replay_keeps_a_letter_the_replayed_message_caused_again(
+    tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = queue_env(write_plan(tmp_path, postgres_url, "queue"), postgres_url, REDIS_URL,
+                    redis_prefix[1])
+    settings = _settings(Path(env["CARVE_CONFIG"]), env)
+    broker, _ = broker_for(settings.project)
+    store = dead_letter_stores([settings.project.module("notifications")],
+                               settings.project.database)["notifications"]
+    store.record(message_id="m" * 32, consumer=NOTIFY, event_type="order.created",
+                 payload={"message_id": "m" * 32, "order_id": 7}, headers={},
+                 error="malformed message: payload is not a valid 'order.created'", attempts=1)
+    [before] = store.list()
+
+    def enqueue_then_let_the_worker_fail(broker_: object, messages: list) -> None:
+        # The worker is faster than the replay: it dead-letters the message again
+        # before the replay forgets the letter it read.
+        enqueue_many(broker_, messages)  # type: ignore[arg-type]
+        assert wait_for(lambda: [x.failed_at for x in store.list()] not in ([], [before.failed_at]),
+                        timeout=20)
+
+    monkeypatch.setattr(dead_letter_queue, "enqueue_many", enqueue_then_let_the_worker_fail)
+    worker = _worker(settings)
+    worker.start()
+    try:
+        assert [x.message_id for x in replay(settings.project, broker)] == ["m" * 32]
+    finally:
+        worker.stop()
+        close_broker(broker)
+    [after] = list_dead_letters(settings.project)  # the new failure is kept, not lost
+    assert after.message_id == "m" * 32 and after.failed_at > before.failed_at
+    assert "payload is not a valid 'order.created'" in after.error

@@ -1,0 +1,109 @@
+"""Orders moves out: the events the service publishes reach the monolith's subscribers.
+
+The orders service writes order.created to the outbox in its own database;
+`carve run relay --path` moves it to the broker, and the monolith's worker
+reserves the stock and sends the notification, once each.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from tests.support.events import carve_background, queue_env, wait_for, write_plan
+from tests.support.processes import ROOT, carve_process, free_port
+from tests.support.services import REDIS_URL, fresh_postgres_database
+
+
+@pytest.fixture
+def service_database() -> Iterator[str]:
+    """The orders service's own PostgreSQL database."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+def test_the_relay_of_an_extracted_service_delivers_what_it_publishes(
+    tmp_path: Path, postgres_url: str, service_database: str,
+    redis_prefix: tuple[redis.Redis, str],
+) -> None:
+    extracted = subprocess.run(
+        [sys.executable, "-m", "migration.cli", "extract", "orders", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "COLUMNS": "300"})
+    assert extracted.returncode == 0, extracted.stderr
+    folder = tmp_path / "orders-service"
+    assert f"carve run relay --path {folder}" in extracted.stdout
+
+    service_port, monolith_port = free_port(), free_port()
+    service, monolith = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{monolith_port}"
+    monolith_env = {**queue_env(write_plan(tmp_path, postgres_url, "queue"), postgres_url,
+                                REDIS_URL, redis_prefix[1]),
+                    "CARVE_ORDERS_BINDING": "remote", "CARVE_ORDERS_URL": service}
+    broker_env = {k: v for k, v in monolith_env.items() if k.startswith("CARVE_BROKER_")}
+    service_env = {"DATABASE_URL": service_database, "CARVE_USERS_URL": monolith,
+                   "CARVE_INVENTORY_URL": monolith}
+    with (
+        carve_process(["run", "monolith", "--port", str(monolith_port)], env=monolith_env,
+                      ready_url=f"{monolith}/readyz"),
+        carve_process(["run", "service", "orders", "--path", str(folder), "--port",
+                       str(service_port)], env=service_env, cwd=folder,
+                      ready_url=f"{service}/readyz"),
+        # The service's relay: its database and the broker, no carve.toml, no monolith.
+        carve_background(["run", "relay", "--path", str(folder)],
+                         {**broker_env, **service_env}, tmp_path / "relay.log") as relay,
+        carve_background(["run", "worker"], monolith_env, tmp_path / "worker.log") as worker,
+    ):
+        assert httpx.put(f"{monolith}/api/v1/inventory/stock/sku-1",
+                         json={"quantity": 5}).status_code == 200
+        user = httpx.post(f"{monolith}/api/v1/users",
+                          json={"email": "relay@example.com", "name": "R"}).json()
+        body = {"user_id": user["id"], "items": [{"sku": "sku-1", "quantity": 2}]}
+        placed = httpx.post(f"{service}/api/v1/orders", json=body, timeout=15)
+        assert placed.status_code == 201, placed.text
+
+        def stock() -> dict:
+            return httpx.get(f"{monolith}/api/v1/inventory/stock/sku-1").json()
+
+        def notes() -> list:
+            return httpx.get(f"{monolith}/api/v1/notifications",
+                             params={"user_id": user["id"]}).json()
+
+        assert wait_for(lambda: stock()["reserved"] == 2 and len(notes()) == 1, timeout=30), \
+            relay.output() + worker.output()
+        time.sleep(0.5)  # a duplicate delivery would show up by now
+        assert stock()["reserved"] == 2
+        assert [n["reference"] for n in notes()] == [placed.json()["id"]]
+
+    assert _count(service_database,
+                  "SELECT count(*) FROM orders_outbox WHERE dispatched_at IS NULL") == 0
+    assert _count(postgres_url, "SELECT count(*) FROM information_schema.tables "
+                                "WHERE table_name LIKE 'orders%'") == 0
+
+
+def test_relaying_a_service_that_publishes_nothing_is_one_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "migration.cli", "run", "relay", "--path",
+         str(ROOT / "extracted" / "inventory-service")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: the inventory service in {ROOT / 'extracted' / 'inventory-service'} "
+        "publishes no events: it has no outbox to relay"]
+
+
+def _count(url: str, sql: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql)).scalar_one()
+    finally:
+        engine.dispose()
