@@ -14,7 +14,7 @@ from migration.extraction.source import ExtractionRefused, ModuleSource
 
 #: Files that live in a service folder without being part of what carve generates.
 IGNORED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".venv"})
-IGNORED_SUFFIXES = (".pyc", ".db", ".db-wal", ".db-shm")
+IGNORED_SUFFIXES = (".whl", ".pyc", ".db", ".db-wal", ".db-shm")
 GENERATED_APP = "app.py"
 
 
@@ -66,6 +66,7 @@ def service_files(source: ModuleSource) -> dict[str, bytes]:
     files["pyproject.toml"] = templates.pyproject_toml(source).encode()
     files["Dockerfile"] = templates.dockerfile(source).encode()
     files[".dockerignore"] = templates.dockerignore().encode()
+    files["wheels/README.md"] = templates.wheels_readme().encode()
     files["README.md"] = readme.service_readme(source).encode()
     return dict(sorted(files.items()))
 

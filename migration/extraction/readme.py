@@ -109,6 +109,7 @@ at the same paths as the monolith, with `/healthz`, `/readyz` and `/metrics` (Pr
 carve run service {name} --path . --port 8001   # applies database/ then serves
 {_worker_command(source)}\
 pytest                                          # the contract tests, over HTTP
+pip wheel --no-deps -w wheels <the carve checkout>   # until carve-migrate is on your index
 docker build -t {name}-service .
 {_worker_container(source)}```
 """

@@ -252,7 +252,10 @@ WORKDIR /service
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY database ./database
-RUN pip install --no-cache-dir .
+# carve-migrate (contracts + migration.runtime) comes from wheels/ when a wheel is there
+# (see wheels/README.md), else from the package index.
+COPY wheels ./wheels
+RUN pip install --no-cache-dir --find-links ./wheels .
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s \\
@@ -261,6 +264,21 @@ HEALTHCHECK --interval=10s --timeout=3s \\
 CMD ["carve", "run", "service", "{name}", "--path", "/service", \\
      "--host", "0.0.0.0", "--port", "8000"]
 '''
+
+
+def wheels_readme() -> str:
+    """``wheels/README.md``: where the image finds carve when it is not on an index."""
+    return """# wheels
+
+`docker build` installs the service with `pip install --find-links ./wheels .`, so a wheel of
+`carve-migrate` placed here is used before any package index. From a carve checkout:
+
+```bash
+pip wheel --no-deps -w <this service>/wheels <the carve checkout>
+```
+
+Wheels are build inputs, not sources: keep them out of version control.
+"""
 
 
 def dockerignore() -> str:
