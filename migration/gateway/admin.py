@@ -12,7 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route as Endpoint
 
-from migration.gateway.routes import Route, RouteMode, ShadowOptions, Slo, StickyKey
+from migration.gateway.routes import (
+    FallbackOptions,
+    Route,
+    RouteMode,
+    ShadowOptions,
+    Slo,
+    StickyKey,
+)
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
 
 if TYPE_CHECKING:
@@ -32,6 +39,7 @@ class RouteChange(BaseModel):
     sticky: StickyKey | None = None
     slo: Slo | None = None
     shadow: ShadowOptions | None = None
+    fallback: FallbackOptions | None = None
     reason: str = ""
 
 

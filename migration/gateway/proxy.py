@@ -191,25 +191,31 @@ class Gateway:
             return route.service or "", 502
         window = self.guard.window(route) if canary else None
         if not pool.breaker.allow():
+            if window is not None:
+                # A canary user answered by a fallback or a 503 was failed by the service.
+                window.record(True, 0.0)
             return await self._fallback_or_fail(route, scope, inbound, body, send, "breaker_open",
                                                 503, "gateway.circuit_open",
                                                 f"the circuit breaker of {pool.name} is open")
         started = self._clock()
+        error: UpstreamError | None = None
+        failed = True
         try:
             conn = await exchange(pool, scope["method"], _target(scope), inbound, scope, body)
+            failed = conn.status >= 500
         except UpstreamError as exc:
+            error = exc
+        finally:
+            # Recorded whatever happens: a call cut short (client gone, cancelled) counts as
+            # failed, so a half-open probe never stays unfinished for ever.
             elapsed = self._clock() - started
-            pool.breaker.record(failed=True, seconds=elapsed)
-            if window is not None:
-                window.record(True, elapsed)
-            return await self._fallback_or_fail(route, scope, inbound, body, send, exc.code,
-                                                exc.status, exc.code, str(exc))
-        elapsed = self._clock() - started
-        failed = conn.status >= 500
-        pool.breaker.record(failed=failed, seconds=elapsed)
+            pool.breaker.record(failed=failed, seconds=elapsed)
         if window is not None:
             window.record(failed, elapsed)
-        if failed and _can_fall_back(scope, body):
+        if error is not None:
+            return await self._fallback_or_fail(route, scope, inbound, body, send, error.code,
+                                                error.status, error.code, str(error))
+        if failed and _can_fall_back(route, scope, body):
             discard(conn)
             return await self._fallback(route, scope, inbound, body, send, f"status_{conn.status}")
         headers = response_headers(conn.headers, pool.name.encode(), inbound.request_id)
@@ -219,7 +225,7 @@ class Gateway:
     async def _fallback_or_fail(self, route: Route, scope: dict, inbound: Inbound,
                                 body: RequestBody, send: Send, reason: str, status: int,
                                 code: str, detail: str) -> tuple[str, int]:
-        if _can_fall_back(scope, body):
+        if _can_fall_back(route, scope, body):
             return await self._fallback(route, scope, inbound, body, send, reason)
         await send_problem(send, status, code, "Service failed", detail, route.service or "",
                            inbound.request_id)
@@ -260,16 +266,19 @@ class Gateway:
             mirrored = dataclasses.replace(inbound, headers=[*inbound.headers,
                                                              (b"x-carve-shadow", b"1")])
             started = self._clock()
+            failed = True
             try:
                 conn = await exchange(pool, method, _target(scope), mirrored, scope,
                                       RequestBody.replay(content))
                 service_body = await read_whole(conn, pool, self.settings.shadow_capture_bytes)
+                failed = conn.status >= 500
             except (UpstreamError, TimeoutError) as exc:
-                pool.breaker.record(failed=True, seconds=self._clock() - started)
                 self.shadow.record(route.prefix, method, path, monolith_status, None,
                                    [f"service failed: {exc or type(exc).__name__}"])
                 return
-            pool.breaker.record(failed=conn.status >= 500, seconds=self._clock() - started)
+            finally:
+                # Also when cancelled (the gateway stopping): a probe must always end.
+                pool.breaker.record(failed=failed, seconds=self._clock() - started)
             found = compare(monolith_status, monolith_body, conn.status, service_body,
                             route.shadow.ignore_fields)
             self.shadow.record(route.prefix, method, path, monolith_status, conn.status, found)
@@ -283,9 +292,13 @@ def _target(scope: dict) -> bytes:
     return raw + b"?" + query if query else raw
 
 
-def _can_fall_back(scope: dict, body: RequestBody) -> bool:
-    # Only a request the monolith may safely receive again, and whose body is still whole.
-    return scope["method"] in IDEMPOTENT and not body.streamed
+def _can_fall_back(route: Route, scope: dict, body: RequestBody) -> bool:
+    # The monolith's database may be stale once a service owns the data: only a read is
+    # sent there by default, a PUT or DELETE only when the route allows it. The body must
+    # still be whole to be sent again.
+    method = scope["method"]
+    allowed = method in SAFE or (route.fallback.idempotent_writes and method in IDEMPOTENT)
+    return allowed and not body.streamed
 
 
 def _sticky_header(route: Route | None) -> bytes | None:

@@ -55,6 +55,18 @@ class ShadowOptions(_Strict):
     mirror_unsafe: bool = False
 
 
+class FallbackOptions(_Strict):
+    """Which requests a failing service hands to the monolith in ``service`` and ``canary``.
+
+    Reads (GET, HEAD, OPTIONS) always may. PUT and DELETE are idempotent, but once the
+    service owns the data the monolith's copy may be stale and the write lands in the wrong
+    database: they fall back only when ``idempotent_writes`` says the monolith still is a
+    valid writer. POST and PATCH never do.
+    """
+
+    idempotent_writes: bool = False
+
+
 class Route(_Strict):
     """One prefix of the table and where its traffic goes."""
 
@@ -65,6 +77,7 @@ class Route(_Strict):
     sticky: StickyKey = Field(default_factory=StickyKey)
     slo: Slo = Field(default_factory=Slo)
     shadow: ShadowOptions = Field(default_factory=ShadowOptions)
+    fallback: FallbackOptions = Field(default_factory=FallbackOptions)
 
     @field_validator("prefix")
     @classmethod
