@@ -87,6 +87,20 @@ async def _body(request: Request, model: type[BaseModel]) -> Any:
         raise _Refused(422, "request.invalid", f"{where}: {first['msg']}".strip(": ")) from exc
 
 
+def _validation_message(exc: ValidationError) -> str:
+    # "Value error, " is pydantic's wrapping of our own validators' messages.
+    return exc.errors()[0]["msg"].removeprefix("Value error, ")
+
+
+def _prefix(raw: str) -> str:
+    """The normalized prefix, or a 422 naming what is wrong with it."""
+    try:
+        return Route.model_validate({"prefix": raw}).prefix
+    except ValidationError as exc:
+        raise _Refused(422, "gateway.route_invalid",
+                       f"prefix {raw!r}: {_validation_message(exc)}") from exc
+
+
 def _merged(change: RouteChange, current: Route | None, services: set[str]) -> Route:
     data = current.model_dump() if current else {"prefix": change.prefix}
     data.update(change.model_dump(exclude={"reason", "prefix"}, exclude_none=True))
@@ -94,7 +108,7 @@ def _merged(change: RouteChange, current: Route | None, services: set[str]) -> R
     try:
         route = Route.model_validate(data)
     except ValidationError as exc:
-        raise _Refused(422, "gateway.route_invalid", exc.errors()[0]["msg"]) from exc
+        raise _Refused(422, "gateway.route_invalid", _validation_message(exc)) from exc
     if route.service and route.service not in services:
         known = ", ".join(sorted(services)) or "none"
         raise _Refused(422, "gateway.unknown_service",
@@ -117,14 +131,14 @@ def build_admin(gateway: Gateway) -> Starlette:
     async def set_route(request: Request) -> Response:
         change = await _body(request, RouteChange)
         entry = await gateway.change_route(
-            Route.model_validate({"prefix": change.prefix}).prefix,
+            _prefix(change.prefix),
             lambda current: _merged(change, current, services),
             change.reason or "set through the admin API")
         return JSONResponse(entry.model_dump(mode="json"))
 
     async def rollback(request: Request) -> Response:
         order = await _body(request, Rollback)
-        prefix = Route.model_validate({"prefix": order.prefix}).prefix
+        prefix = _prefix(order.prefix)
 
         def to_monolith(current: Route | None) -> Route:
             if current is None:
