@@ -122,7 +122,12 @@ class Gateway:
         if inbound.content_length is not None and not 0 <= inbound.content_length <= limit:
             await self._refuse_body(send, inbound, limit)
             return
-        body = RequestBody(receive, limit)
+        if inbound.content_length is None and not inbound.chunked:
+            # RFC 9112 6.3: no Content-Length and no Transfer-Encoding means no body, so
+            # there is nothing to wait for from the server.
+            body = RequestBody.absent()
+        else:
+            body = RequestBody(receive, limit)
         try:
             await body.begin()
             upstream, status = await self._dispatch(route, scope, inbound, body, send)

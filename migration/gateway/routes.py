@@ -99,11 +99,16 @@ class Route(_Strict):
 class RouteTable:
     """An immutable snapshot of the routes; lookups are a walk up the path's segments."""
 
-    __slots__ = ("version", "_by_prefix")
+    __slots__ = ("version", "_by_prefix", "_by_path")
+
+    # Paths remembered with their route; past this many the memory starts over, so a client
+    # sending endless distinct paths costs a walk per path, never unbounded memory.
+    PATHS_CACHED = 4096
 
     def __init__(self, routes: list[Route] | tuple[Route, ...] = (), version: int = 0) -> None:
         self.version = version
         self._by_prefix = {route.prefix: route for route in routes}
+        self._by_path: dict[str, Route | None] = {}
 
     @property
     def routes(self) -> list[Route]:
@@ -116,6 +121,17 @@ class RouteTable:
 
     def match(self, path: str) -> Route | None:
         """The route with the longest prefix that covers ``path`` on a segment boundary."""
+        try:
+            return self._by_path[path]
+        except KeyError:
+            pass
+        route = self._walk(path)
+        if len(self._by_path) >= self.PATHS_CACHED:
+            self._by_path.clear()
+        self._by_path[path] = route
+        return route
+
+    def _walk(self, path: str) -> Route | None:
         routes = self._by_prefix
         if not routes:
             return None

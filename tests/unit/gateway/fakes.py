@@ -58,7 +58,19 @@ class SilentConnection:
     status = 0
     head_only = False
 
+    def write_now(self, data: bytes) -> None:
+        pass
+
+    async def drained(self) -> None:
+        pass
+
     async def write(self, data: bytes) -> None:
+        pass
+
+    def arm(self, deadline: float, upstream: str) -> None:
+        pass
+
+    def disarm(self) -> None:
         pass
 
     async def read_head(self) -> None:
@@ -71,5 +83,5 @@ class SilentConnection:
 class SilentPool(UpstreamPool):
     """A pool whose connections never answer (the request is cut short before they would)."""
 
-    async def acquire(self) -> SilentConnection:  # type: ignore[override]
+    def take_idle(self) -> SilentConnection:  # type: ignore[override]
         return SilentConnection()

@@ -41,7 +41,8 @@ async def test_a_half_open_probe_whose_client_hangs_up_lets_the_breaker_probe_ag
         pass
 
     scope = {"type": "http", "method": "PUT", "path": "/api/blob", "raw_path": b"/api/blob",
-             "query_string": b"", "headers": [], "client": ("127.0.0.1", 5000),
+             "query_string": b"", "headers": [(b"transfer-encoding", b"chunked")],
+             "client": ("127.0.0.1", 5000),
              "scheme": "http"}
     await gw(scope, receive, send)
 
