@@ -49,11 +49,10 @@ async def exchange(pool: UpstreamPool, method: str, target: bytes, inbound: Inbo
 
 async def _send(pool: UpstreamPool, method: str, head: bytes, body: RequestBody,
                 length: int | None) -> UpstreamConnection:
-    deadline = asyncio.get_running_loop().time() + pool.timeouts.total
     for attempt in (1, 2):
         conn = pool.take_idle() or await pool.connect()
         conn.head_only = method == "HEAD"
-        conn.arm(deadline, pool.name)
+        conn.arm(pool.timeouts.total, pool.name)
         try:
             if body.replayable:
                 conn.write_now(head + body.content if length else head)

@@ -64,6 +64,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
         self.reset()
 
     def reset(self) -> None:
@@ -151,10 +152,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.write_now(data)
         await self.drained()
 
-    def arm(self, deadline: float, upstream: str) -> None:
-        """Fail the exchange with a timeout if its response head is not in by ``deadline``."""
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_at(deadline, self._time_out, upstream)
+    def arm(self, seconds: float, upstream: str) -> None:
+        """Fail the exchange with a timeout if its response head is not in ``seconds``."""
+        self._timer = self._loop.call_later(seconds, self._time_out, upstream)
 
     def disarm(self) -> None:
         """The head arrived (or the exchange ended): the deadline no longer applies."""

@@ -67,7 +67,7 @@ class SilentConnection:
     async def write(self, data: bytes) -> None:
         pass
 
-    def arm(self, deadline: float, upstream: str) -> None:
+    def arm(self, seconds: float, upstream: str) -> None:
         pass
 
     def disarm(self) -> None:
