@@ -60,6 +60,10 @@ def set_route(
         help="Keep users on one side by this cookie instead.")] = None,
     ignore: Annotated[list[str] | None, typer.Option(
         help="Shadow: a JSON field to ignore in diffs (dotted, * for any); repeat.")] = None,
+    fallback_writes: Annotated[bool | None, typer.Option(
+        "--fallback-writes/--no-fallback-writes",
+        help="Let a failed PUT/DELETE fall back to the monolith (default: reads only).")
+    ] = None,
     reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
     json: JsonOption = False,
 ) -> None:
@@ -75,6 +79,8 @@ def set_route(
         change["sticky"] = {"kind": "header", "name": sticky_header}
     if ignore:
         change["shadow"] = {"ignore_fields": ignore}
+    if fallback_writes is not None:
+        change["fallback"] = {"idempotent_writes": fallback_writes}
     _report(AdminClient().set_route(change), json)
 
 

@@ -12,7 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route as Endpoint
 
-from migration.gateway.routes import Route, RouteMode, ShadowOptions, Slo, StickyKey
+from migration.gateway.routes import (
+    FallbackOptions,
+    Route,
+    RouteMode,
+    ShadowOptions,
+    Slo,
+    StickyKey,
+)
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
 
 if TYPE_CHECKING:
@@ -32,6 +39,7 @@ class RouteChange(BaseModel):
     sticky: StickyKey | None = None
     slo: Slo | None = None
     shadow: ShadowOptions | None = None
+    fallback: FallbackOptions | None = None
     reason: str = ""
 
 
@@ -79,6 +87,20 @@ async def _body(request: Request, model: type[BaseModel]) -> Any:
         raise _Refused(422, "request.invalid", f"{where}: {first['msg']}".strip(": ")) from exc
 
 
+def _validation_message(exc: ValidationError) -> str:
+    # "Value error, " is pydantic's wrapping of our own validators' messages.
+    return exc.errors()[0]["msg"].removeprefix("Value error, ")
+
+
+def _prefix(raw: str) -> str:
+    """The normalized prefix, or a 422 naming what is wrong with it."""
+    try:
+        return Route.model_validate({"prefix": raw}).prefix
+    except ValidationError as exc:
+        raise _Refused(422, "gateway.route_invalid",
+                       f"prefix {raw!r}: {_validation_message(exc)}") from exc
+
+
 def _merged(change: RouteChange, current: Route | None, services: set[str]) -> Route:
     data = current.model_dump() if current else {"prefix": change.prefix}
     data.update(change.model_dump(exclude={"reason", "prefix"}, exclude_none=True))
@@ -86,7 +108,7 @@ def _merged(change: RouteChange, current: Route | None, services: set[str]) -> R
     try:
         route = Route.model_validate(data)
     except ValidationError as exc:
-        raise _Refused(422, "gateway.route_invalid", exc.errors()[0]["msg"]) from exc
+        raise _Refused(422, "gateway.route_invalid", _validation_message(exc)) from exc
     if route.service and route.service not in services:
         known = ", ".join(sorted(services)) or "none"
         raise _Refused(422, "gateway.unknown_service",
@@ -95,61 +117,7 @@ def _merged(change: RouteChange, current: Route | None, services: set[str]) -> R
 
 
 def build_admin(gateway: Gateway) -> Starlette:
-    """The admin ASGI app, bound to one gateway."""
-    services = {name for name in gateway.pools if name != "monolith"}
-
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok", "routes_version": gateway.table.version,
-                             "store": gateway.store.description})
-
-    async def list_routes(_: Request) -> Response:
-        return JSONResponse({"version": gateway.table.version,
-                             "routes": [_route_view(gateway, r) for r in gateway.table.routes]})
-
-    async def set_route(request: Request) -> Response:
-        change = await _body(request, RouteChange)
-        entry = await gateway.change_route(
-            Route.model_validate({"prefix": change.prefix}).prefix,
-            lambda current: _merged(change, current, services),
-            change.reason or "set through the admin API")
-        return JSONResponse(entry.model_dump(mode="json"))
-
-    async def rollback(request: Request) -> Response:
-        order = await _body(request, Rollback)
-        prefix = Route.model_validate({"prefix": order.prefix}).prefix
-
-        def to_monolith(current: Route | None) -> Route:
-            if current is None:
-                raise _Refused(404, "gateway.route_unknown", f"no route {prefix}")
-            return Route.model_validate({**current.model_dump(), "mode": RouteMode.MONOLITH,
-                                         "percent": 0})
-
-        entry = await gateway.change_route(prefix, to_monolith,
-                                           order.reason or "rolled back through the admin API")
-        return JSONResponse(entry.model_dump(mode="json"))
-
-    async def audit(request: Request) -> Response:
-        raw_limit = request.query_params.get("limit", "100")
-        if not raw_limit.isdigit():
-            raise _Refused(422, "request.invalid", "limit: expected a whole number")
-        limit = int(raw_limit)
-        entries = await gateway.store.audit(request.query_params.get("prefix"), limit)
-        return JSONResponse([e.model_dump(mode="json") for e in entries])
-
-    async def diffs(request: Request) -> Response:
-        prefix = request.query_params.get("prefix")
-        chosen = {p: s for p, s in gateway.shadow.routes.items() if prefix in (None, p)}
-        return JSONResponse({p: s.as_json() for p, s in chosen.items()})
-
-    async def upstreams(_: Request) -> Response:
-        return JSONResponse({name: {"url": pool.url, "breaker": pool.breaker.state.value,
-                                    "opened": pool.breaker.opened_count}
-                             for name, pool in gateway.pools.items()})
-
-    async def metrics(_: Request) -> Response:
-        return PlainTextResponse(gateway.metrics.render(_gauges(gateway)),
-                                 media_type="text/plain; version=0.0.4")
-
+    """The admin ASGI app, bound to one gateway, behind the token guard."""
     app = Starlette(routes=[
         Endpoint("/_carve/healthz", healthz), Endpoint("/_carve/routes", list_routes),
         Endpoint("/_carve/routes", set_route, methods=["PUT"]),
@@ -157,6 +125,7 @@ def build_admin(gateway: Gateway) -> Starlette:
         Endpoint("/_carve/audit", audit), Endpoint("/_carve/diffs", diffs),
         Endpoint("/_carve/upstreams", upstreams), Endpoint("/_carve/metrics", metrics),
     ], exception_handlers={_Refused: _refused, HTTPException: _http_error})
+    app.state.gateway = gateway
 
     async def guarded(scope: dict, receive: Any, send: Any) -> None:
         refusal = _authorize(Request(scope), gateway.settings.admin_token)
@@ -166,6 +135,82 @@ def build_admin(gateway: Gateway) -> Starlette:
         await app(scope, receive, send)
 
     return guarded  # type: ignore[return-value]
+
+
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+async def healthz(request: Request) -> Response:
+    """``GET /_carve/healthz``: up, with the routes' version and where they live."""
+    gateway = _gateway(request)
+    return JSONResponse({"status": "ok", "routes_version": gateway.table.version,
+                         "store": gateway.store.description})
+
+
+async def list_routes(request: Request) -> Response:
+    """``GET /_carve/routes``: the table, with live SLO windows and shadow figures."""
+    gateway = _gateway(request)
+    return JSONResponse({"version": gateway.table.version,
+                         "routes": [_route_view(gateway, r) for r in gateway.table.routes]})
+
+
+async def set_route(request: Request) -> Response:
+    """``PUT /_carve/routes``: change one route; the fields not given stay."""
+    gateway = _gateway(request)
+    change = await _body(request, RouteChange)
+    services = {name for name in gateway.pools if name != "monolith"}
+    entry = await gateway.change_route(_prefix(change.prefix),
+                                       lambda current: _merged(change, current, services),
+                                       change.reason or "set through the admin API")
+    return JSONResponse(entry.model_dump(mode="json"))
+
+
+async def rollback(request: Request) -> Response:
+    """``POST /_carve/routes/rollback``: put one route back to the monolith."""
+    order = await _body(request, Rollback)
+    prefix = _prefix(order.prefix)
+
+    def to_monolith(current: Route | None) -> Route:
+        if current is None:
+            raise _Refused(404, "gateway.route_unknown", f"no route {prefix}")
+        return Route.model_validate({**current.model_dump(), "mode": RouteMode.MONOLITH,
+                                     "percent": 0})
+
+    entry = await _gateway(request).change_route(
+        prefix, to_monolith, order.reason or "rolled back through the admin API")
+    return JSONResponse(entry.model_dump(mode="json"))
+
+
+async def audit(request: Request) -> Response:
+    """``GET /_carve/audit[?prefix=&limit=]``: the latest changes, newest first."""
+    raw_limit = request.query_params.get("limit", "100")
+    if not raw_limit.isdigit():
+        raise _Refused(422, "request.invalid", "limit: expected a whole number")
+    entries = await _gateway(request).store.audit(request.query_params.get("prefix"),
+                                                  int(raw_limit))
+    return JSONResponse([e.model_dump(mode="json") for e in entries])
+
+
+async def diffs(request: Request) -> Response:
+    """``GET /_carve/diffs[?prefix=]``: shadow diff rates and samples."""
+    prefix = request.query_params.get("prefix")
+    routes = _gateway(request).shadow.routes
+    return JSONResponse({p: s.as_json() for p, s in routes.items() if prefix in (None, p)})
+
+
+async def upstreams(request: Request) -> Response:
+    """``GET /_carve/upstreams``: each upstream's URL and breaker state."""
+    return JSONResponse({name: {"url": pool.url, "breaker": pool.breaker.state.value,
+                                "opened": pool.breaker.opened_count}
+                         for name, pool in _gateway(request).pools.items()})
+
+
+async def metrics(request: Request) -> Response:
+    """``GET /_carve/metrics``: Prometheus text."""
+    gateway = _gateway(request)
+    return PlainTextResponse(gateway.metrics.render(_gauges(gateway)),
+                             media_type="text/plain; version=0.0.4")
 
 
 async def _refused(_: Request, exc: Exception) -> Response:

@@ -42,6 +42,11 @@ class RequestBody:
         body._more = False
         return body
 
+    @classmethod
+    def absent(cls) -> RequestBody:
+        """The body of a request that announces none (no Content-Length, not chunked)."""
+        return cls.replay(b"")
+
     async def begin(self) -> None:
         """Read up to ``REPLAYABLE_LIMIT`` bytes so small bodies are complete and replayable."""
         while self._more and self._received <= REPLAYABLE_LIMIT:

@@ -64,6 +64,12 @@ class AdminClient:
         except httpx.HTTPError as exc:
             raise GatewayUnreachable(f"no gateway at {self.url} ({exc}); "
                                      "set CARVE_GATEWAY_URL") from exc
+        if response.status_code == 401:
+            raise AdminRefused(f"gateway {self.url} wants the admin token: "
+                               "set CARVE_ADMIN_TOKEN to the gateway's token")
+        if response.status_code == 403:
+            raise AdminRefused(f"gateway {self.url} refused the admin token: "
+                               "set CARVE_ADMIN_TOKEN to the gateway's token")
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail") or response.text

@@ -34,18 +34,34 @@ async def exchange(pool: UpstreamPool, method: str, target: bytes, inbound: Inbo
     """
     length = _body_length(body, inbound)
     head = request_head(method, pool.base_path + target, inbound, scope, pool.host_header, length)
+    if body.replayable:
+        # The body is in hand: one timer on the connection bounds the exchange, which is
+        # far cheaper per request than a cancelling timeout scope around the task.
+        return await _send(pool, method, head, body, length)
+    try:
+        # A streamed upload waits on the client too: the whole exchange is cancelled at
+        # the total timeout, whatever it is waiting for.
+        async with asyncio.timeout(pool.timeouts.total):
+            return await _send(pool, method, head, body, length)
+    except TimeoutError as exc:
+        raise UpstreamTimeout(f"{pool.name} did not answer in time") from exc
+
+
+async def _send(pool: UpstreamPool, method: str, head: bytes, body: RequestBody,
+                length: int | None) -> UpstreamConnection:
     for attempt in (1, 2):
-        conn = await pool.acquire()
+        conn = pool.take_idle() or await pool.connect()
         conn.head_only = method == "HEAD"
+        conn.arm(pool.timeouts.total, pool.name)
         try:
-            async with asyncio.timeout(pool.timeouts.total):
+            if body.replayable:
+                conn.write_now(head + body.content if length else head)
+                await conn.drained()
+            else:
                 await conn.write(head)
                 await body.send(conn, chunked=length is None)
-                await conn.read_head()
+            await conn.read_head()
             return conn
-        except TimeoutError as exc:
-            conn.close()
-            raise UpstreamTimeout(f"{pool.name} did not answer in time") from exc
         except UpstreamConnectError:
             conn.close()
             if attempt == 1 and conn.reused and not conn.status and body.replayable:
@@ -54,6 +70,8 @@ async def exchange(pool: UpstreamPool, method: str, target: bytes, inbound: Inbo
         except BaseException:
             conn.close()
             raise
+        finally:
+            conn.disarm()
     raise UpstreamConnectError(f"{pool.name} closed the connection")
 
 

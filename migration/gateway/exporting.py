@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 
 from migration.gateway.exports import ExportInput, Upstream, exporters
 from migration.gateway.routes import RouteTable
 from migration.gateway.settings import MONOLITH
-from migration.gateway.store import open_store
+from migration.gateway.store import REDIS_SCHEMES, open_store
 from migration.runtime.errors import ConfigError
 
 
 def load_table(routes: str) -> RouteTable:
-    """The table stored at ``routes`` (file or Redis), read once."""
+    """The table stored at ``routes`` (file or Redis), read once.
+
+    Only the gateway creates a route file: exporting from a missing one would silently
+    render an empty table, so it is an error here.
+    """
+    if not routes.startswith(REDIS_SCHEMES) and not Path(routes).is_file():
+        raise ConfigError(f"route file {routes} does not exist (the gateway creates it; "
+                          "pass --routes FILE or redis://…)")
 
     async def read() -> RouteTable:
         store = open_store(routes)

@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
 
 from migration.gateway.admin import build_admin
 from migration.gateway.body import BodyTooLarge, ClientGone, RequestBody
-from migration.gateway.exchange import discard, exchange, read_whole, relay
+from migration.gateway.exchange import exchange, relay
+from migration.gateway.failover import target, to_service
 from migration.gateway.forwarding import Inbound, read_inbound, response_headers
 from migration.gateway.metrics import GatewayMetrics
+from migration.gateway.mirroring import shadowed
 from migration.gateway.paths import refusal_reason
 from migration.gateway.problems import Send, send_problem
 from migration.gateway.rollback import SloGuard
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.settings import MONOLITH, GatewaySettings
-from migration.gateway.shadow import ShadowRecorder, compare
+from migration.gateway.shadow import ShadowRecorder
 from migration.gateway.sticky import cookie_value, goes_to_service
 from migration.gateway.store import ToggleStore
 from migration.gateway.upstream import UpstreamError, UpstreamPool
 from migration.runtime.breaker import CircuitBreaker
 
 log = logging.getLogger("carve.gateway")
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _UNROUTED = "unrouted"
 
 
@@ -46,9 +45,9 @@ class Gateway:
         self.shadow = ShadowRecorder()
         self.guard = SloGuard(self, clock)
         self.admin = build_admin(self)
-        self._clock = clock
+        self.clock = clock
         self._background: set[asyncio.Task] = set()
-        self._mirrors = 0
+        self.mirrors = 0
 
     async def __call__(self, scope: dict, receive: Callable, send: Send) -> None:
         """ASGI entry point."""
@@ -63,8 +62,8 @@ class Gateway:
     async def start(self) -> None:
         """Load the routes, then watch the store and the canaries' SLOs."""
         self.table = await self.store.load()
-        self._spawn(self.store.watch(self.apply))
-        self._spawn(self.guard.run(self.settings.slo_check_seconds))
+        self.spawn(self.store.watch(self.apply))
+        self.spawn(self.guard.run(self.settings.slo_check_seconds))
 
     async def stop(self) -> None:
         """Stop watching and close the upstream connections."""
@@ -103,7 +102,8 @@ class Gateway:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def _spawn(self, coroutine) -> asyncio.Task:
+    def spawn(self, coroutine) -> asyncio.Task:
+        """Run ``coroutine`` in the background until it ends or the gateway stops."""
         task = asyncio.get_running_loop().create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -122,7 +122,12 @@ class Gateway:
         if inbound.content_length is not None and not 0 <= inbound.content_length <= limit:
             await self._refuse_body(send, inbound, limit)
             return
-        body = RequestBody(receive, limit)
+        if inbound.content_length is None and not inbound.chunked:
+            # RFC 9112 6.3: no Content-Length and no Transfer-Encoding means no body, so
+            # there is nothing to wait for from the server.
+            body = RequestBody.absent()
+        else:
+            body = RequestBody(receive, limit)
         try:
             await body.begin()
             upstream, status = await self._dispatch(route, scope, inbound, body, send)
@@ -147,27 +152,27 @@ class Gateway:
                         body: RequestBody, send: Send) -> tuple[str, int]:
         mode = route.mode if route is not None else RouteMode.MONOLITH
         if mode is RouteMode.MONOLITH:
-            return MONOLITH, await self._forward(self.monolith, scope, inbound, body, send)
+            return MONOLITH, await self.forward(self.monolith, scope, inbound, body, send)
         if mode is RouteMode.SERVICE:
-            return await self._to_service(route, scope, inbound, body, send, canary=False)
+            return await to_service(self, route, scope, inbound, body, send, canary=False)
         if mode is RouteMode.CANARY:
             if goes_to_service(route, _sticky_key(route, inbound, scope)):
-                return await self._to_service(route, scope, inbound, body, send, canary=True)
-            return MONOLITH, await self._forward(self.monolith, scope, inbound, body, send)
+                return await to_service(self, route, scope, inbound, body, send, canary=True)
+            return MONOLITH, await self.forward(self.monolith, scope, inbound, body, send)
         if mode is RouteMode.SHADOW:
-            return MONOLITH, await self._shadowed(route, scope, inbound, body, send)
+            return MONOLITH, await shadowed(self, route, scope, inbound, body, send)
         await send_problem(send, 410, "gateway.route_retired", "Gone",
                            f"{route.prefix} is retired", route.service or MONOLITH,
                            inbound.request_id)
         return route.service or MONOLITH, 410
 
-    async def _forward(self, pool: UpstreamPool, scope: dict, inbound: Inbound,
+    async def forward(self, pool: UpstreamPool, scope: dict, inbound: Inbound,
                        body: RequestBody, send: Send,
                        extra: tuple[tuple[bytes, bytes], ...] = (),
                        capture: list[bytes] | None = None) -> int:
         """Relay one exchange; with ``capture``, keep the start of the body for a diff."""
         try:
-            conn = await exchange(pool, scope["method"], _target(scope), inbound, scope, body)
+            conn = await exchange(pool, scope["method"], target(scope), inbound, scope, body)
         except UpstreamError as exc:
             await send_problem(send, exc.status, exc.code, "Upstream failed", str(exc),
                                pool.name, inbound.request_id)
@@ -180,112 +185,6 @@ class Gateway:
             kept = await relay(conn, pool, send, headers, self.settings.shadow_capture_bytes)
             capture.append(kept or b"")
         return status
-
-    async def _to_service(self, route: Route, scope: dict, inbound: Inbound, body: RequestBody,
-                          send: Send, canary: bool) -> tuple[str, int]:
-        pool = self.pools.get(route.service or "")
-        if pool is None:
-            detail = f"route {route.prefix} names service {route.service!r}, which has no URL"
-            await send_problem(send, 502, "gateway.unknown_service", "Unknown service", detail,
-                               route.service or "", inbound.request_id)
-            return route.service or "", 502
-        window = self.guard.window(route) if canary else None
-        if not pool.breaker.allow():
-            return await self._fallback_or_fail(route, scope, inbound, body, send, "breaker_open",
-                                                503, "gateway.circuit_open",
-                                                f"the circuit breaker of {pool.name} is open")
-        started = self._clock()
-        try:
-            conn = await exchange(pool, scope["method"], _target(scope), inbound, scope, body)
-        except UpstreamError as exc:
-            elapsed = self._clock() - started
-            pool.breaker.record(failed=True, seconds=elapsed)
-            if window is not None:
-                window.record(True, elapsed)
-            return await self._fallback_or_fail(route, scope, inbound, body, send, exc.code,
-                                                exc.status, exc.code, str(exc))
-        elapsed = self._clock() - started
-        failed = conn.status >= 500
-        pool.breaker.record(failed=failed, seconds=elapsed)
-        if window is not None:
-            window.record(failed, elapsed)
-        if failed and _can_fall_back(scope, body):
-            discard(conn)
-            return await self._fallback(route, scope, inbound, body, send, f"status_{conn.status}")
-        headers = response_headers(conn.headers, pool.name.encode(), inbound.request_id)
-        await relay(conn, pool, send, headers)
-        return pool.name, conn.status
-
-    async def _fallback_or_fail(self, route: Route, scope: dict, inbound: Inbound,
-                                body: RequestBody, send: Send, reason: str, status: int,
-                                code: str, detail: str) -> tuple[str, int]:
-        if _can_fall_back(scope, body):
-            return await self._fallback(route, scope, inbound, body, send, reason)
-        await send_problem(send, status, code, "Service failed", detail, route.service or "",
-                           inbound.request_id)
-        return route.service or "", status
-
-    async def _fallback(self, route: Route, scope: dict, inbound: Inbound, body: RequestBody,
-                        send: Send, reason: str) -> tuple[str, int]:
-        """The monolith answers an idempotent request its service could not."""
-        self.metrics.fallbacks[(route.prefix, reason)] += 1
-        status = await self._forward(self.monolith, scope, inbound, body, send,
-                                     ((b"x-carve-fallback", reason.encode()),))
-        return MONOLITH, status
-
-    async def _shadowed(self, route: Route, scope: dict, inbound: Inbound, body: RequestBody,
-                        send: Send) -> int:
-        capture: list[bytes] = []
-        status = await self._forward(self.monolith, scope, inbound, body, send, capture=capture)
-        method = scope["method"]
-        mirror = (method in SAFE or route.shadow.mirror_unsafe) and body.replayable
-        if mirror and capture:
-            if self._mirrors >= self.settings.shadow_concurrency:
-                self.shadow.stats(route.prefix).dropped += 1
-            else:
-                self._spawn(self._mirror(route, scope, inbound, body.content, status, capture[0]))
-        return status
-
-    async def _mirror(self, route: Route, scope: dict, inbound: Inbound, content: bytes,
-                      monolith_status: int, monolith_body: bytes) -> None:
-        """Send the same request to the service in the background and compare the answers."""
-        self._mirrors += 1
-        pool = self.pools.get(route.service or "")
-        method, path = scope["method"], scope["path"]
-        try:
-            if pool is None or not pool.breaker.allow():
-                self.shadow.record(route.prefix, method, path, monolith_status, None,
-                                   ["service not called: unknown service or breaker open"])
-                return
-            mirrored = dataclasses.replace(inbound, headers=[*inbound.headers,
-                                                             (b"x-carve-shadow", b"1")])
-            started = self._clock()
-            try:
-                conn = await exchange(pool, method, _target(scope), mirrored, scope,
-                                      RequestBody.replay(content))
-                service_body = await read_whole(conn, pool, self.settings.shadow_capture_bytes)
-            except (UpstreamError, TimeoutError) as exc:
-                pool.breaker.record(failed=True, seconds=self._clock() - started)
-                self.shadow.record(route.prefix, method, path, monolith_status, None,
-                                   [f"service failed: {exc or type(exc).__name__}"])
-                return
-            pool.breaker.record(failed=conn.status >= 500, seconds=self._clock() - started)
-            found = compare(monolith_status, monolith_body, conn.status, service_body,
-                            route.shadow.ignore_fields)
-            self.shadow.record(route.prefix, method, path, monolith_status, conn.status, found)
-        finally:
-            self._mirrors -= 1
-
-
-def _target(scope: dict) -> bytes:
-    raw = scope.get("raw_path") or scope["path"].encode()
-    query = scope.get("query_string")
-    return raw + b"?" + query if query else raw
-
-
-def _can_fall_back(scope: dict, body: RequestBody) -> bool:
-    # Only a request the monolith may safely receive again, and whose body is still whole.
-    return scope["method"] in IDEMPOTENT and not body.streamed
 
 
 def _sticky_header(route: Route | None) -> bytes | None:

@@ -55,6 +55,18 @@ class ShadowOptions(_Strict):
     mirror_unsafe: bool = False
 
 
+class FallbackOptions(_Strict):
+    """Which requests a failing service hands to the monolith in ``service`` and ``canary``.
+
+    Reads (GET, HEAD, OPTIONS) always may. PUT and DELETE are idempotent, but once the
+    service owns the data the monolith's copy may be stale and the write lands in the wrong
+    database: they fall back only when ``idempotent_writes`` says the monolith still is a
+    valid writer. POST and PATCH never do.
+    """
+
+    idempotent_writes: bool = False
+
+
 class Route(_Strict):
     """One prefix of the table and where its traffic goes."""
 
@@ -65,6 +77,7 @@ class Route(_Strict):
     sticky: StickyKey = Field(default_factory=StickyKey)
     slo: Slo = Field(default_factory=Slo)
     shadow: ShadowOptions = Field(default_factory=ShadowOptions)
+    fallback: FallbackOptions = Field(default_factory=FallbackOptions)
 
     @field_validator("prefix")
     @classmethod
@@ -86,11 +99,16 @@ class Route(_Strict):
 class RouteTable:
     """An immutable snapshot of the routes; lookups are a walk up the path's segments."""
 
-    __slots__ = ("version", "_by_prefix")
+    __slots__ = ("version", "_by_prefix", "_by_path")
+
+    # Paths remembered with their route; past this many the memory starts over, so a client
+    # sending endless distinct paths costs a walk per path, never unbounded memory.
+    PATHS_CACHED = 4096
 
     def __init__(self, routes: list[Route] | tuple[Route, ...] = (), version: int = 0) -> None:
         self.version = version
         self._by_prefix = {route.prefix: route for route in routes}
+        self._by_path: dict[str, Route | None] = {}
 
     @property
     def routes(self) -> list[Route]:
@@ -103,6 +121,17 @@ class RouteTable:
 
     def match(self, path: str) -> Route | None:
         """The route with the longest prefix that covers ``path`` on a segment boundary."""
+        try:
+            return self._by_path[path]
+        except KeyError:
+            pass
+        route = self._walk(path)
+        if len(self._by_path) >= self.PATHS_CACHED:
+            self._by_path.clear()
+        self._by_path[path] = route
+        return route
+
+    def _walk(self, path: str) -> Route | None:
         routes = self._by_prefix
         if not routes:
             return None

@@ -63,6 +63,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._can_write = asyncio.Event()
         self._can_write.set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
         self.reset()
 
     def reset(self) -> None:
@@ -132,13 +134,38 @@ class UpstreamConnection(asyncio.Protocol):
         self._wake()
 
     # the exchange
-    async def write(self, data: bytes) -> None:
-        """Send bytes, waiting while the upstream's socket buffer is full."""
+    def write_now(self, data: bytes) -> None:
+        """Hand bytes to the transport (see :meth:`drained` for flow control)."""
         if self.error or self.transport is None or self.transport.is_closing():
             raise self.error or UpstreamConnectError("upstream closed the connection")
         self.transport.write(data)
+
+    async def drained(self) -> None:
+        """Wait while the upstream's socket buffer is full."""
         if not self._can_write.is_set():
             await self._can_write.wait()
+            if self.error:
+                raise self.error
+
+    async def write(self, data: bytes) -> None:
+        """Send bytes, waiting while the upstream's socket buffer is full."""
+        self.write_now(data)
+        await self.drained()
+
+    def arm(self, seconds: float, upstream: str) -> None:
+        """Fail the exchange with a timeout if its response head is not in ``seconds``."""
+        self._timer = self._loop.call_later(seconds, self._time_out, upstream)
+
+    def disarm(self) -> None:
+        """The head arrived (or the exchange ended): the deadline no longer applies."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _time_out(self, upstream: str) -> None:
+        self._timer = None
+        self._fail(UpstreamTimeout(f"{upstream} did not answer in time"))
+        self._can_write.set()
 
     async def read_head(self) -> None:
         """Wait for the status line and headers."""
@@ -208,8 +235,8 @@ class UpstreamPool:
         self._idle: list[UpstreamConnection] = []
         self._max_idle = max_idle
 
-    async def acquire(self) -> UpstreamConnection:
-        """An idle connection that is still open, else a new one."""
+    def take_idle(self) -> UpstreamConnection | None:
+        """An idle connection that is still open, if there is one."""
         idle = self._idle
         while idle:
             conn = idle.pop()
@@ -217,7 +244,11 @@ class UpstreamPool:
                 conn.reset()
                 conn.reused = True
                 return conn
-        return await self.connect()
+        return None
+
+    async def acquire(self) -> UpstreamConnection:
+        """An idle connection that is still open, else a new one."""
+        return self.take_idle() or await self.connect()
 
     async def connect(self) -> UpstreamConnection:
         """A new connection, within the connect timeout."""

@@ -7,12 +7,14 @@ from pathlib import Path
 from migration.gateway.store.base import AuditEntry, Mutation, ToggleStore
 from migration.gateway.store.file import FileToggleStore
 
-__all__ = ["AuditEntry", "Mutation", "ToggleStore", "FileToggleStore", "open_store"]
+__all__ = ["AuditEntry", "Mutation", "ToggleStore", "FileToggleStore", "open_store",
+           "REDIS_SCHEMES"]
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def open_store(spec: str) -> ToggleStore:
     """A store from ``--routes``: ``redis://…[?prefix=P]`` or a JSON file path."""
-    if spec.startswith(("redis://", "rediss://", "unix://")):
+    if spec.startswith(REDIS_SCHEMES):
         from migration.gateway.store.redis import RedisToggleStore
 
         return RedisToggleStore.from_url(spec)

@@ -112,3 +112,20 @@ def test_editing_the_route_file_applies_without_restart(tmp_path, monolith_url, 
         while upstream_of(gw, INVENTORY) != "inventory":
             assert time.monotonic() < deadline, "the edit was not picked up"
             time.sleep(0.05)
+
+
+def test_cli_mistakes_are_one_clear_line(tmp_path, monolith_url, inventory_url):
+    routes = write_routes(tmp_path / "routes.json", [])
+    with gateway_process(routes, monolith_url, {"inventory": inventory_url}) as gw:
+        bad_prefix = carve(gw, "route", "set", "api", "--mode", "service", "--to", "inventory")
+        bad_rollback = carve(gw, "route", "rollback", "x")
+        gw_env = gw.cli_env()
+        gw.cli_env = lambda: {**gw_env, "CARVE_ADMIN_TOKEN": ""}
+        no_token = carve(gw, "route", "list")
+    for result in (bad_prefix, bad_rollback, no_token):
+        assert result.returncode == 1, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+    assert "422" in bad_prefix.stderr and "starts with '/'" in bad_prefix.stderr
+    assert "422" in bad_rollback.stderr and "'x'" in bad_rollback.stderr
+    assert "set CARVE_ADMIN_TOKEN" in no_token.stderr

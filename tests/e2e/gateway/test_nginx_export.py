@@ -44,3 +44,13 @@ def test_nginx_accepts_the_exported_configuration(tmp_path):
                               "-e", "stderr"], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
     assert "syntax is ok" in checked.stderr
+
+
+def test_export_from_a_missing_route_file_is_one_line_and_exit_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "migration.cli", "export", "nginx",
+                             "--routes", str(tmp_path / "nonexistent.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "nonexistent.json does not exist" in result.stderr

@@ -16,19 +16,53 @@ def service_route(**extra) -> list[dict]:
     return [{"prefix": INVENTORY, "mode": "service", "service": "inventory", **extra}]
 
 
-def test_an_idempotent_request_falls_back_to_the_monolith_when_the_service_is_down(
+def test_a_read_falls_back_to_the_monolith_when_the_service_is_down_a_write_does_not(
         tmp_path, monolith_url):
     down = f"http://127.0.0.1:{free_port()}"
     routes = write_routes(tmp_path / "routes.json", service_route())
     with gateway_process(routes, monolith_url, {"inventory": down}) as gw:
         answered = httpx.get(gw.url + INVENTORY + "/sku", timeout=10)
         refused = httpx.post(gw.url + INVENTORY + "/reserve", content=b"{}", timeout=10)
+        put = httpx.put(gw.url + INVENTORY + "/sku", content=b"{}", timeout=10)
+        deleted = httpx.delete(gw.url + INVENTORY + "/sku", timeout=10)
     assert answered.status_code == 200
     assert answered.headers["x-carve-upstream"] == "monolith"
     assert answered.headers["x-carve-fallback"] == "gateway.upstream_unavailable"
-    assert refused.status_code == 502
-    assert refused.headers["content-type"] == "application/problem+json"
-    assert refused.json()["code"] == "gateway.upstream_unavailable"
+    for response in (refused, put, deleted):
+        assert response.status_code == 502
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "gateway.upstream_unavailable"
+
+
+def test_a_route_may_let_idempotent_writes_fall_back(tmp_path, monolith_url):
+    down = f"http://127.0.0.1:{free_port()}"
+    routes = write_routes(tmp_path / "routes.json",
+                          service_route(fallback={"idempotent_writes": True}))
+    with gateway_process(routes, monolith_url, {"inventory": down}) as gw:
+        put = httpx.put(gw.url + INVENTORY + "/sku", content=b"{}", timeout=10)
+        posted = httpx.post(gw.url + INVENTORY + "/reserve", content=b"{}", timeout=10)
+    assert put.status_code == 200 and put.headers["x-carve-upstream"] == "monolith"
+    assert posted.status_code == 502
+
+
+def test_a_canary_on_a_dead_service_rolls_back_with_default_settings(tmp_path, monolith_url):
+    down = f"http://127.0.0.1:{free_port()}"
+    routes = write_routes(tmp_path / "routes.json", [{
+        "prefix": INVENTORY, "mode": "canary", "service": "inventory", "percent": 100}])
+    with gateway_process(routes, monolith_url, {"inventory": down}) as gw:
+        # Past the breaker's ten calls the service is not even called: those users still
+        # got a fallback instead of the service, and count against its SLO.
+        answered = [httpx.get(gw.url + INVENTORY, headers={"x-user-id": f"u{n}"}, timeout=10)
+                    for n in range(25)]
+        deadline = time.monotonic() + 5
+        while gw.admin("GET", "/_carve/routes").json()["routes"][0]["mode"] != "monolith":
+            assert time.monotonic() < deadline, "a dead canary was not rolled back"
+            time.sleep(0.1)
+        audit = gw.admin("GET", "/_carve/audit").json()
+    assert {r.headers["x-carve-upstream"] for r in answered} == {"monolith"}
+    assert answered[-1].headers["x-carve-fallback"] == "breaker_open"
+    assert audit[0]["automatic"] is True
+    assert audit[0]["reason"].startswith("SLO breach: error rate 100.0%")
 
 
 def test_5xx_falls_back_and_the_breaker_opens(tmp_path, monolith_url, failing_url):

@@ -6,6 +6,7 @@ import asyncio
 
 from migration.gateway.routes import RouteTable
 from migration.gateway.store.base import AuditEntry, Mutation, OnChange, audit_entry
+from migration.gateway.upstream import UpstreamPool
 
 
 class MemoryToggleStore:
@@ -38,3 +39,49 @@ class MemoryToggleStore:
 
     async def close(self) -> None:
         pass
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SilentConnection:
+    """An upstream connection that takes whatever is written and never answers."""
+
+    reused = False
+    status = 0
+    head_only = False
+
+    def write_now(self, data: bytes) -> None:
+        pass
+
+    async def drained(self) -> None:
+        pass
+
+    async def write(self, data: bytes) -> None:
+        pass
+
+    def arm(self, seconds: float, upstream: str) -> None:
+        pass
+
+    def disarm(self) -> None:
+        pass
+
+    async def read_head(self) -> None:
+        await asyncio.Event().wait()
+
+    def close(self) -> None:
+        pass
+
+
+class SilentPool(UpstreamPool):
+    """A pool whose connections never answer (the request is cut short before they would)."""
+
+    def take_idle(self) -> SilentConnection:  # type: ignore[override]
+        return SilentConnection()

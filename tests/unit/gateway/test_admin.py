@@ -109,3 +109,18 @@ async def test_metrics_are_prometheus_text():
     response = await call(gateway(), "GET", "/_carve/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     assert "carve_gateway_breaker_state" in response.text
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("PUT", "/_carve/routes", {"prefix": "api", "mode": "service", "service": "inventory"}),
+    ("POST", "/_carve/routes/rollback", {"prefix": "x"}),
+    ("PUT", "/_carve/routes", {"prefix": "/api/../users", "mode": "monolith"}),
+])
+async def test_a_bad_prefix_is_a_422_problem_naming_it(method, path, body):
+    gw = gateway()
+    response = await call(gw, method, path, json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "gateway.route_invalid"
+    assert repr(body["prefix"]) in response.json()["detail"]
+    assert gw.table.routes == []

@@ -60,3 +60,12 @@ def test_httproute_weights_backends_and_mirrors():
 def test_a_route_to_a_service_without_a_url_is_a_clear_error():
     with pytest.raises(ConfigError, match="'inventory' has no URL"):
         exporters()["nginx"](ExportInput(TABLE, {"monolith": UPSTREAMS["monolith"]}))
+
+
+def test_exporting_from_a_missing_route_file_is_an_error_not_an_empty_table(tmp_path):
+    from migration.gateway.exporting import export_configuration
+
+    missing = tmp_path / "routes.json"
+    with pytest.raises(ConfigError, match="does not exist") as raised:
+        export_configuration("nginx", str(missing), "http://127.0.0.1:8000", {})
+    assert raised.value.exit_code == 2
