@@ -67,6 +67,8 @@ class CircuitBreaker:
         self._clock = clock
         self._lock = threading.Lock()
         self._outcomes: deque[_Outcome] = deque(maxlen=self.policy.window)
+        # Running counts over the window, so judging a call costs O(1) on the hot path.
+        self._failed = self._slow = 0
         self._state = BreakerState.CLOSED
         self._opened_at = 0.0
         self._probes_started = 0
@@ -109,7 +111,7 @@ class CircuitBreaker:
                 return
             if self._state is BreakerState.OPEN:
                 return
-            self._outcomes.append(outcome)
+            self._remember(outcome)
             if self._should_open():
                 self._open()
 
@@ -120,20 +122,32 @@ class CircuitBreaker:
         self._probes_passed += 1
         if self._probes_passed >= self.policy.half_open_probes:
             self._state = BreakerState.CLOSED
-            self._outcomes.clear()
+            self._forget_all()
+
+    def _remember(self, outcome: _Outcome) -> None:
+        if len(self._outcomes) == self._outcomes.maxlen:
+            oldest = self._outcomes[0]
+            self._failed -= oldest.failed
+            self._slow -= oldest.slow
+        self._outcomes.append(outcome)
+        self._failed += outcome.failed
+        self._slow += outcome.slow
+
+    def _forget_all(self) -> None:
+        self._outcomes.clear()
+        self._failed = self._slow = 0
 
     def _should_open(self) -> bool:
         calls = len(self._outcomes)
         if calls < self.policy.minimum_calls:
             return False
-        failures = sum(o.failed for o in self._outcomes) / calls
-        slow = sum(o.slow for o in self._outcomes) / calls
+        failures, slow = self._failed / calls, self._slow / calls
         return failures >= self.policy.failure_rate or slow >= self.policy.slow_call_rate
 
     def _open(self) -> None:
         self._state = BreakerState.OPEN
         self._opened_at = self._clock()
-        self._outcomes.clear()
+        self._forget_all()
         self.opened_count += 1
 
     def _leave_open_if_due(self) -> None:

@@ -124,3 +124,16 @@ def test_calls_that_finish_after_it_opened_do_not_extend_the_wait() -> None:
         b.record(failed=True, seconds=0.01)
     clock.now = 5.0
     assert b.state is BreakerState.HALF_OPEN
+
+
+def test_failures_that_slid_out_of_the_window_no_longer_count() -> None:
+    b = breaker(Clock())  # window 10, opens at 50%
+    for failed in (True, False, False, True, False, False, True, False, False, False):
+        call(b, failed=failed)  # 3 of 10
+    for _ in range(10):
+        call(b)  # the three failures slide out
+    for _ in range(4):
+        call(b, failed=True)  # 4 of the last 10: still under 50%
+    assert b.state is BreakerState.CLOSED
+    call(b, failed=True)  # 5 of the last 10
+    assert b.state is BreakerState.OPEN
