@@ -128,7 +128,7 @@ def test_calls_that_finish_after_it_opened_do_not_extend_the_wait() -> None:
 
 def test_failures_that_slid_out_of_the_window_no_longer_count() -> None:
     b = breaker(Clock())  # window 10, opens at 50%
-    for failed in (True, False, False, True, False, False, True, False, False, False):
+    for failed in (False,) * 4 + (True, False, False, True, False, True):
         call(b, failed=failed)  # 3 of 10
     for _ in range(10):
         call(b)  # the three failures slide out
