@@ -105,6 +105,8 @@ def _merged(change: RouteChange, current: Route | None, services: set[str]) -> R
     data = current.model_dump() if current else {"prefix": change.prefix}
     data.update(change.model_dump(exclude={"reason", "prefix"}, exclude_none=True))
     data["prefix"] = change.prefix
+    if not data.get("service"):
+        data["service"] = _service_named_by(change.prefix, services)
     try:
         route = Route.model_validate(data)
     except ValidationError as exc:
@@ -114,6 +116,16 @@ def _merged(change: RouteChange, current: Route | None, services: set[str]) -> R
         raise _Refused(422, "gateway.unknown_service",
                        f"service {route.service!r} has no URL here (known: {known})")
     return route
+
+
+def _service_named_by(prefix: str, services: set[str]) -> str | None:
+    """The service a contract prefix names (``/api/v1/inventory`` → ``inventory``), if any.
+
+    Contracts are served at ``/api/v<version>/<name>`` by the monolith and by the
+    extracted service alike, so the prefix's last segment is the service's name.
+    """
+    name = prefix.rstrip("/").rsplit("/", 1)[-1]
+    return name if name in services else None
 
 
 def build_admin(gateway: Gateway) -> Starlette:

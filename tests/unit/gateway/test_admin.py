@@ -60,6 +60,15 @@ async def test_a_change_applies_at_once_and_is_audited():
     assert audit[0]["new"]["mode"] == "canary" and audit[0]["automatic"] is False
 
 
+async def test_a_contract_prefix_names_its_service_when_none_is_given():
+    gw = gateway()
+    response = await call(gw, "PUT", "/_carve/routes",
+                          json={"prefix": "/api/v1/inventory", "mode": "canary", "percent": 25})
+    assert response.status_code == 200
+    route = gw.table.get("/api/v1/inventory")
+    assert (route.mode, route.service, route.percent) == (RouteMode.CANARY, "inventory", 25)
+
+
 async def test_a_change_keeps_the_fields_it_does_not_mention():
     gw = gateway(routes=(Route(prefix="/api", mode=RouteMode.CANARY, service="inventory",
                                percent=10),))
