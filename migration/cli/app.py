@@ -1,14 +1,19 @@
-"""The ``carve`` typer application: every command group is registered here."""
+"""The ``carve`` typer application: every command and command group is listed here."""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from functools import cache
+from typing import Annotated, Any
 
+import click
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from migration import __version__
-from migration.cli import analyze, db, events, extract, gateway, lint, modules, run
 from migration.cli.database_errors import (
     DATABASE_FAILURES,
     describe_database_failure,
@@ -17,25 +22,65 @@ from migration.cli.database_errors import (
 from migration.cli.output import report_error
 from migration.runtime.errors import CarveError
 
+
+def _imported(module: str, attribute: str) -> Callable[[], Any]:
+    return lambda: getattr(importlib.import_module(module), attribute)
+
+
+@cache
+def _run_group() -> typer.Typer:
+    from migration.cli import extract, run
+
+    run.app.command("service")(extract.run_service)
+    return run.app
+
+
+# In the order of the migration: look, keep the boundaries, extract, move events and traffic.
+# Each command's code is imported only when it runs (or when --help lists it), so that
+# `carve lint` does not pay for FastAPI, dramatiq and libcst.
+COMMANDS: dict[str, Callable[[], Any]] = {
+    "modules": _imported("migration.cli.modules", "list_modules"),
+    "init": _imported("migration.cli.lint", "init"),
+    "lint": _imported("migration.cli.lint", "lint"),
+    "analyze": _imported("migration.cli.analyze", "analyze"),
+    "db": _imported("migration.cli.db", "app"),
+    "extract": _imported("migration.cli.extract", "extract_module"),
+    "events": _imported("migration.cli.events", "app"),
+    "route": _imported("migration.cli.gateway", "route_app"),
+    "export": _imported("migration.cli.gateway", "export_app"),
+    "run": _run_group,
+}
+
+
+class LazyCommands(TyperGroup):
+    """The root group: lists :data:`COMMANDS` and builds one only when it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        load = COMMANDS.get(cmd_name)
+        if load is None:
+            return None
+        target = load()
+        if isinstance(target, typer.Typer):
+            command: click.Command = typer.main.get_group(target)
+        else:
+            single = typer.Typer()
+            single.command(cmd_name)(target)
+            command = typer.main.get_command(single)
+        command.name = cmd_name
+        return command
+
+
 app = typer.Typer(
     name="carve",
     help="Take a modular monolith apart into services, one module at a time.",
+    cls=LazyCommands,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-# In the order of the migration: look, keep the boundaries, extract, move events and traffic.
-app.command("modules")(modules.list_modules)
-app.command("init")(lint.init)
-app.command("lint")(lint.lint)
-app.command("analyze")(analyze.analyze)
-app.add_typer(db.app, name="db")
-app.command("extract")(extract.extract_module)
-app.add_typer(events.app, name="events")
-app.add_typer(gateway.route_app, name="route")
-app.add_typer(gateway.export_app, name="export")
-app.add_typer(run.app, name="run")
-run.app.command("service")(extract.run_service)
 
 
 def _version(value: bool) -> None:
