@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.events import Event
+from migration.runtime.held_connections import lent_connection
 
 CommitHook = Callable[[str, list[str]], None]
 _UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -45,7 +46,9 @@ class UnitOfWork:
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self._sessions()
+        # A worker thread lends the connection it holds (no pool checkout, no ping).
+        lent = lent_connection(self._sessions.kw.get("bind"))
+        self.session = self._sessions() if lent is None else self._sessions(bind=lent)
         self.session.info["carve_module"] = self.module
         self._published = []
         return self
