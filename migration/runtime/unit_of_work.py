@@ -93,7 +93,8 @@ class UnitOfWork:
         concurrent delivery of the same message waits on the row, then skips.
         """
         values = {"message_id": message_id, "handler": handler, "applied_at": datetime.now(UTC)}
-        statement = _claim_statement(self._inbox, self.session.get_bind().dialect.name)
+        bind = self._sessions.kw.get("bind") or self.session.get_bind()
+        statement = _claim_statement(self._inbox, bind.dialect.name)
         if statement is None:
             if self.already_applied(message_id, handler):
                 return False
