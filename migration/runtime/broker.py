@@ -21,12 +21,14 @@ from dramatiq.middleware import default_middleware as dramatiq_middleware
 
 from migration.runtime.config import CarveConfig
 from migration.runtime.errors import ConfigError
+from migration.runtime.held_connections import HoldConnections
 
 # Dramatiq's default (1 in 1,000 commands) takes minutes to give a dead worker's
 # unacknowledged messages back; one in a hundred does it within seconds under load.
 MAINTENANCE_CHANCE = 10_000
 # Middleware carve needs from dramatiq: retries with backoff and access to the
-# current message's options (its headers) from inside an actor.
+# current message's options (its headers) from inside an actor; and its own
+# HoldConnections, so a worker thread keeps its database connection between messages.
 # The script reads its unpack-size argument only when fetching.
 _UNUSED_UNPACK_SIZE = 1000
 _KEEP = {"AgeLimit", "TimeLimit", "ShutdownNotifications", "Callbacks", "Pipelines"}
@@ -95,6 +97,7 @@ def create_broker(settings: BrokerSettings) -> Broker:
         Retries(max_retries=settings.max_retries, min_backoff=settings.min_backoff_ms,
                 max_backoff=settings.max_backoff_ms),
         CurrentMessage(),
+        HoldConnections(),
     ]
     if settings.kind == "rabbitmq":
         from dramatiq.brokers.rabbitmq import RabbitmqBroker

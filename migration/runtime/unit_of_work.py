@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.events import Event
+from migration.runtime.held_connections import lent_connection
 
 CommitHook = Callable[[str, list[str]], None]
 _UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -45,7 +46,9 @@ class UnitOfWork:
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self._sessions()
+        # A worker thread lends the connection it holds (no pool checkout, no ping).
+        lent = lent_connection(self._sessions.kw.get("bind"))
+        self.session = self._sessions() if lent is None else self._sessions(bind=lent)
         self.session.info["carve_module"] = self.module
         self._published = []
         return self
@@ -90,7 +93,8 @@ class UnitOfWork:
         concurrent delivery of the same message waits on the row, then skips.
         """
         values = {"message_id": message_id, "handler": handler, "applied_at": datetime.now(UTC)}
-        statement = _claim_statement(self._inbox, self.session.get_bind().dialect.name)
+        bind = self._sessions.kw.get("bind") or self.session.get_bind()
+        statement = _claim_statement(self._inbox, bind.dialect.name)
         if statement is None:
             if self.already_applied(message_id, handler):
                 return False
