@@ -60,7 +60,9 @@ def test_a_canary_on_a_dead_service_rolls_back_with_default_settings(tmp_path, m
             time.sleep(0.1)
         audit = gw.admin("GET", "/_carve/audit").json()
     assert {r.headers["x-carve-upstream"] for r in answered} == {"monolith"}
-    assert answered[-1].headers["x-carve-fallback"] == "breaker_open"
+    # Once the guard has rolled the route back (it may, before the last request), the
+    # monolith answers directly, without a fallback header.
+    assert "breaker_open" in {r.headers.get("x-carve-fallback") for r in answered}
     assert audit[0]["automatic"] is True
     assert audit[0]["reason"].startswith("SLO breach: error rate 100.0%")
 
