@@ -6,7 +6,7 @@ by the CLI and by tests (with fakes through ``bindings``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,10 +15,11 @@ from migration.runtime.delivery import Consumer, InProcessDelivery
 from migration.runtime.errors import ConfigError
 from migration.runtime.modules import ModuleContext, ModuleSpec
 from migration.runtime.outbox import OutboxStore
+from migration.runtime.project import Project
 from migration.runtime.remote import binding_plan, remote_bindings, transport_guard
 from migration.runtime.settings import Settings
 from migration.runtime.transports import LiveTransports
-from migration.runtime.unit_of_work import UnitOfWork
+from migration.runtime.unit_of_work import CommitHook, UnitOfWork
 
 
 @dataclass
@@ -52,36 +53,30 @@ def bootstrap(
     project = settings.project
     remote = remote_bindings(project, binding_plan(project).remote)
     given = {**remote, **dict(bindings or {})}
-    contracts: dict[type[Contract], Contract] = {
-        project.module(name).contract: impl for name, impl in given.items()
-    }
-    services: dict[str, Contract] = {}
-    delivery_ref: list[InProcessDelivery] = []
-
-    def unit_of_work(spec: ModuleSpec):  # type: ignore[no-untyped-def]
-        database = project.database(spec.name)
-        return lambda: UnitOfWork(
-            spec.name, database.sessions, spec.outbox, spec.inbox,
-            on_commit=lambda module, ids: delivery_ref[0].after_commit(module, ids),
-        )
-
-    local_specs = [s for s in project.specs.values() if s.name not in given]
-    for spec in _in_dependency_order(local_specs, set(contracts)):
-        context = ModuleContext(spec.name, unit_of_work(spec), contracts, settings.environ,
-                                dict(adapters or {}))
-        services[spec.name] = contracts[spec.contract] = spec.factory(context)
-
-    consumers = [
-        Consumer(spec.name, sub, unit_of_work(spec), services[spec.name])
-        for spec in local_specs for sub in spec.subscriptions
-    ]
-    outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox)
-                for s in local_specs}
+    contracts = {project.module(name).contract: impl for name, impl in given.items()}
+    local = [spec for spec in project.specs.values() if spec.name not in given]
     # Transports are re-read from carve.toml on change: `carve events swap` needs no restart.
     transports = LiveTransports(project.config, transport_guard(project))
-    delivery_ref.append(InProcessDelivery(outboxes, consumers, transports.transport))
-    return System(settings, services, contracts, delivery_ref[0], [s.name for s in local_specs],
-                  remote, consumers)
+    outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox) for s in local}
+    delivery = InProcessDelivery(outboxes, (), transports.transport)
+    units = {spec.name: _units(project, spec, delivery.after_commit) for spec in local}
+    services: dict[str, Contract] = {}
+    for spec in _in_dependency_order(local, set(contracts)):
+        context = ModuleContext(spec.name, units[spec.name], contracts, settings.environ,
+                                dict(adapters or {}))
+        services[spec.name] = contracts[spec.contract] = spec.factory(context)
+    consumers = [Consumer(spec.name, subscription, units[spec.name], services[spec.name])
+                 for spec in local for subscription in spec.subscriptions]
+    for consumer in consumers:
+        delivery.subscribe(consumer)
+    return System(settings, services, contracts, delivery, [s.name for s in local], remote,
+                  consumers)
+
+
+def _units(project: Project, spec: ModuleSpec, on_commit: CommitHook) -> Callable[[], UnitOfWork]:
+    """A factory of units of work on the module's database, announcing what they publish."""
+    sessions = project.database(spec.name).sessions
+    return lambda: UnitOfWork(spec.name, sessions, spec.outbox, spec.inbox, on_commit=on_commit)
 
 
 def _in_dependency_order(specs: list[ModuleSpec], ready: set[type[Contract]]) -> list[ModuleSpec]:

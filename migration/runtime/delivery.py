@@ -66,9 +66,13 @@ class InProcessDelivery:
         self._outboxes = outboxes
         self._consumers: dict[str, list[Consumer]] = defaultdict(list)
         for consumer in consumers:
-            self._consumers[consumer.subscription.event.type].append(consumer)
+            self.subscribe(consumer)
         self._transport = transport
         self._locks = {module: threading.Lock() for module in outboxes}
+
+    def subscribe(self, consumer: Consumer) -> None:
+        """Deliver the consumer's event type to it from now on."""
+        self._consumers[consumer.subscription.event.type].append(consumer)
 
     def consumers_of(self, event_type: str) -> list[Consumer]:
         """The consumers in this process subscribed to an event type."""
