@@ -28,7 +28,6 @@ class ModuleInfo:
     path: Path
     facts: list[FileFacts] = field(default_factory=list)
     tables: set[str] = field(default_factory=set)
-    from_spec: bool = False
 
 
 @dataclass
@@ -106,7 +105,7 @@ def _discover_module(codebase: Codebase, folder: Path, use_specs: bool) -> Modul
     module.tables = {t.name for facts in module.facts for t in facts.tables}
     spec = _spec_of(codebase, package, folder) if use_specs else None
     if spec is not None:
-        module.name, module.from_spec = spec.name, True
+        module.name = spec.name
         module.tables = set(spec.owned_tables)
     return module
 

@@ -74,10 +74,6 @@ class InProcessDelivery:
         """Deliver the consumer's event type to it from now on."""
         self._consumers[consumer.subscription.event.type].append(consumer)
 
-    def consumers_of(self, event_type: str) -> list[Consumer]:
-        """The consumers in this process subscribed to an event type."""
-        return list(self._consumers.get(event_type, ()))
-
     def inprocess_types(self) -> list[str]:
         """The event types this delivery is responsible for."""
         return [t for t in self._consumers if self._transport(t) == "inprocess"]
