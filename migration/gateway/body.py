@@ -42,11 +42,6 @@ class RequestBody:
         body._more = False
         return body
 
-    @classmethod
-    def absent(cls) -> RequestBody:
-        """The body of a request that announces none (no Content-Length, not chunked)."""
-        return cls.replay(b"")
-
     async def begin(self) -> None:
         """Read up to ``REPLAYABLE_LIMIT`` bytes so small bodies are complete and replayable."""
         while self._more and self._received <= REPLAYABLE_LIMIT:
@@ -100,3 +95,8 @@ def _frame(piece: bytes, chunked: bool) -> bytes:
     if not chunked:
         return piece
     return b"%x\r\n%b\r\n" % (len(piece), piece)
+
+
+# The body of every request that announces none (no Content-Length, not chunked): nothing
+# in it changes once made, so all such requests share it.
+NO_BODY = RequestBody.replay(b"")

@@ -25,9 +25,9 @@ def _body_length(body: RequestBody, inbound: Inbound) -> int | None:
     return None
 
 
-async def exchange(pool: UpstreamPool, method: str, target: bytes, inbound: Inbound,
-                   scope: dict, body: RequestBody) -> UpstreamConnection:
-    """Send the request and return the connection once the response head is in.
+def exchange(pool: UpstreamPool, method: str, target: bytes, inbound: Inbound,
+             scope: dict, body: RequestBody) -> Awaitable[UpstreamConnection]:
+    """Send the request; the awaitable gives the connection once the response head is in.
 
     A reused keep-alive connection the upstream already closed fails before any answer;
     that is retried once on a new connection when the body can be sent again.
@@ -37,7 +37,12 @@ async def exchange(pool: UpstreamPool, method: str, target: bytes, inbound: Inbo
     if body.replayable:
         # The body is in hand: one timer on the connection bounds the exchange, which is
         # far cheaper per request than a cancelling timeout scope around the task.
-        return await _send(pool, method, head, body, length)
+        return _send(pool, method, head, body, length)
+    return _send_streamed(pool, method, head, body, length)
+
+
+async def _send_streamed(pool: UpstreamPool, method: str, head: bytes, body: RequestBody,
+                         length: int | None) -> UpstreamConnection:
     try:
         # A streamed upload waits on the client too: the whole exchange is cancelled at
         # the total timeout, whatever it is waiting for.

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from migration.gateway.admin import build_admin
-from migration.gateway.body import BodyTooLarge, ClientGone, RequestBody
+from migration.gateway.body import NO_BODY, BodyTooLarge, ClientGone, RequestBody
 from migration.gateway.exchange import exchange, relay
 from migration.gateway.failover import target, to_service
 from migration.gateway.forwarding import Inbound, read_inbound, response_headers
@@ -117,7 +117,8 @@ class Gateway:
             await send_problem(send, 400, "gateway.path_refused", "Path refused", reason)
             return
         route = self.table.match(scope["path"])
-        inbound = read_inbound(scope, _sticky_header(route))
+        inbound = read_inbound(scope, None if route is None or route.mode is not RouteMode.CANARY
+                               else _sticky_header(route))
         limit = self.settings.max_body_bytes
         if inbound.content_length is not None and not 0 <= inbound.content_length <= limit:
             await self._refuse_body(send, inbound, limit)
@@ -125,12 +126,28 @@ class Gateway:
         if inbound.content_length is None and not inbound.chunked:
             # RFC 9112 6.3: no Content-Length and no Transfer-Encoding means no body, so
             # there is nothing to wait for from the server.
-            body = RequestBody.absent()
+            body = NO_BODY
         else:
             body = RequestBody(receive, limit)
+        mode = route.mode if route is not None else RouteMode.MONOLITH
         try:
-            await body.begin()
-            upstream, status = await self._dispatch(route, scope, inbound, body, send)
+            if body is not NO_BODY:
+                await body.begin()
+            if mode is RouteMode.SERVICE:
+                upstream, status = await to_service(self, route, scope, inbound, body, send,
+                                                    canary=False)
+            elif mode is RouteMode.MONOLITH or (mode is RouteMode.CANARY and not goes_to_service(
+                    route, _sticky_key(route, inbound, scope))):
+                upstream = MONOLITH
+                status = await self.forward(self.monolith, scope, inbound, body, send)
+            elif mode is RouteMode.CANARY:
+                upstream, status = await to_service(self, route, scope, inbound, body, send,
+                                                    canary=True)
+            elif mode is RouteMode.SHADOW:
+                upstream = MONOLITH
+                status = await shadowed(self, route, scope, inbound, body, send)
+            else:
+                upstream, status = await self._retired(route, inbound, send)
         except BodyTooLarge:
             await self._refuse_body(send, inbound, limit)
             return
@@ -148,19 +165,7 @@ class Gateway:
         await send_problem(send, status, code, "Request body refused", detail,
                            request_id=inbound.request_id)
 
-    async def _dispatch(self, route: Route | None, scope: dict, inbound: Inbound,
-                        body: RequestBody, send: Send) -> tuple[str, int]:
-        mode = route.mode if route is not None else RouteMode.MONOLITH
-        if mode is RouteMode.MONOLITH:
-            return MONOLITH, await self.forward(self.monolith, scope, inbound, body, send)
-        if mode is RouteMode.SERVICE:
-            return await to_service(self, route, scope, inbound, body, send, canary=False)
-        if mode is RouteMode.CANARY:
-            if goes_to_service(route, _sticky_key(route, inbound, scope)):
-                return await to_service(self, route, scope, inbound, body, send, canary=True)
-            return MONOLITH, await self.forward(self.monolith, scope, inbound, body, send)
-        if mode is RouteMode.SHADOW:
-            return MONOLITH, await shadowed(self, route, scope, inbound, body, send)
+    async def _retired(self, route: Route, inbound: Inbound, send: Send) -> tuple[str, int]:
         await send_problem(send, 410, "gateway.route_retired", "Gone",
                            f"{route.prefix} is retired", route.service or MONOLITH,
                            inbound.request_id)
@@ -187,8 +192,8 @@ class Gateway:
         return status
 
 
-def _sticky_header(route: Route | None) -> bytes | None:
-    if route is None or route.mode is not RouteMode.CANARY or route.sticky.kind == "client":
+def _sticky_header(route: Route) -> bytes | None:
+    if route.sticky.kind == "client":
         return None
     return b"cookie" if route.sticky.kind == "cookie" else route.sticky.name.encode()
 

@@ -1,31 +1,15 @@
-"""Serving the gateway: uvicorn, with uvloop and httptools when they are installed."""
+"""Serving the gateway: its own HTTP/1.1 server (httptools) on uvloop when installed."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 
-import uvicorn
-
 from migration.gateway.proxy import Gateway
+from migration.gateway.serving import run
 from migration.gateway.settings import GatewaySettings
 from migration.gateway.store import open_store
 from migration.runtime.errors import ConfigError
-
-
-def fastest_loop() -> str:
-    """uvloop when installed: its transports do roughly half the work of asyncio's."""
-    return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-
-
-def fastest_http() -> str | type:
-    """httptools (with one write per answer) when installed, else h11's pure-Python parser."""
-    if importlib.util.find_spec("httptools") is None:
-        return "h11"
-    from migration.gateway.serving import CoalescingHttpToolsProtocol
-
-    return CoalescingHttpToolsProtocol
 
 
 def build_gateway(settings: GatewaySettings) -> Gateway:
@@ -49,13 +33,8 @@ def check_store(gateway: Gateway) -> None:
     asyncio.run(probe())
 
 
-def serve(settings: GatewaySettings, host: str, port: int, access_log: bool = False) -> None:
+def serve(settings: GatewaySettings, host: str, port: int) -> None:
     """Run one gateway process until interrupted."""
     check_store(build_gateway(settings))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
-    uvicorn.run(build_gateway(settings), host=host, port=port, loop=fastest_loop(),
-                http=fastest_http(), lifespan="on", log_level="info", access_log=access_log,
-                timeout_graceful_shutdown=10, server_header=False, date_header=False,
-                # The gateway sets X-Forwarded-For itself from the peer: no proxy-headers
-                # middleware rewriting the client in front of the data plane.
-                proxy_headers=False)
+    run(build_gateway(settings), host, port)

@@ -1,57 +1,119 @@
-"""The client side of the data plane: uvicorn's httptools protocol, one write per answer.
-
-uvicorn writes a response's head and its body in two ``transport.write`` calls, and uvloop
-sends each at once: two system calls where NGINX makes one. Measured on the gateway's hot
-path, those writes were the largest cost in the process (docs/adr/0002). Here the writes of
-one event-loop step are gathered and sent together at the end of that step, so a small
-answer relayed whole leaves in one ``send``; a streamed body still goes out chunk by chunk.
-"""
+"""Running the gateway's HTTP/1.1 server: event loop, ASGI lifespan, signals, shutdown."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import importlib.util
+import logging
+import signal
+from contextlib import suppress
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from migration.gateway.http1 import App, Connections, HttpProtocol
+from migration.runtime.errors import ConfigError
 
-
-class CoalescingTransport:
-    """A transport that sends what was written during one loop step in a single write."""
-
-    __slots__ = ("_transport", "_loop", "_pending")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._pending: list[bytes] | None = None
-
-    def write(self, data: bytes) -> None:
-        """Queue ``data``; the first write of a step schedules the flush after it."""
-        pending = self._pending
-        if pending is None:
-            self._pending = [data]
-            self._loop.call_soon(self.flush)
-        else:
-            pending.append(data)
-
-    def flush(self) -> None:
-        """Send what is queued (a no-op once the connection is closing)."""
-        pending, self._pending = self._pending, None
-        if pending and not self._transport.is_closing():
-            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
-
-    def close(self) -> None:
-        """Send what is queued, then close."""
-        self.flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        # Everything else (flow control, extra info, abort…) is the real transport's.
-        return getattr(self._transport, name)
+log = logging.getLogger("carve.gateway")
 
 
-class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol over a :class:`CoalescingTransport`."""
+def event_loop_name() -> str:
+    """uvloop when installed: its transports do roughly half the work of asyncio's."""
+    return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # noqa: D102
-        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+def run(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
+        graceful_seconds: float = 10.0) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, then finish the requests in flight."""
+    if event_loop_name() == "uvloop":
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    else:
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(serve(app, host, port, keep_alive_seconds=keep_alive_seconds,
+                         graceful_seconds=graceful_seconds))
+
+
+async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
+                graceful_seconds: float = 10.0, stop: asyncio.Event | None = None) -> None:
+    """Start the app, listen, and stop gracefully once ``stop`` is set (or on a signal)."""
+    loop = asyncio.get_running_loop()
+    stop = stop or _stop_on_signals(loop)
+    lifespan = Lifespan(app)
+    await lifespan.startup()
+    connections = Connections(keep_alive_seconds)
+    try:
+        server = await loop.create_server(lambda: HttpProtocol(app, connections, loop),
+                                          host, port, backlog=2048)
+    except OSError as exc:
+        await lifespan.shutdown()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    log.info("serving on http://%s:%d (%s)", host, port, event_loop_name())
+    sweep = loop.create_task(_sweep_idle(connections))
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down: finishing %d connection(s)", len(connections.open))
+        server.close()
+        connections.shut_down()
+        deadline = loop.time() + graceful_seconds
+        while connections.open and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for conn in list(connections.open):
+            conn.transport.abort()
+        sweep.cancel()
+        with suppress(asyncio.CancelledError):
+            await sweep
+        await lifespan.shutdown()
+
+
+async def _sweep_idle(connections: Connections) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(1.0)
+        connections.close_idle(loop.time())
+
+
+def _stop_on_signals(loop: asyncio.AbstractEventLoop) -> asyncio.Event:
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+class Lifespan:
+    """The ASGI lifespan protocol: startup before the first request, shutdown after the last."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._inbox: asyncio.Queue[dict] = asyncio.Queue()
+        self._replies: asyncio.Queue[dict] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+
+    async def startup(self) -> None:
+        """Run the app's startup; a failure is the user's to fix (bad store, say)."""
+        self._task = asyncio.get_running_loop().create_task(self._main())
+        reply = await self._exchange("lifespan.startup")
+        if reply["type"] == "lifespan.startup.failed":
+            raise ConfigError(f"the gateway did not start: {reply.get('message', '')}")
+
+    async def shutdown(self) -> None:
+        """Run the app's shutdown and wait for it."""
+        if self._task is None or self._task.done():
+            return
+        await self._exchange("lifespan.shutdown")
+        await self._task
+
+    async def _exchange(self, kind: str) -> dict:
+        await self._inbox.put({"type": kind})
+        reply = asyncio.ensure_future(self._replies.get())
+        await asyncio.wait([reply, self._task], return_when=asyncio.FIRST_COMPLETED)
+        if reply.done():
+            return reply.result()
+        reply.cancel()
+        error = self._task.exception()
+        return {"type": f"{kind}.failed", "message": str(error) if error else "app returned"}
+
+    async def _main(self) -> None:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
+                 "state": {}}
+        await self._app(scope, self._inbox.get, self._replies.put)

@@ -61,8 +61,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.reused = False
         self._parser = httptools.HttpResponseParser(self)
-        self._can_write = asyncio.Event()
-        self._can_write.set()
+        self._writable: asyncio.Future[None] | None = None  # set while writing is paused
         self._timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
         self.reset()
@@ -98,13 +97,16 @@ class UpstreamConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
         if not self.complete:
             self._fail(UpstreamConnectError("upstream closed the connection"))
-        self._can_write.set()
+        self.resume_writing()
 
     def pause_writing(self) -> None:  # noqa: D102
-        self._can_write.clear()
+        if self._writable is None:
+            self._writable = self._loop.create_future()
 
     def resume_writing(self) -> None:  # noqa: D102
-        self._can_write.set()
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
@@ -142,8 +144,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     async def drained(self) -> None:
         """Wait while the upstream's socket buffer is full."""
-        if not self._can_write.is_set():
-            await self._can_write.wait()
+        if self._writable is not None:
+            await self._writable
             if self.error:
                 raise self.error
 
@@ -165,12 +167,18 @@ class UpstreamConnection(asyncio.Protocol):
     def _time_out(self, upstream: str) -> None:
         self._timer = None
         self._fail(UpstreamTimeout(f"{upstream} did not answer in time"))
-        self._can_write.set()
+        self.resume_writing()
 
     async def read_head(self) -> None:
         """Wait for the status line and headers."""
         while not self._head_done:
-            await self._wait()
+            if self.error:
+                raise self.error
+            self._waiter = waiter = self._loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
 
     async def next_chunk(self, timeout: float) -> bytes | None:
         """The next piece of the body, ``None`` at its end."""

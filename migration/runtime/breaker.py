@@ -49,10 +49,8 @@ class BreakerPolicy:
     half_open_probes: int = 3
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    failed: bool
-    slow: bool
+# An outcome in the window is one small int: bit 0 failed, bit 1 slow.
+_FAILED, _SLOW = 1, 2
 
 
 class CircuitBreaker:
@@ -66,7 +64,7 @@ class CircuitBreaker:
         self.policy = policy or BreakerPolicy()
         self._clock = clock
         self._lock = threading.Lock()
-        self._outcomes: deque[_Outcome] = deque(maxlen=self.policy.window)
+        self._outcomes: deque[int] = deque(maxlen=self.policy.window)
         # Running counts over the window, so judging a call costs O(1) on the hot path.
         self._failed = self._slow = 0
         self._state = BreakerState.CLOSED
@@ -96,6 +94,8 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """Like :meth:`acquire`, answering instead of raising: may a call be made now?"""
+        if self._state is BreakerState.CLOSED:
+            return True  # read without the lock: a closed breaker lets every call through
         try:
             self.acquire()
         except BreakerOpen:
@@ -104,34 +104,38 @@ class CircuitBreaker:
 
     def record(self, *, failed: bool, seconds: float) -> None:
         """Record the outcome of a call that :meth:`acquire` let through."""
-        outcome = _Outcome(failed=failed, slow=seconds >= self.policy.slow_call_seconds)
+        outcome = (_FAILED if failed else 0) | (_SLOW if seconds >= self.policy.slow_call_seconds
+                                                else 0)
         with self._lock:
             if self._state is BreakerState.HALF_OPEN:
                 self._record_probe(outcome)
                 return
             if self._state is BreakerState.OPEN:
                 return
-            self._remember(outcome)
+            outcomes = self._outcomes
+            if len(outcomes) == outcomes.maxlen:
+                oldest = outcomes[0]
+                self._failed -= oldest & _FAILED
+                self._slow -= oldest >> 1
+            outcomes.append(outcome)
+            # A success can only lower the rates, except when it brings the window to
+            # the minimum number of calls: only then, or after a bad call, is it judged.
+            if outcome:
+                self._failed += outcome & _FAILED
+                self._slow += outcome >> 1
+            elif len(outcomes) != self.policy.minimum_calls:
+                return
             if self._should_open():
                 self._open()
 
-    def _record_probe(self, outcome: _Outcome) -> None:
-        if outcome.failed or outcome.slow:
+    def _record_probe(self, outcome: int) -> None:
+        if outcome:
             self._open()
             return
         self._probes_passed += 1
         if self._probes_passed >= self.policy.half_open_probes:
             self._state = BreakerState.CLOSED
             self._forget_all()
-
-    def _remember(self, outcome: _Outcome) -> None:
-        if len(self._outcomes) == self._outcomes.maxlen:
-            oldest = self._outcomes[0]
-            self._failed -= oldest.failed
-            self._slow -= oldest.slow
-        self._outcomes.append(outcome)
-        self._failed += outcome.failed
-        self._slow += outcome.slow
 
     def _forget_all(self) -> None:
         self._outcomes.clear()

@@ -1,0 +1,419 @@
+"""The gateway's HTTP/1.1 server: httptools parsing straight into one ASGI call per request.
+
+Every request through the gateway pays for the server in front of it twice over: parsing
+and answering the client, then the same again towards the upstream. uvicorn's generic
+request cycle (flow-control objects, an event per request, a timer per response, checks on
+every header the app sends) was measured as the largest share of the gateway's own time,
+so the gateway is served by this protocol instead (docs/adr/0005-gateway-http-server.md).
+
+What it does, per connection: requests parsed by httptools; each handed to the ASGI app as
+its own task; pipelined requests answered in order; request bodies streamed with flow
+control and ``Expect: 100-continue`` answered on the first ``receive``; a response's head
+and body written together when the body is whole (one ``send`` system call); bodies of
+unknown length chunked; keep-alive unless the client or HTTP/1.0 says otherwise.
+
+What it trusts: header names from the app are lowercase and values free of CR/LF (the
+gateway's come from httptools, which refuses both, and from Starlette).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from urllib.parse import unquote
+
+import httptools
+
+log = logging.getLogger("carve.gateway")
+
+App = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]],
+               Awaitable[None]]
+
+# Past this many buffered request-body bytes the client is not read until the app catches up.
+_BODY_HIGH_WATER = 256 * 1024
+_ASGI = {"version": "3.0", "spec_version": "2.4"}
+_STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, HTTPStatus(code).phrase.encode())
+                 for code in HTTPStatus}
+_NO_BODY = frozenset({204, 304})
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class ClientDisconnected(OSError):
+    """``send`` on a connection the client already closed (ASGI 2.4: an ``OSError``)."""
+
+
+def _status_line(status: int) -> bytes:
+    return _STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
+
+
+class Connections:
+    """Every open connection of one server, for the idle sweep and a graceful shutdown."""
+
+    def __init__(self, keep_alive_seconds: float) -> None:
+        self.open: set[HttpProtocol] = set()
+        self.keep_alive_seconds = keep_alive_seconds
+
+    def close_idle(self, now: float) -> None:
+        """Close connections with nothing in flight for longer than the keep-alive timeout.
+
+        One sweep a second instead of a timer armed after every response: a connection that
+        never sends a complete request is bounded by it too.
+        """
+        for conn in list(self.open):
+            if conn.idle_since is not None and now - conn.idle_since > self.keep_alive_seconds:
+                conn.close()
+
+    def shut_down(self) -> None:
+        """Close idle connections now; the others after the response in flight."""
+        for conn in list(self.open):
+            conn.shut_down()
+
+
+class Cycle:
+    """One request and its response: the ``receive`` and ``send`` the app is given."""
+
+    __slots__ = ("scope", "_conn", "_body", "_more_body", "_waiter", "_continue",
+                 "disconnected", "started", "complete", "keep_alive", "_status", "_headers",
+                 "_head_sent", "_chunked", "_is_head", "_delivered")
+
+    def __init__(self, conn: HttpProtocol, scope: dict, keep_alive: bool,
+                 expect_continue: bool) -> None:
+        self.scope = scope
+        self._conn = conn
+        self._body = bytearray()
+        self._more_body = True
+        self._delivered = False  # the last piece of the body was handed to the app
+        self._waiter: asyncio.Future[None] | None = None
+        self._continue = expect_continue
+        self.disconnected = False
+        self.started = False
+        self.complete = False
+        self.keep_alive = keep_alive
+        self._status = 0
+        self._headers: list = []
+        self._head_sent = False
+        self._chunked = False
+        self._is_head = scope["method"] == "HEAD"
+
+    # fed by the protocol
+    def feed(self, data: bytes) -> None:
+        """Body bytes from the client."""
+        if self.complete:
+            return  # answered already (a 413, say): the rest is read and dropped
+        self._body += data
+        if len(self._body) > _BODY_HIGH_WATER:
+            self._conn.pause_reading()
+        self._wake()
+
+    def end_of_body(self) -> None:
+        """The request is complete."""
+        self._more_body = False
+        self._wake()
+
+    def lose(self) -> None:
+        """The client went away."""
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ASGI
+    async def receive(self) -> dict:
+        """The next piece of the body; ``http.disconnect`` once the exchange is over."""
+        if self._continue:
+            self._continue = False
+            if not self.disconnected and not self.started:
+                self._conn.transport.write(_CONTINUE)
+        while not self.disconnected and not self.complete and not self._body \
+                and self._more_body:
+            self._waiter = self._conn.loop.create_future()
+            await self._waiter
+            self._waiter = None
+        if self.disconnected or self.complete or self._delivered:
+            # The whole body was handed over: what is left to wait for is the end.
+            while not self.disconnected and not self.complete:
+                self._waiter = self._conn.loop.create_future()
+                await self._waiter
+                self._waiter = None
+            return {"type": "http.disconnect"}
+        self._delivered = not self._more_body
+        body = bytes(self._body)
+        self._body.clear()
+        self._conn.resume_reading()
+        return {"type": "http.request", "body": body, "more_body": self._more_body}
+
+    async def send(self, message: dict) -> None:
+        """Write the response; the head waits for the first body part so both go at once."""
+        if self.disconnected:
+            raise ClientDisconnected("the client closed the connection")
+        kind = message["type"]
+        if not self.started:
+            if kind != "http.response.start":
+                raise RuntimeError(f"expected http.response.start, got {kind}")
+            self.started = True
+            self._status = message["status"]
+            self._headers = message.get("headers") or []
+            return
+        if kind != "http.response.body":
+            raise RuntimeError(f"expected http.response.body, got {kind}")
+        if self.complete:
+            raise RuntimeError("the response is already complete")
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        conn = self._conn
+        if not self._head_sent:
+            self._head_sent = True
+            data = self._head(len(body), more)
+            if body and not self._is_head:
+                data += b"%x\r\n%b\r\n" % (len(body), body) if self._chunked else body
+        elif self._is_head:
+            data = b""
+        elif self._chunked:
+            data = b"%x\r\n%b\r\n" % (len(body), body) if body else b""
+            if not more:
+                data += b"0\r\n\r\n"
+        else:
+            data = body
+        if data:
+            conn.transport.write(data)
+        if more:
+            await conn.drained()
+            if self.disconnected:
+                raise ClientDisconnected("the client closed the connection")
+        else:
+            self.complete = True
+            self._wake()
+            conn.response_complete(self)
+
+    def _head(self, length: int, more: bool) -> bytes:
+        status = self._status
+        parts = [_status_line(status)]
+        framed = status < 200 or status in _NO_BODY
+        for name, value in self._headers:
+            if name == b"content-length" or name == b"transfer-encoding":
+                framed = True
+            elif name == b"connection" and value.lower() == b"close":
+                self.keep_alive = False
+            parts.append(b"%s: %s\r\n" % (name, value))
+        if not framed:
+            if not more:
+                parts.append(b"content-length: %d\r\n" % length)
+            elif self.scope["http_version"] == "1.1":
+                self._chunked = True
+                parts.append(b"transfer-encoding: chunked\r\n")
+            else:
+                self.keep_alive = False  # HTTP/1.0: the end of the body is the end of it all
+        if not self.keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection."""
+
+    def __init__(self, app: App, connections: Connections,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.app = app
+        self.loop = loop
+        self.connections = connections
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.idle_since: float | None = loop.time()
+        self._parser = httptools.HttpRequestParser(self)
+        self._client: tuple[str, int] | None = None
+        self._server: tuple[str, int] | None = None
+        self._active: Cycle | None = None
+        self._parsing: Cycle | None = None
+        self._pipeline: deque[Cycle] = deque()
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._expect_continue = False
+        self._reading = True
+        self._writable: asyncio.Future[None] | None = None
+        self._closing = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        self._client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+        self._server = (local[0], local[1]) if isinstance(local, tuple) else None
+        self.connections.open.add(self)
+
+    def data_received(self, data: bytes) -> None:  # noqa: D102
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # Upgrades (WebSocket, h2c) are not offered: the request itself is answered as
+            # plain HTTP/1.1, and the connection ends with it.
+            if self._parsing is not None:
+                self._parsing.keep_alive = False
+                self._parsing.end_of_body()
+        except httptools.HttpParserError as exc:
+            self._refuse(f"malformed HTTP request: {exc}")
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+        self.connections.open.discard(self)
+        for cycle in (self._active, *self._pipeline):
+            if cycle is not None:
+                cycle.lose()
+        self._pipeline.clear()
+        self._wake_writer()
+
+    def pause_writing(self) -> None:  # noqa: D102
+        if self._writable is None:
+            self._writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:  # noqa: D102
+        self._wake_writer()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:  # noqa: D102
+        self._url = b""
+        self._headers = []
+        self._expect_continue = False
+        self.idle_since = None
+
+    def on_url(self, url: bytes) -> None:  # noqa: D102
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self._expect_continue = True
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:  # noqa: D102
+        scope = self._scope()
+        if scope is None:
+            return
+        cycle = Cycle(self, scope, self._parser.should_keep_alive() and not self._closing,
+                      self._expect_continue)
+        self._parsing = cycle
+        if self._active is None:
+            self._start(cycle)
+        else:
+            self._pipeline.append(cycle)
+            self.pause_reading()
+
+    def on_body(self, body: bytes) -> None:  # noqa: D102
+        if self._parsing is not None:
+            self._parsing.feed(body)
+
+    def on_message_complete(self) -> None:  # noqa: D102
+        if self._parsing is not None:
+            self._parsing.end_of_body()
+            self._parsing = None
+
+    # the server's side
+    def _scope(self) -> dict | None:
+        url = self._url
+        if url[:1] == b"/":
+            raw_path, _, query = url.partition(b"?")
+        else:  # absolute-form ("GET http://host/path"), or a malformed target
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                self._refuse("malformed request target")
+                return None
+            raw_path, query = parsed.path or b"/", parsed.query or b""
+        try:
+            path = raw_path.decode("ascii")
+        except UnicodeDecodeError:
+            self._refuse("the request target is not ASCII")
+            return None
+        if "%" in path:
+            path = unquote(path)
+        return {"type": "http", "asgi": _ASGI, "http_version": self._parser.get_http_version(),
+                "server": self._server, "client": self._client, "scheme": "http",
+                "method": self._parser.get_method().decode("ascii"), "root_path": "",
+                "path": path, "raw_path": raw_path, "query_string": query,
+                "headers": self._headers, "state": {}}
+
+    def _start(self, cycle: Cycle) -> None:
+        self._active = cycle
+        self.loop.create_task(self._run(cycle))
+
+    async def _run(self, cycle: Cycle) -> None:
+        try:
+            await self.app(cycle.scope, cycle.receive, cycle.send)
+        except ClientDisconnected:
+            return
+        except Exception:  # noqa: BLE001 - the app's failure is logged and answered with 500
+            log.exception("unhandled error answering %s %s", cycle.scope["method"],
+                          cycle.scope["path"])
+        if cycle.complete or cycle.disconnected:
+            return
+        if cycle.started:
+            # Half an answer cannot be completed: closing tells the client it is cut short.
+            self.transport.close()
+            return
+        cycle.keep_alive = False
+        await cycle.send({"type": "http.response.start", "status": 500,
+                          "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+        await cycle.send({"type": "http.response.body", "body": b"Internal Server Error"})
+
+    def response_complete(self, cycle: Cycle) -> None:
+        """The app finished its answer: go on with the next request, or close."""
+        self._active = None
+        if not cycle.keep_alive or self._closing:
+            self.transport.close()
+            return
+        if self._pipeline:
+            self._start(self._pipeline.popleft())
+            if not self._pipeline:
+                self.resume_reading()
+        else:
+            self.idle_since = self.loop.time()
+            self.resume_reading()
+
+    def pause_reading(self) -> None:
+        """Stop reading from the client (a full body buffer, or requests queued)."""
+        if self._reading:
+            self._reading = False
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read from the client again, unless requests are still queued."""
+        if not self._reading and not self._pipeline and not self.transport.is_closing():
+            self._reading = True
+            self.transport.resume_reading()
+
+    async def drained(self) -> None:
+        """Wait while the client's socket buffer is full."""
+        if self._writable is not None:
+            await self._writable
+
+    def _wake_writer(self) -> None:
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    def _refuse(self, reason: str) -> None:
+        """Answer 400 to a request that cannot be parsed, then close."""
+        if self._active is None and not self.transport.is_closing():
+            body = reason.encode()
+            self.transport.write(_status_line(400) + b"content-type: text/plain; charset=utf-8"
+                                 b"\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%b"
+                                 % (len(body), body))
+        self.transport.close()
+
+    def shut_down(self) -> None:
+        """The server is stopping: close when nothing is in flight."""
+        self._closing = True
+        if self._active is None:
+            self.transport.close()
+        else:
+            self._active.keep_alive = False
+
+    def close(self) -> None:
+        """Close the connection now."""
+        if not self.transport.is_closing():
+            self.transport.close()
