@@ -39,10 +39,16 @@ _STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, HTTPStatus(code).phrase.en
                  for code in HTTPStatus}
 _NO_BODY = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# A request line and headers larger than this are refused with 431 (NGINX allows 32 KiB).
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class ClientDisconnected(OSError):
     """``send`` on a connection the client already closed (ASGI 2.4: an ``OSError``)."""
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a request head past the limit."""
 
 
 def _status_line(status: int) -> bytes:
@@ -57,13 +63,15 @@ class Connections:
         self.keep_alive_seconds = keep_alive_seconds
 
     def close_idle(self, now: float) -> None:
-        """Close connections with nothing in flight for longer than the keep-alive timeout.
+        """Close connections that owe a request head for longer than the keep-alive timeout.
 
-        One sweep a second instead of a timer armed after every response: a connection that
-        never sends a complete request is bounded by it too.
+        One sweep a second instead of a timer armed after every response. A connection is
+        waited for from when it opens or its last answer went out until a complete request
+        head is in: idle keep-alive connections and heads sent byte by byte are both bounded.
         """
         for conn in list(self.open):
-            if conn.idle_since is not None and now - conn.idle_since > self.keep_alive_seconds:
+            since = conn.waiting_since
+            if since is not None and now - since > self.keep_alive_seconds:
                 conn.close()
 
     def shut_down(self) -> None:
@@ -224,7 +232,8 @@ class HttpProtocol(asyncio.Protocol):
         self.loop = loop
         self.connections = connections
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
-        self.idle_since: float | None = loop.time()
+        self.waiting_since: float | None = loop.time()  # for a request head, since when
+        self._head_bytes = self._raw_head_bytes = 0
         self._parser = httptools.HttpRequestParser(self)
         self._client: tuple[str, int] | None = None
         self._server: tuple[str, int] | None = None
@@ -248,6 +257,10 @@ class HttpProtocol(asyncio.Protocol):
         self.connections.open.add(self)
 
     def data_received(self, data: bytes) -> None:  # noqa: D102
+        if self.waiting_since is not None:
+            # httptools holds an unfinished header value itself: the raw bytes of a head
+            # that never ends are bounded here, complete headers in ``on_header``.
+            self._raw_head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -257,7 +270,13 @@ class HttpProtocol(asyncio.Protocol):
                 self._parsing.keep_alive = False
                 self._parsing.end_of_body()
         except httptools.HttpParserError as exc:
-            self._refuse(f"malformed HTTP request: {exc}")
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse("the request head is too large", 431)
+            else:
+                self._refuse(f"malformed HTTP request: {exc}")
+            return
+        if self.waiting_since is not None and self._raw_head_bytes > 2 * MAX_HEAD_BYTES:
+            self._refuse("the request head is too large", 431)
 
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
         self.connections.open.discard(self)
@@ -279,18 +298,25 @@ class HttpProtocol(asyncio.Protocol):
         self._url = b""
         self._headers = []
         self._expect_continue = False
-        self.idle_since = None
 
     def on_url(self, url: bytes) -> None:  # noqa: D102
         self._url += url
+        self._head_bytes += len(url)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _HeadTooLarge()
 
     def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _HeadTooLarge()  # stops the parser; answered with 431
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
             self._expect_continue = True
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:  # noqa: D102
+        self.waiting_since = None
+        self._head_bytes = self._raw_head_bytes = 0
         scope = self._scope()
         if scope is None:
             return
@@ -371,7 +397,7 @@ class HttpProtocol(asyncio.Protocol):
             if not self._pipeline:
                 self.resume_reading()
         else:
-            self.idle_since = self.loop.time()
+            self.waiting_since = self.loop.time()
             self.resume_reading()
 
     def pause_reading(self) -> None:
@@ -396,11 +422,11 @@ class HttpProtocol(asyncio.Protocol):
         if writable is not None and not writable.done():
             writable.set_result(None)
 
-    def _refuse(self, reason: str) -> None:
-        """Answer 400 to a request that cannot be parsed, then close."""
+    def _refuse(self, reason: str, status: int = 400) -> None:
+        """Answer a request that cannot be parsed (400) or is too large (431), then close."""
         if self._active is None and not self.transport.is_closing():
             body = reason.encode()
-            self.transport.write(_status_line(400) + b"content-type: text/plain; charset=utf-8"
+            self.transport.write(_status_line(status) + b"content-type: text/plain; charset=utf-8"
                                  b"\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%b"
                                  % (len(body), body))
         self.transport.close()

@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import logging
 import signal
+from collections.abc import Callable
 from contextlib import suppress
 
 from migration.gateway.http1 import App, Connections, HttpProtocol
@@ -34,8 +35,12 @@ def run(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
 
 
 async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
-                graceful_seconds: float = 10.0, stop: asyncio.Event | None = None) -> None:
-    """Start the app, listen, and stop gracefully once ``stop`` is set (or on a signal)."""
+                graceful_seconds: float = 10.0, stop: asyncio.Event | None = None,
+                listening: Callable[[int], None] | None = None) -> None:
+    """Start the app, listen, and stop gracefully once ``stop`` is set (or on a signal).
+
+    ``listening`` is told the port once connections are accepted (useful with port 0).
+    """
     loop = asyncio.get_running_loop()
     stop = stop or _stop_on_signals(loop)
     lifespan = Lifespan(app)
@@ -47,7 +52,10 @@ async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5
     except OSError as exc:
         await lifespan.shutdown()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    port = server.sockets[0].getsockname()[1]
     log.info("serving on http://%s:%d (%s)", host, port, event_loop_name())
+    if listening is not None:
+        listening(port)
     sweep = loop.create_task(_sweep_idle(connections))
     try:
         await stop.wait()
@@ -110,8 +118,11 @@ class Lifespan:
         if reply.done():
             return reply.result()
         reply.cancel()
-        error = self._task.exception()
-        return {"type": f"{kind}.failed", "message": str(error) if error else "app returned"}
+        # An app that returns or raises instead of answering does not speak the lifespan
+        # protocol (ASGI allows that): it is served without startup and shutdown.
+        if not self._task.cancelled() and self._task.exception() is not None:
+            log.debug("the app has no lifespan: %s", self._task.exception())
+        return {"type": f"{kind}.complete"}
 
     async def _main(self) -> None:
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},

@@ -1,0 +1,346 @@
+"""The gateway's own HTTP/1.1 server, driven over real loopback sockets with raw bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httptools
+import pytest
+
+from migration.gateway.http1 import ClientDisconnected
+from migration.gateway.serving import serve
+from migration.runtime.errors import ConfigError
+
+
+async def echo(scope, receive, send):
+    """Answers with what it was sent; /slow waits a little first, /fail raises."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    pieces = []
+    while True:
+        message = await receive()
+        pieces.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    if scope["path"] == "/slow":
+        await asyncio.sleep(0.3)
+    if scope["path"] == "/fail":
+        raise RuntimeError("the app failed")
+    body = json.dumps({"path": scope["path"], "query": scope["query_string"].decode(),
+                       "method": scope["method"], "pieces": len(pieces),
+                       "length": sum(map(len, pieces))}).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+@asynccontextmanager
+async def serving(app=echo, **options) -> AsyncIterator[int]:
+    """The server on a free port until the block ends; yields the port."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    port: asyncio.Future[int] = loop.create_future()
+    task = loop.create_task(serve(app, "127.0.0.1", 0, stop=stop, listening=port.set_result,
+                                  **options))
+    await asyncio.wait([port, task], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    try:
+        yield port.result()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+
+
+class Responses:
+    """Responses parsed off one connection, in order."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[int, dict[bytes, bytes], bytes]] = []
+        self._parser = httptools.HttpResponseParser(self)
+        self._headers: dict[bytes, bytes] = {}
+        self._body = b""
+
+    def feed(self, data: bytes) -> None:
+        self._parser.feed_data(data)
+
+    def on_message_begin(self) -> None:
+        self._headers, self._body = {}, b""
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.lower()] = value
+
+    def on_body(self, body: bytes) -> None:
+        self._body += body
+
+    def on_message_complete(self) -> None:
+        self.done.append((self._parser.get_status_code(), self._headers, self._body))
+
+
+async def read_responses(reader: asyncio.StreamReader, count: int,
+                         responses: Responses | None = None) -> Responses:
+    responses = responses or Responses()
+    while len(responses.done) < count:
+        data = await asyncio.wait_for(reader.read(65536), 5)
+        if not data:
+            break
+        responses.feed(data)
+    return responses
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 30))
+
+
+def test_pipelined_requests_are_answered_in_order_on_one_connection():
+    async def scenario():
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /slow?n=1 HTTP/1.1\r\nhost: x\r\n\r\n"
+                         b"POST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc"
+                         b"GET /c HTTP/1.1\r\nhost: x\r\n\r\n")
+            responses = await read_responses(reader, 3)
+            writer.close()
+            return responses.done
+
+    done = run(scenario())
+    bodies = [json.loads(body) for _, _, body in done]
+    assert [b["path"] for b in bodies] == ["/slow", "/b", "/c"]
+    assert bodies[0]["query"] == "n=1" and bodies[1]["length"] == 3
+    assert all(headers[b"content-length"] == str(len(body)).encode()
+               for _, headers, body in done)
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent():
+    async def scenario():
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"PUT /up HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n"
+                         b"expect: 100-continue\r\n\r\n")
+            interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            writer.write(b"hello")
+            responses = await read_responses(reader, 1)
+            writer.close()
+            return interim, responses.done[0]
+
+    interim, (status, _, body) = run(scenario())
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert status == 200 and json.loads(body)["length"] == 5
+
+
+def test_a_large_request_body_reaches_the_app_in_pieces():
+    size = 3 * 1024 * 1024
+
+    async def scenario():
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % size)
+            for _ in range(size // 65536):
+                writer.write(b"x" * 65536)
+                await writer.drain()
+            responses = await read_responses(reader, 1)
+            writer.close()
+            return json.loads(responses.done[0][2])
+
+    seen = run(scenario())
+    assert seen["length"] == size and seen["pieces"] > 1
+
+
+async def streaming(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    for piece in (b"one ", b"two ", b"three"):
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_a_body_of_unknown_length_is_chunked_for_http_1_1_and_closes_for_1_0():
+    async def scenario():
+        async with serving(streaming) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            chunked = (await read_responses(reader, 1)).done[0]
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.0\r\n\r\n")
+            raw = await asyncio.wait_for(reader.read(), 5)  # until the server closes
+            return chunked, raw
+
+    (status, headers, body), raw = run(scenario())
+    assert status == 200 and headers[b"transfer-encoding"] == b"chunked"
+    assert body == b"one two three"
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b"connection: close" in raw
+    assert raw.endswith(b"\r\n\r\none two three")
+
+
+def test_head_answers_carry_no_body_and_keep_the_connection():
+    async def scenario():
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"HEAD /h HTTP/1.1\r\nhost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            writer.write(b"GET /after HTTP/1.1\r\nhost: x\r\n\r\n")
+            after = (await read_responses(reader, 1)).done[0]
+            writer.close()
+            return head, after
+
+    head, (status, _, body) = run(scenario())
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"content-length: " in head
+    assert status == 200 and json.loads(body)["path"] == "/after"
+
+
+@pytest.mark.parametrize(("request_bytes", "status"), [
+    (b"NOT HTTP AT ALL\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 431),
+    (b"GET / HTTP/1.1\r\nhost: x\r\nx-endless: " + b"a" * 200_000, 431),
+])
+def test_a_malformed_or_oversized_request_is_refused_and_the_connection_closed(
+        request_bytes, status):
+    async def scenario():
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request_bytes)
+            raw = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            return raw
+
+    raw = run(scenario())
+    assert raw.startswith(b"HTTP/1.1 %d " % status) and b"connection: close" in raw
+
+
+def test_an_app_failure_before_answering_is_a_500_and_the_server_keeps_serving():
+    async def scenario():
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /fail HTTP/1.1\r\nhost: x\r\n\r\n")
+            failed = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /fine HTTP/1.1\r\nhost: x\r\n\r\n")
+            fine = (await read_responses(reader, 1)).done[0]
+            writer.close()
+            return failed, fine
+
+    failed, (status, _, _) = run(scenario())
+    assert failed.startswith(b"HTTP/1.1 500 ") and b"connection: close" in failed
+    assert status == 200
+
+
+def test_an_app_failure_after_the_head_cuts_the_response_short():
+    async def half(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"100")]})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise RuntimeError("upstream vanished")
+
+    async def scenario():
+        async with serving(half) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            raw = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            return raw
+
+    raw = run(scenario())
+    assert raw.endswith(b"\r\n\r\npartial"), "closed after what was sent, 93 bytes short"
+
+
+def test_idle_keep_alive_connections_are_closed():
+    async def scenario():
+        async with serving(keep_alive_seconds=0.2) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            await read_responses(reader, 1)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            eof = await asyncio.wait_for(reader.read(), 5)
+            return eof, loop.time() - started
+
+    eof, waited = run(scenario())
+    assert eof == b"" and waited < 2.5
+
+
+def test_a_client_that_goes_away_is_seen_by_the_app():
+    seen: dict[str, object] = {}
+
+    async def watcher(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await receive()  # the (empty) body
+        seen["next"] = (await receive())["type"]  # waits for the client to leave
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"late"})
+        except OSError as exc:
+            seen["send"] = exc
+
+    async def scenario():
+        async with serving(watcher) as port:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.close()
+            for _ in range(50):
+                if "send" in seen:
+                    break
+                await asyncio.sleep(0.05)
+
+    run(scenario())
+    assert seen["next"] == "http.disconnect"
+    assert isinstance(seen["send"], ClientDisconnected)
+
+
+def test_stopping_finishes_the_request_in_flight_then_refuses_new_connections():
+    async def scenario():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        port_future: asyncio.Future[int] = loop.create_future()
+        task = loop.create_task(serve(echo, "127.0.0.1", 0, stop=stop,
+                                      listening=port_future.set_result))
+        port = await port_future
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        stop.set()
+        raw = await asyncio.wait_for(reader.read(), 5)
+        await asyncio.wait_for(task, 15)
+        with pytest.raises(OSError):
+            await asyncio.open_connection("127.0.0.1", port)
+        return raw
+
+    raw = run(scenario())
+    assert raw.startswith(b"HTTP/1.1 200 OK") and b"connection: close" in raw
+    assert raw.endswith(b'"/slow", "query": "", "method": "GET", "pieces": 1, "length": 0}')
+
+
+def test_a_failed_startup_and_a_port_in_use_are_clear_errors():
+    async def broken(scope, receive, send):
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "route store unreadable"})
+
+    with pytest.raises(ConfigError, match="route store unreadable"):
+        run(serving(broken).__aenter__())
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        async def scenario():
+            await serve(echo, "127.0.0.1", port, stop=asyncio.Event())
+
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            run(scenario())
