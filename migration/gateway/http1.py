@@ -208,7 +208,7 @@ class Cycle:
                 framed = True
             elif name == b"connection" and value.lower() == b"close":
                 self.keep_alive = False
-            parts.append(b"%s: %s\r\n" % (name, value))
+            parts += (name, b": ", value, b"\r\n")
         if not framed:
             if not more:
                 parts.append(b"content-length: %d\r\n" % length)

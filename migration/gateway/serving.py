@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import os
 import signal
 from collections.abc import Callable
 from contextlib import suppress
@@ -51,7 +52,8 @@ async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5
                                           host, port, backlog=2048)
     except OSError as exc:
         await lifespan.shutdown()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from exc
     port = server.sockets[0].getsockname()[1]
     log.info("serving on http://%s:%d (%s)", host, port, event_loop_name())
     if listening is not None:
