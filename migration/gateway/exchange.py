@@ -57,7 +57,7 @@ async def _send(pool: UpstreamPool, method: str, head: bytes, body: RequestBody,
     for attempt in (1, 2):
         conn = pool.take_idle() or await pool.connect()
         conn.head_only = method == "HEAD"
-        conn.arm(pool.timeouts.total, pool.name)
+        pool.arm(conn)
         try:
             if body.replayable:
                 conn.write_now(head + body.content if length else head)
@@ -76,7 +76,7 @@ async def _send(pool: UpstreamPool, method: str, head: bytes, body: RequestBody,
             conn.close()
             raise
         finally:
-            conn.disarm()
+            pool.disarm(conn)
     raise UpstreamConnectError(f"{pool.name} closed the connection")
 
 

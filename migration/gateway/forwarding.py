@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from binascii import hexlify
 from dataclasses import dataclass
 from random import getrandbits
 
@@ -67,16 +68,17 @@ def read_inbound(scope: dict, sticky_header: bytes | None) -> Inbound:
 
 def child_traceparent(traceparent: bytes) -> bytes:
     """The W3C trace context for the upstream: the same trace, the gateway's span as parent."""
-    parts = traceparent.split(b"-")
-    span = _hex(64)
-    if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
-        return b"-".join((parts[0], parts[1], span, parts[3]))
-    return b"00-" + _hex(128) + b"-" + span + b"-01"
+    if len(traceparent) == 55:
+        parts = traceparent.split(b"-")
+        if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
+            return b"-".join((parts[0], parts[1], _hex(64), parts[3]))
+    ids = _hex(192)  # a new trace and the gateway's span, from one draw
+    return b"00-" + ids[:32] + b"-" + ids[32:] + b"-01"
 
 
 def _hex(bits: int) -> bytes:
     # Identifiers, not secrets: the Mersenne Twister spares a system call per request.
-    return b"%0*x" % (bits // 4, getrandbits(bits))
+    return hexlify(getrandbits(bits).to_bytes(bits >> 3, "little"))
 
 
 def request_head(method: str, target: bytes, inbound: Inbound, scope: dict,

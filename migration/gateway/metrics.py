@@ -8,37 +8,50 @@ from collections import defaultdict
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+class _Series:
+    """One route and upstream: answers by status, and the latency histogram."""
+
+    __slots__ = ("statuses", "buckets")
+
+    def __init__(self) -> None:
+        self.statuses: dict[int, int] = {}
+        # Bucket counts, then the sum and the count.
+        self.buckets = [0.0] * (len(_BUCKETS) + 3)
+
+
 class GatewayMetrics:
     """Counters and latency histograms, rendered in the Prometheus text format."""
 
     def __init__(self) -> None:
-        self.requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)
-        self._histograms: dict[tuple[str, str], list[float]] = {}
+        self._series: dict[tuple[str, str], _Series] = {}
         self.fallbacks: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.rollbacks: defaultdict[str, int] = defaultdict(int)
         self.refused: defaultdict[int, int] = defaultdict(int)
 
     def observe(self, route: str, upstream: str, status: int, seconds: float) -> None:
-        """Count one answered request and its latency."""
-        self.requests[(route, upstream, status)] += 1
-        key = (route, upstream)
-        histogram = self._histograms.get(key)
-        if histogram is None:
-            # Bucket counts, then the sum and the count.
-            histogram = self._histograms[key] = [0.0] * (len(_BUCKETS) + 3)
-        histogram[bisect_left(_BUCKETS, seconds)] += 1
-        histogram[-2] += seconds
-        histogram[-1] += 1
+        """Count one answered request and its latency (one dict lookup on the hot path)."""
+        series = self._series.get((route, upstream))
+        if series is None:
+            series = self._series[(route, upstream)] = _Series()
+        statuses = series.statuses
+        statuses[status] = statuses.get(status, 0) + 1
+        buckets = series.buckets
+        buckets[bisect_left(_BUCKETS, seconds)] += 1
+        buckets[-2] += seconds
+        buckets[-1] += 1
 
     def render(self, gauges: dict[str, list[tuple[dict[str, str], float]]]) -> str:
         """The exposition text, with the caller's current gauges appended."""
+        series = sorted(self._series.items())
         out = ["# TYPE carve_gateway_requests_total counter"]
-        for (route, upstream, status), count in sorted(self.requests.items()):
-            out.append(_line("carve_gateway_requests_total",
-                             {"route": route, "upstream": upstream, "status": str(status)}, count))
+        for (route, upstream), one in series:
+            for status, count in sorted(one.statuses.items()):
+                out.append(_line("carve_gateway_requests_total",
+                                 {"route": route, "upstream": upstream, "status": str(status)},
+                                 count))
         out.append("# TYPE carve_gateway_request_duration_seconds histogram")
-        for (route, upstream), histogram in sorted(self._histograms.items()):
-            out.extend(_histogram_lines({"route": route, "upstream": upstream}, histogram))
+        for (route, upstream), one in series:
+            out.extend(_histogram_lines({"route": route, "upstream": upstream}, one.buckets))
         out.append("# TYPE carve_gateway_fallbacks_total counter")
         for (route, reason), count in sorted(self.fallbacks.items()):
             out.append(_line("carve_gateway_fallbacks_total",

@@ -64,6 +64,15 @@ class Gateway:
         self.table = await self.store.load()
         self.spawn(self.store.watch(self.apply))
         self.spawn(self.guard.run(self.settings.slo_check_seconds))
+        self.spawn(self._expire_exchanges())
+
+    async def _expire_exchanges(self) -> None:
+        """Ten times a second, time out the exchanges whose response head is late."""
+        while True:
+            await asyncio.sleep(0.1)
+            now = time.monotonic()
+            for pool in self.pools.values():
+                pool.expire(now)
 
     async def stop(self) -> None:
         """Stop watching and close the upstream connections."""

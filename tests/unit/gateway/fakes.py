@@ -67,12 +67,6 @@ class SilentConnection:
     async def write(self, data: bytes) -> None:
         pass
 
-    def arm(self, seconds: float, upstream: str) -> None:
-        pass
-
-    def disarm(self) -> None:
-        pass
-
     async def read_head(self) -> None:
         await asyncio.Event().wait()
 
