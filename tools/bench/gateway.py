@@ -2,10 +2,12 @@
 
 The same minimal backend is hit directly, through NGINX (``proxy_pass``, keep-alive
 upstream), through ``carve run gateway`` and through the same job done with aiohttp's
-client; one worker each, the same wrk load (``-t1 -c32``), in one run. wrk and NGINX come
-from Debian and are installed when missing.
+client; one worker each, the same wrk load (``-t1 -c32``), in one run: every target is up
+at once and the wrk runs alternate between them for a few rounds, so a slow spell of the
+machine is shared; the figures are medians over the rounds. wrk and NGINX come from Debian
+and are installed when missing.
 
-    python tools/bench/gateway.py [--quick] [--json]
+    python tools/bench/gateway.py [--quick] [--json] [--seconds N] [--rounds N]
 
 ``ratio`` in ``--json`` is carve's requests/s over NGINX's.
 """
@@ -17,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -114,65 +117,89 @@ def _latency(out: str, percentile: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run(seconds: int) -> dict[str, dict[str, float]]:
+TARGETS = ("direct", "nginx", "carve", "aiohttp_proxy")
+
+
+def run(seconds: int, rounds: int) -> dict[str, object]:
+    """Every target up at once, then ``rounds`` rounds of one wrk run per target in turn.
+
+    Alternating keeps a slow spell of the machine from landing on one target only; each
+    target's figures are the medians over the rounds.
+    """
     ensure_tools()
-    results: dict[str, dict[str, float]] = {}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in TARGETS}
     with ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
         backend = free_port()
         stack.enter_context(uvicorn_app("tools.bench.bench_backend:app", backend))
-        results["direct"] = wrk(f"http://127.0.0.1:{backend}/item", seconds)
 
         nginx_port = free_port()
         conf = Path(scratch) / "nginx.conf"
         conf.write_text(NGINX_CONF.format(dir=scratch, backend=backend, port=nginx_port))
-        with process([_which("nginx"), "-c", str(conf), "-p", scratch, "-e", "stderr",
-                      "-g", "daemon off;"], f"http://127.0.0.1:{nginx_port}/"):
-            results["nginx"] = wrk(f"http://127.0.0.1:{nginx_port}/item", seconds)
+        stack.enter_context(process([_which("nginx"), "-c", str(conf), "-p", scratch, "-e",
+                                     "stderr", "-g", "daemon off;"],
+                                    f"http://127.0.0.1:{nginx_port}/"))
 
         routes = Path(scratch) / "routes.json"
         routes.write_text(json.dumps({"routes": [
             {"prefix": "/", "mode": "service", "service": "svc"}]}))
         carve_port = free_port()
-        with process([sys.executable, "-m", "migration.cli", "run", "gateway", "--port",
-                      str(carve_port), "--monolith", f"http://127.0.0.1:{backend}",
-                      "--service", f"svc=http://127.0.0.1:{backend}", "--routes", str(routes)],
-                     f"http://127.0.0.1:{carve_port}/_carve/healthz"):
-            results["carve"] = wrk(f"http://127.0.0.1:{carve_port}/item", seconds)
+        stack.enter_context(process(
+            [sys.executable, "-m", "migration.cli", "run", "gateway", "--port", str(carve_port),
+             "--monolith", f"http://127.0.0.1:{backend}",
+             "--service", f"svc=http://127.0.0.1:{backend}", "--routes", str(routes)],
+            f"http://127.0.0.1:{carve_port}/_carve/healthz"))
 
         aio_port = free_port()
-        with uvicorn_app("tools.bench.aiohttp_proxy:app", aio_port,
-                         {"BENCH_UPSTREAM": f"http://127.0.0.1:{backend}"}):
-            results["aiohttp_proxy"] = wrk(f"http://127.0.0.1:{aio_port}/item", seconds)
-    return results
+        stack.enter_context(uvicorn_app("tools.bench.aiohttp_proxy:app", aio_port,
+                                        {"BENCH_UPSTREAM": f"http://127.0.0.1:{backend}"}))
+        ports = dict(zip(TARGETS, (backend, nginx_port, carve_port, aio_port), strict=True))
+        for _ in range(rounds):
+            for name in TARGETS:
+                runs[name].append(wrk(f"http://127.0.0.1:{ports[name]}/item", seconds))
+    return {"runs": runs, **{name: _medians(results) for name, results in runs.items()}}
 
 
-def summary(results: dict[str, dict[str, float]]) -> dict[str, object]:
+def _medians(results: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
+def summary(results: dict[str, object], rounds: int) -> dict[str, object]:
     direct, nginx, carve = results["direct"], results["nginx"], results["carve"]
+    runs = results["runs"]
+    added = [c["p50_ms"] - d["p50_ms"] for c, d in zip(runs["carve"], runs["direct"],
+                                                          strict=True)]
     return {
-        "benchmark": "gateway", "load": "wrk -t1 -c32", **results,
+        "benchmark": "gateway", "load": "wrk -t1 -c32", "rounds": rounds,
+        **{name: results[name] for name in TARGETS},
         "ratio": round(carve["rps"] / nginx["rps"], 3),
         "carve_added_p50_ms": round(carve["p50_ms"] - direct["p50_ms"], 3),
         "nginx_added_p50_ms": round(nginx["p50_ms"] - direct["p50_ms"], 3),
+        "carve_added_p50_ms_by_round": [round(a, 3) for a in added],
         "aiohttp_ratio": round(results["aiohttp_proxy"]["rps"] / nginx["rps"], 3),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 s per target (under a minute)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 rounds of 4 s per target (under a minute)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    parser.add_argument("--seconds", type=int, default=None, help="seconds per target")
+    parser.add_argument("--seconds", type=int, default=None, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds over the targets")
     args = parser.parse_args()
-    report = summary(run(args.seconds or (5 if args.quick else 15)))
+    rounds = args.rounds or (2 if args.quick else 3)
+    report = summary(run(args.seconds or (4 if args.quick else 10), rounds), rounds)
     if args.json:
         print(json.dumps(report))
         return
     direct = report["direct"]["p50_ms"]
     print(f"{'target':<16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}")
-    for name in ("direct", "nginx", "carve", "aiohttp_proxy"):
+    for name in TARGETS:
         row = report[name]
         print(f"{name:<16}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
               f"{row['p50_ms'] - direct:>9.2f}")
+    print(f"medians of {rounds} rounds; carve's added p50 by round: "
+          f"{report['carve_added_p50_ms_by_round']}")
     print(f"ratio carve/nginx = {report['ratio']}  (goal ≥ 0.5); carve adds "
           f"{report['carve_added_p50_ms']} ms at p50 (goal ≤ 1)")
 
