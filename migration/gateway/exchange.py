@@ -17,14 +17,6 @@ from migration.gateway.upstream import (
 Send = Callable[[dict], Awaitable[None]]
 
 
-def _body_length(body: RequestBody, inbound: Inbound) -> int | None:
-    if body.replayable:
-        return len(body.content)
-    if inbound.content_length is not None and inbound.content_length >= 0 and not inbound.chunked:
-        return inbound.content_length
-    return None
-
-
 def exchange(pool: UpstreamPool, method: str, target: bytes, inbound: Inbound,
              scope: dict, body: RequestBody) -> Awaitable[UpstreamConnection]:
     """Send the request; the awaitable gives the connection once the response head is in.
@@ -32,12 +24,17 @@ def exchange(pool: UpstreamPool, method: str, target: bytes, inbound: Inbound,
     A reused keep-alive connection the upstream already closed fails before any answer;
     that is retried once on a new connection when the body can be sent again.
     """
-    length = _body_length(body, inbound)
-    head = request_head(method, pool.base_path + target, inbound, scope, pool.host_header, length)
     if body.replayable:
-        # The body is in hand: one timer on the connection bounds the exchange, which is
-        # far cheaper per request than a cancelling timeout scope around the task.
-        return _send(pool, method, head, body, length)
+        content = body.content
+        head = request_head(method, pool.base_path + target, inbound, scope, pool.host_header,
+                            len(content))
+        # The body is in hand: the exchange is bounded by its deadline on the pool, far
+        # cheaper per request than a cancelling timeout scope around the task.
+        return _send(pool, method, head + content if content else head, None, None)
+    length = inbound.content_length
+    if length is None or length < 0 or inbound.chunked:
+        length = None  # sent on chunked
+    head = request_head(method, pool.base_path + target, inbound, scope, pool.host_header, length)
     return _send_streamed(pool, method, head, body, length)
 
 
@@ -52,24 +49,25 @@ async def _send_streamed(pool: UpstreamPool, method: str, head: bytes, body: Req
         raise UpstreamTimeout(f"{pool.name} did not answer in time") from exc
 
 
-async def _send(pool: UpstreamPool, method: str, head: bytes, body: RequestBody,
+async def _send(pool: UpstreamPool, method: str, data: bytes, streamed: RequestBody | None,
                 length: int | None) -> UpstreamConnection:
+    """``data`` is the head with the whole body, or the head of a ``streamed`` body."""
     for attempt in (1, 2):
         conn = pool.take_idle() or await pool.connect()
         conn.head_only = method == "HEAD"
         pool.arm(conn)
         try:
-            if body.replayable:
-                conn.write_now(head + body.content if length else head)
+            if streamed is None:
+                conn.write_now(data)
                 await conn.drained()
             else:
-                await conn.write(head)
-                await body.send(conn, chunked=length is None)
+                await conn.write(data)
+                await streamed.send(conn, chunked=length is None)
             await conn.read_head()
             return conn
         except UpstreamConnectError:
             conn.close()
-            if attempt == 1 and conn.reused and not conn.status and body.replayable:
+            if attempt == 1 and conn.reused and not conn.status and streamed is None:
                 continue
             raise
         except BaseException:

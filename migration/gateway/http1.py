@@ -201,7 +201,7 @@ class Cycle:
 
     def _head(self, length: int, more: bool) -> bytes:
         status = self._status
-        parts = [_status_line(status)]
+        parts = [_STATUS_LINES.get(status) or _status_line(status)]
         framed = status < 200 or status in _NO_BODY
         for name, value in self._headers:
             if name == b"content-length" or name == b"transfer-encoding":

@@ -80,11 +80,6 @@ class UpstreamConnection(asyncio.Protocol):
         self._reusable = False
         self.head_only = False
 
-    @property
-    def usable(self) -> bool:
-        """Whether it can carry another exchange."""
-        return self.transport is not None and not self.transport.is_closing() and not self.error
-
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
         self.transport = transport  # type: ignore[assignment]
@@ -184,11 +179,6 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.resume_reading()
         return chunk
 
-    @property
-    def keep_alive(self) -> bool:
-        """Whether the finished exchange allows another on this connection."""
-        return self.complete and not self.error and self._reusable
-
     def close(self) -> None:
         """Drop the connection."""
         if self.transport is not None:
@@ -240,7 +230,8 @@ class UpstreamPool:
         idle = self._idle
         while idle:
             conn = idle.pop()
-            if conn.usable:
+            transport = conn.transport
+            if transport is not None and not transport.is_closing() and not conn.error:
                 conn.reset()
                 conn.reused = True
                 return conn
@@ -266,7 +257,10 @@ class UpstreamPool:
 
     def release(self, conn: UpstreamConnection) -> None:
         """Keep the connection for the next exchange when it allows that, else close it."""
-        if conn.keep_alive and conn.usable and len(self._idle) < self._max_idle:
+        transport = conn.transport
+        # Reusable: the exchange finished cleanly and the upstream keeps the connection open.
+        if (conn.complete and conn._reusable and not conn.error and transport is not None
+                and not transport.is_closing() and len(self._idle) < self._max_idle):
             self._idle.append(conn)
         else:
             conn.close()
