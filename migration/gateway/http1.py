@@ -209,6 +209,10 @@ class Cycle:
             elif name == b"connection" and value.lower() == b"close":
                 self.keep_alive = False
             parts += (name, b": ", value, b"\r\n")
+        if self._continue and self._more_body:
+            # Answered before asking for the body the client holds back: whether it sends
+            # it now is the client's choice, so the connection cannot be read further.
+            self.keep_alive = False
         if not framed:
             if not more:
                 parts.append(b"content-length: %d\r\n" % length)

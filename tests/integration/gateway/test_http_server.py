@@ -135,6 +135,27 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent():
     assert status == 200 and json.loads(body)["length"] == 5
 
 
+def test_a_refusal_before_100_continue_closes_the_connection():
+    async def refuse(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 413, "headers": []})
+        await send({"type": "http.response.body", "body": b"too large"})
+
+    async def scenario():
+        async with serving(refuse) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"PUT /up HTTP/1.1\r\nhost: x\r\ncontent-length: 999999\r\n"
+                         b"expect: 100-continue\r\n\r\n")
+            raw = await asyncio.wait_for(reader.read(), 5)  # the server closes after it
+            writer.close()
+            return raw
+
+    raw = run(scenario())
+    assert raw.startswith(b"HTTP/1.1 413 ") and b"connection: close" in raw
+    assert b"100 Continue" not in raw
+
+
 def test_a_large_request_body_reaches_the_app_in_pieces():
     size = 3 * 1024 * 1024
 
