@@ -95,6 +95,15 @@ async def read_responses(reader: asyncio.StreamReader, count: int,
     return responses
 
 
+async def until_closed(port: int, request: bytes) -> bytes:
+    """Send ``request`` on a new connection; everything the server writes until it closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    raw = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return raw
+
+
 def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 30))
 
@@ -144,12 +153,9 @@ def test_a_refusal_before_100_continue_closes_the_connection():
 
     async def scenario():
         async with serving(refuse) as port:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"PUT /up HTTP/1.1\r\nhost: x\r\ncontent-length: 999999\r\n"
-                         b"expect: 100-continue\r\n\r\n")
-            raw = await asyncio.wait_for(reader.read(), 5)  # the server closes after it
-            writer.close()
-            return raw
+            return await until_closed(port, b"PUT /up HTTP/1.1\r\nhost: x\r\n"
+                                            b"content-length: 999999\r\n"
+                                            b"expect: 100-continue\r\n\r\n")
 
     raw = run(scenario())
     assert raw.startswith(b"HTTP/1.1 413 ") and b"connection: close" in raw
@@ -190,10 +196,7 @@ def test_a_body_of_unknown_length_is_chunked_for_http_1_1_and_closes_for_1_0():
             writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
             chunked = (await read_responses(reader, 1)).done[0]
             writer.close()
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET / HTTP/1.0\r\n\r\n")
-            raw = await asyncio.wait_for(reader.read(), 5)  # until the server closes
-            return chunked, raw
+            return chunked, await until_closed(port, b"GET / HTTP/1.0\r\n\r\n")
 
     (status, headers, body), raw = run(scenario())
     assert status == 200 and headers[b"transfer-encoding"] == b"chunked"
@@ -228,11 +231,7 @@ def test_a_malformed_or_oversized_request_is_refused_and_the_connection_closed(
         request_bytes, status):
     async def scenario():
         async with serving() as port:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(request_bytes)
-            raw = await asyncio.wait_for(reader.read(), 5)
-            writer.close()
-            return raw
+            return await until_closed(port, request_bytes)
 
     raw = run(scenario())
     assert raw.startswith(b"HTTP/1.1 %d " % status) and b"connection: close" in raw
@@ -241,10 +240,7 @@ def test_a_malformed_or_oversized_request_is_refused_and_the_connection_closed(
 def test_an_app_failure_before_answering_is_a_500_and_the_server_keeps_serving():
     async def scenario():
         async with serving() as port:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /fail HTTP/1.1\r\nhost: x\r\n\r\n")
-            failed = await asyncio.wait_for(reader.read(), 5)
-            writer.close()
+            failed = await until_closed(port, b"GET /fail HTTP/1.1\r\nhost: x\r\n\r\n")
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"GET /fine HTTP/1.1\r\nhost: x\r\n\r\n")
             fine = (await read_responses(reader, 1)).done[0]
@@ -267,11 +263,7 @@ def test_an_app_failure_after_the_head_cuts_the_response_short():
 
     async def scenario():
         async with serving(half) as port:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-            raw = await asyncio.wait_for(reader.read(), 5)
-            writer.close()
-            return raw
+            return await until_closed(port, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
 
     raw = run(scenario())
     assert raw.endswith(b"\r\n\r\npartial"), "closed after what was sent, 93 bytes short"
