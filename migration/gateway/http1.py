@@ -51,6 +51,10 @@ class _HeadTooLarge(Exception):
     """Raised from a parser callback to stop parsing a request head past the limit."""
 
 
+class _Refused(Exception):
+    """Raised from a parser callback once the request was refused: stop parsing."""
+
+
 def _status_line(status: int) -> bytes:
     return _STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
 
@@ -58,9 +62,10 @@ def _status_line(status: int) -> bytes:
 class Connections:
     """Every open connection of one server, for the idle sweep and a graceful shutdown."""
 
-    def __init__(self, keep_alive_seconds: float) -> None:
+    def __init__(self, keep_alive_seconds: float, state: dict | None = None) -> None:
         self.open: set[HttpProtocol] = set()
         self.keep_alive_seconds = keep_alive_seconds
+        self.state = state if state is not None else {}  # the lifespan's, copied per request
 
     def close_idle(self, now: float) -> None:
         """Close connections that owe a request head for longer than the keep-alive timeout.
@@ -79,13 +84,23 @@ class Connections:
         for conn in list(self.open):
             conn.shut_down()
 
+    def abort(self) -> list[asyncio.Task]:
+        """Cut every connection left; cancel and return the app tasks still running."""
+        tasks = []
+        for conn in list(self.open):
+            if conn.task is not None and not conn.task.done():
+                conn.task.cancel()
+                tasks.append(conn.task)
+            conn.transport.abort()
+        return tasks
+
 
 class Cycle:
     """One request and its response: the ``receive`` and ``send`` the app is given."""
 
     __slots__ = ("scope", "_conn", "_body", "_more_body", "_waiter", "_continue",
                  "disconnected", "started", "complete", "keep_alive", "_status", "_headers",
-                 "_head_sent", "_chunked", "_is_head", "_delivered")
+                 "_head_sent", "_chunked", "_no_body", "_delivered")
 
     def __init__(self, conn: HttpProtocol, scope: dict, keep_alive: bool,
                  expect_continue: bool) -> None:
@@ -104,7 +119,7 @@ class Cycle:
         self._headers: list = []
         self._head_sent = False
         self._chunked = False
-        self._is_head = scope["method"] == "HEAD"
+        self._no_body = scope["method"] == "HEAD"  # also 1xx, 204, 304: set at the start
 
     # fed by the protocol
     def feed(self, data: bytes) -> None:
@@ -165,8 +180,10 @@ class Cycle:
             if kind != "http.response.start":
                 raise RuntimeError(f"expected http.response.start, got {kind}")
             self.started = True
-            self._status = message["status"]
+            status = self._status = message["status"]
             self._headers = message.get("headers") or []
+            if status < 200 or status in _NO_BODY:
+                self._no_body = True
             return
         if kind != "http.response.body":
             raise RuntimeError(f"expected http.response.body, got {kind}")
@@ -178,9 +195,9 @@ class Cycle:
         if not self._head_sent:
             self._head_sent = True
             data = self._head(len(body), more)
-            if body and not self._is_head:
+            if body and not self._no_body:
                 data += b"%x\r\n%b\r\n" % (len(body), body) if self._chunked else body
-        elif self._is_head:
+        elif self._no_body:
             data = b""
         elif self._chunked:
             data = b"%x\r\n%b\r\n" % (len(body), body) if body else b""
@@ -223,6 +240,8 @@ class Cycle:
                 self.keep_alive = False  # HTTP/1.0: the end of the body is the end of it all
         if not self.keep_alive:
             parts.append(b"connection: close\r\n")
+        elif self.scope["http_version"] == "1.0":
+            parts.append(b"connection: keep-alive\r\n")
         parts.append(b"\r\n")
         return b"".join(parts)
 
@@ -237,6 +256,9 @@ class HttpProtocol(asyncio.Protocol):
         self.connections = connections
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.waiting_since: float | None = loop.time()  # for a request head, since when
+        self.task: asyncio.Task | None = None  # the app's task for the request answered now
+        self._in_head = True  # the next bytes belong to a request head
+        self._stopped_reading = False  # refused, or upgraded: what follows is not parsed
         self._head_bytes = self._raw_head_bytes = 0
         self._parser = httptools.HttpRequestParser(self)
         self._client: tuple[str, int] | None = None
@@ -261,25 +283,28 @@ class HttpProtocol(asyncio.Protocol):
         self.connections.open.add(self)
 
     def data_received(self, data: bytes) -> None:  # noqa: D102
-        if self.waiting_since is not None:
+        if self._stopped_reading:
+            return
+        if self._in_head:
             # httptools holds an unfinished header value itself: the raw bytes of a head
             # that never ends are bounded here, complete headers in ``on_header``.
             self._raw_head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            # Upgrades (WebSocket, h2c) are not offered: the request itself is answered as
-            # plain HTTP/1.1, and the connection ends with it.
-            if self._parsing is not None:
-                self._parsing.keep_alive = False
-                self._parsing.end_of_body()
+            # Upgrades (WebSocket, h2c) are not offered: the request was answered as plain
+            # HTTP/1.1 with keep-alive off, and what follows it is another protocol.
+            self._stop_reading()
+            return
         except httptools.HttpParserError as exc:
+            if self._stopped_reading:
+                return  # refused from a callback, answered already
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse("the request head is too large", 431)
             else:
                 self._refuse(f"malformed HTTP request: {exc}")
             return
-        if self.waiting_since is not None and self._raw_head_bytes > 2 * MAX_HEAD_BYTES:
+        if self._in_head and self._raw_head_bytes > 2 * MAX_HEAD_BYTES:
             self._refuse("the request head is too large", 431)
 
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
@@ -320,12 +345,17 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:  # noqa: D102
         self.waiting_since = None
+        self._in_head = False
         self._head_bytes = self._raw_head_bytes = 0
         scope = self._scope()
         if scope is None:
-            return
-        cycle = Cycle(self, scope, self._parser.should_keep_alive() and not self._closing,
-                      self._expect_continue)
+            raise _Refused()  # answered with 400: nothing after it is parsed
+        parser = self._parser
+        keep_alive = parser.should_keep_alive() and not self._closing \
+            and not parser.should_upgrade()
+        # RFC 9110 10.1.1: no 100 (Continue) for an HTTP/1.0 client.
+        cycle = Cycle(self, scope, keep_alive,
+                      self._expect_continue and scope["http_version"] == "1.1")
         self._parsing = cycle
         if self._active is None:
             self._start(cycle)
@@ -338,6 +368,7 @@ class HttpProtocol(asyncio.Protocol):
             self._parsing.feed(body)
 
     def on_message_complete(self) -> None:  # noqa: D102
+        self._in_head = True
         if self._parsing is not None:
             self._parsing.end_of_body()
             self._parsing = None
@@ -365,11 +396,11 @@ class HttpProtocol(asyncio.Protocol):
                 "server": self._server, "client": self._client, "scheme": "http",
                 "method": self._parser.get_method().decode("ascii"), "root_path": "",
                 "path": path, "raw_path": raw_path, "query_string": query,
-                "headers": self._headers, "state": {}}
+                "headers": self._headers, "state": self.connections.state.copy()}
 
     def _start(self, cycle: Cycle) -> None:
         self._active = cycle
-        self.loop.create_task(self._run(cycle))
+        self.task = self.loop.create_task(self._run(cycle))
 
     async def _run(self, cycle: Cycle) -> None:
         try:
@@ -377,6 +408,8 @@ class HttpProtocol(asyncio.Protocol):
         except ClientDisconnected:
             return
         except Exception:  # noqa: BLE001 - the app's failure is logged and answered with 500
+            if cycle.disconnected:
+                return  # the app's own reading of a client gone (Starlette's ClientDisconnect)
             log.exception("unhandled error answering %s %s", cycle.scope["method"],
                           cycle.scope["path"])
         if cycle.complete or cycle.disconnected:
@@ -426,8 +459,16 @@ class HttpProtocol(asyncio.Protocol):
         if writable is not None and not writable.done():
             writable.set_result(None)
 
+    def _stop_reading(self) -> None:
+        self._stopped_reading = True
+        if self._active is None and not self._pipeline:
+            self.transport.close()
+        else:
+            self.pause_reading()
+
     def _refuse(self, reason: str, status: int = 400) -> None:
         """Answer a request that cannot be parsed (400) or is too large (431), then close."""
+        self._stopped_reading = True
         if self._active is None and not self.transport.is_closing():
             body = reason.encode()
             self.transport.write(_status_line(status) + b"content-type: text/plain; charset=utf-8"

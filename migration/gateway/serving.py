@@ -43,10 +43,11 @@ async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5
     ``listening`` is told the port once connections are accepted (useful with port 0).
     """
     loop = asyncio.get_running_loop()
-    stop = stop or _stop_on_signals(loop)
+    force = asyncio.Event()  # a second signal: stop waiting for requests in flight
+    stop = stop or _stop_on_signals(loop, force)
     lifespan = Lifespan(app)
     await lifespan.startup()
-    connections = Connections(keep_alive_seconds)
+    connections = Connections(keep_alive_seconds, lifespan.state)
     try:
         server = await loop.create_server(lambda: HttpProtocol(app, connections, loop),
                                           host, port, backlog=2048)
@@ -66,10 +67,12 @@ async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5
         server.close()
         connections.shut_down()
         deadline = loop.time() + graceful_seconds
-        while connections.open and loop.time() < deadline:
+        while connections.open and loop.time() < deadline and not force.is_set():
             await asyncio.sleep(0.05)
-        for conn in list(connections.open):
-            conn.transport.abort()
+        left = connections.abort()
+        if left:
+            log.warning("shutting down: %d request(s) cut short", len(left))
+            await asyncio.wait(left, timeout=1.0)
         sweep.cancel()
         with suppress(asyncio.CancelledError):
             await sweep
@@ -83,10 +86,14 @@ async def _sweep_idle(connections: Connections) -> None:
         connections.close_idle(loop.time())
 
 
-def _stop_on_signals(loop: asyncio.AbstractEventLoop) -> asyncio.Event:
+def _stop_on_signals(loop: asyncio.AbstractEventLoop, force: asyncio.Event) -> asyncio.Event:
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        (force if stop.is_set() else stop).set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal)
     return stop
 
 
@@ -98,6 +105,7 @@ class Lifespan:
         self._inbox: asyncio.Queue[dict] = asyncio.Queue()
         self._replies: asyncio.Queue[dict] = asyncio.Queue()
         self._task: asyncio.Task | None = None
+        self.state: dict = {}  # what the app keeps in its lifespan scope, for every request
 
     async def startup(self) -> None:
         """Run the app's startup; a failure is the user's to fix (bad store, say)."""
@@ -128,5 +136,5 @@ class Lifespan:
 
     async def _main(self) -> None:
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
-                 "state": {}}
+                 "state": self.state}
         await self._app(scope, self._inbox.get, self._replies.put)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import httptools
 import pytest
@@ -357,3 +357,83 @@ def test_a_failed_startup_and_a_port_in_use_are_clear_errors():
 
         with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
             run(scenario())
+
+
+def recording(seen: list[str]):
+    """An app that notes each path it is given and answers 200, /204 with a stray body."""
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        seen.append(scope["path"])
+        if scope["path"] == "/slow":
+            await asyncio.sleep(0.3)
+        status = 204 if scope["path"] == "/204" else 200
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b"stray" if status == 204 else b"ok"})
+
+    return app
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET http://a:99999999/ HTTP/1.1\r\n\r\nDELETE /after HTTP/1.1\r\nhost: x\r\n\r\n",
+    b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\nGET /after HTTP/1.1\r\nx-big: " + b"a" * 300_000,
+])
+def test_nothing_after_a_refused_request_reaches_the_app(request_bytes):
+    seen: list[str] = []
+
+    async def scenario():
+        async with serving(recording(seen)) as port:
+            return await until_closed(port, request_bytes)
+
+    run(scenario())
+    assert "/after" not in seen
+
+
+def test_an_upgrade_is_answered_as_http_1_1_and_ends_the_connection():
+    seen: list[str] = []
+
+    async def scenario():
+        async with serving(recording(seen)) as port:
+            return await until_closed(
+                port, b"GET /a HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n"
+                      b"GET /b HTTP/1.1\r\nhost: x\r\n\r\n")
+
+    raw = run(scenario())
+    assert raw.startswith(b"HTTP/1.1 200 OK") and b"connection: close" in raw
+    assert seen == ["/a"]
+
+
+def test_an_early_answer_to_a_streaming_upload_is_not_followed_by_a_refusal():
+    async def scenario():
+        async with serving(recording([])) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /early HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n")
+            for _ in range(16):
+                writer.write(b"x" * 62_500)
+                await writer.drain()
+            responses = await read_responses(reader, 1)
+            extra = b""
+            with suppress(TimeoutError):
+                extra = await asyncio.wait_for(reader.read(65536), 0.5)
+            writer.close()
+            return responses.done, extra
+
+    done, extra = run(scenario())
+    assert [status for status, _, _ in done] == [200] and extra == b""
+
+
+def test_a_204_carries_no_body_even_when_the_app_sends_one():
+    async def scenario():
+        async with serving(recording([])) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /204 HTTP/1.1\r\nhost: x\r\n\r\n"
+                         b"GET /next HTTP/1.1\r\nhost: x\r\n\r\n")
+            raw = b""
+            while raw.count(b"HTTP/1.1") < 2 or not raw.endswith(b"ok"):
+                raw += await asyncio.wait_for(reader.read(65536), 5)
+            writer.close()
+            return raw
+
+    raw = run(scenario())
+    assert raw.startswith(b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK")
