@@ -237,10 +237,6 @@ class UpstreamPool:
                 return conn
         return None
 
-    async def acquire(self) -> UpstreamConnection:
-        """An idle connection that is still open, else a new one."""
-        return self.take_idle() or await self.connect()
-
     async def connect(self) -> UpstreamConnection:
         """A new connection, within the connect timeout."""
         loop = asyncio.get_running_loop()

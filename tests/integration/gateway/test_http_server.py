@@ -84,15 +84,23 @@ class Responses:
         self.done.append((self._parser.get_status_code(), self._headers, self._body))
 
 
-async def read_responses(reader: asyncio.StreamReader, count: int,
-                         responses: Responses | None = None) -> Responses:
-    responses = responses or Responses()
+async def read_responses(reader: asyncio.StreamReader, count: int) -> Responses:
+    responses = Responses()
     while len(responses.done) < count:
         data = await asyncio.wait_for(reader.read(65536), 5)
         if not data:
             break
         responses.feed(data)
     return responses
+
+
+async def answers(port: int, request: bytes, count: int = 1) -> list:
+    """Send ``request`` on a new connection; the first ``count`` responses, parsed."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    responses = await read_responses(reader, count)
+    writer.close()
+    return responses.done
 
 
 async def until_closed(port: int, request: bytes) -> bytes:
@@ -111,13 +119,10 @@ def run(coroutine):
 def test_pipelined_requests_are_answered_in_order_on_one_connection():
     async def scenario():
         async with serving() as port:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /slow?n=1 HTTP/1.1\r\nhost: x\r\n\r\n"
-                         b"POST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc"
-                         b"GET /c HTTP/1.1\r\nhost: x\r\n\r\n")
-            responses = await read_responses(reader, 3)
-            writer.close()
-            return responses.done
+            return await answers(port, b"GET /slow?n=1 HTTP/1.1\r\nhost: x\r\n\r\n"
+                                       b"POST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 3"
+                                       b"\r\n\r\nabc"
+                                       b"GET /c HTTP/1.1\r\nhost: x\r\n\r\n", 3)
 
     done = run(scenario())
     bodies = [json.loads(body) for _, _, body in done]
@@ -192,11 +197,8 @@ async def streaming(scope, receive, send):
 def test_a_body_of_unknown_length_is_chunked_for_http_1_1_and_closes_for_1_0():
     async def scenario():
         async with serving(streaming) as port:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-            chunked = (await read_responses(reader, 1)).done[0]
-            writer.close()
-            return chunked, await until_closed(port, b"GET / HTTP/1.0\r\n\r\n")
+            chunked = await answers(port, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            return chunked[0], await until_closed(port, b"GET / HTTP/1.0\r\n\r\n")
 
     (status, headers, body), raw = run(scenario())
     assert status == 200 and headers[b"transfer-encoding"] == b"chunked"
@@ -241,11 +243,8 @@ def test_an_app_failure_before_answering_is_a_500_and_the_server_keeps_serving()
     async def scenario():
         async with serving() as port:
             failed = await until_closed(port, b"GET /fail HTTP/1.1\r\nhost: x\r\n\r\n")
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /fine HTTP/1.1\r\nhost: x\r\n\r\n")
-            fine = (await read_responses(reader, 1)).done[0]
-            writer.close()
-            return failed, fine
+            fine = await answers(port, b"GET /fine HTTP/1.1\r\nhost: x\r\n\r\n")
+            return failed, fine[0]
 
     failed, (status, _, _) = run(scenario())
     assert failed.startswith(b"HTTP/1.1 500 ") and b"connection: close" in failed
