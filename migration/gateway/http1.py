@@ -469,12 +469,22 @@ class HttpProtocol(asyncio.Protocol):
     def _refuse(self, reason: str, status: int = 400) -> None:
         """Answer a request that cannot be parsed (400) or is too large (431), then close."""
         self._stopped_reading = True
-        if self._active is None and not self.transport.is_closing():
-            body = reason.encode()
-            self.transport.write(_status_line(status) + b"content-type: text/plain; charset=utf-8"
-                                 b"\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%b"
-                                 % (len(body), body))
-        self.transport.close()
+        transport = self.transport
+        if self._active is not None or transport.is_closing():
+            transport.close()
+            return
+        body = reason.encode()
+        transport.write(_status_line(status) + b"content-type: text/plain; charset=utf-8"
+                        b"\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%b"
+                        % (len(body), body))
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        # A lingering close: the answer and our FIN go out, the client's remaining bytes are
+        # read and dropped, so closing on them unread cannot reset the answer away. The
+        # client's own close ends it; two seconds at most.
+        transport.write_eof()
+        self.loop.call_later(2.0, self.close)
 
     def shut_down(self) -> None:
         """The server is stopping: close when nothing is in flight."""
