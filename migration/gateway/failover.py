@@ -50,7 +50,7 @@ async def to_service(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
         if window is not None:
             # A canary user answered by a fallback or a 503 was failed by the service.
             window.record(True, 0.0)
-        return await _fallback_or_fail(gw, route, scope, inbound, body, send, "breaker_open",
+        return await fallback_or_fail(gw, route, scope, inbound, body, send, "breaker_open",
                                        503, "gateway.circuit_open",
                                        f"the circuit breaker of {pool.name} is open")
     started = gw.clock()
@@ -69,27 +69,27 @@ async def to_service(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
     if window is not None:
         window.record(failed, elapsed)
     if error is not None:
-        return await _fallback_or_fail(gw, route, scope, inbound, body, send, error.code,
+        return await fallback_or_fail(gw, route, scope, inbound, body, send, error.code,
                                        error.status, error.code, str(error))
     if failed and can_fall_back(route, scope, body):
         discard(conn)
-        return await _fallback(gw, route, scope, inbound, body, send, f"status_{conn.status}")
+        return await fallback(gw, route, scope, inbound, body, send, f"status_{conn.status}")
     await relay(conn, pool, send, response_headers(conn.headers, pool.name.encode(),
                                                    inbound.request_id))
     return pool.name, conn.status
 
 
-async def _fallback_or_fail(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
+async def fallback_or_fail(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
                             body: RequestBody, send: Send, reason: str, status: int,
                             code: str, detail: str) -> tuple[str, int]:
     if can_fall_back(route, scope, body):
-        return await _fallback(gw, route, scope, inbound, body, send, reason)
+        return await fallback(gw, route, scope, inbound, body, send, reason)
     await send_problem(send, status, code, "Service failed", detail, route.service or "",
                        inbound.request_id)
     return route.service or "", status
 
 
-async def _fallback(gw: Gateway, route: Route, scope: dict, inbound: Inbound, body: RequestBody,
+async def fallback(gw: Gateway, route: Route, scope: dict, inbound: Inbound, body: RequestBody,
                     send: Send, reason: str) -> tuple[str, int]:
     """The monolith answers a request its service could not (``X-Carve-Fallback`` says why)."""
     gw.metrics.fallbacks[(route.prefix, reason)] += 1

@@ -31,6 +31,8 @@ log = logging.getLogger("carve.gateway")
 
 App = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]],
                Awaitable[None]]
+# Takes a request before the app does: True when it answers it itself (see HttpProtocol).
+Direct = Callable[["Cycle"], bool]
 
 # Past this many buffered request-body bytes the client is not read until the app catches up.
 _BODY_HIGH_WATER = 256 * 1024
@@ -179,19 +181,39 @@ class Cycle:
         if not self.started:
             if kind != "http.response.start":
                 raise RuntimeError(f"expected http.response.start, got {kind}")
-            self.started = True
-            status = self._status = message["status"]
-            self._headers = message.get("headers") or []
-            if status < 200 or status in _NO_BODY:
-                self._no_body = True
+            self._begin(message["status"], message.get("headers") or [])
             return
         if kind != "http.response.body":
             raise RuntimeError(f"expected http.response.body, got {kind}")
         if self.complete:
             raise RuntimeError("the response is already complete")
-        body = message.get("body", b"")
         more = message.get("more_body", False)
-        conn = self._conn
+        self._write(message.get("body", b""), more)
+        if more:
+            await self._conn.drained()
+            if self.disconnected:
+                raise ClientDisconnected("the client closed the connection")
+
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """The whole response at once, without ASGI messages: for the gateway's direct path.
+
+        The caller checks :attr:`disconnected` first.
+        """
+        self._begin(status, headers)
+        self._write(body, False)
+
+    def continue_in_task(self, answer: Awaitable[None]) -> None:
+        """Finish the answer in a task: the direct path's way out of callbacks."""
+        self._conn.continue_in_task(self, answer)
+
+    def _begin(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.started = True
+        self._status = status
+        self._headers = headers
+        if status < 200 or status in _NO_BODY:
+            self._no_body = True
+
+    def _write(self, body: bytes, more: bool) -> None:
         if not self._head_sent:
             self._head_sent = True
             data = self._head(len(body), more)
@@ -206,15 +228,11 @@ class Cycle:
         else:
             data = body
         if data:
-            conn.transport.write(data)
-        if more:
-            await conn.drained()
-            if self.disconnected:
-                raise ClientDisconnected("the client closed the connection")
-        else:
+            self._conn.transport.write(data)
+        if not more:
             self.complete = True
             self._wake()
-            conn.response_complete(self)
+            self._conn.response_complete(self)
 
     def _head(self, length: int, more: bool) -> bytes:
         status = self._status
@@ -250,8 +268,11 @@ class HttpProtocol(asyncio.Protocol):
     """One client connection."""
 
     def __init__(self, app: App, connections: Connections,
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, direct: Direct | None = None) -> None:
         self.app = app
+        # Offered each request first; when it takes one, it answers with ``Cycle.respond``
+        # from callbacks, or hands the rest to a task with ``Cycle.continue_in_task``.
+        self.direct = direct
         self.loop = loop
         self.connections = connections
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
@@ -400,11 +421,18 @@ class HttpProtocol(asyncio.Protocol):
 
     def _start(self, cycle: Cycle) -> None:
         self._active = cycle
-        self.task = self.loop.create_task(self._run(cycle))
+        if self.direct is not None and self.direct(cycle):
+            return
+        self.task = self.loop.create_task(
+            self._run(cycle, self.app(cycle.scope, cycle.receive, cycle.send)))
 
-    async def _run(self, cycle: Cycle) -> None:
+    def continue_in_task(self, cycle: Cycle, answer: Awaitable[None]) -> None:
+        """Finish answering ``cycle`` in a task (tracked for a shutdown like the app's)."""
+        self.task = self.loop.create_task(self._run(cycle, answer))
+
+    async def _run(self, cycle: Cycle, answer: Awaitable[None]) -> None:
         try:
-            await self.app(cycle.scope, cycle.receive, cycle.send)
+            await answer
         except ClientDisconnected:
             return
         except Exception:  # noqa: BLE001 - the app's failure is logged and answered with 500

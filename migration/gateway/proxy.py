@@ -9,10 +9,11 @@ from collections.abc import Callable
 
 from migration.gateway.admin import build_admin
 from migration.gateway.body import NO_BODY, BodyTooLarge, ClientGone, RequestBody
+from migration.gateway.direct import DirectPath
 from migration.gateway.exchange import exchange, relay
 from migration.gateway.failover import target, to_service
 from migration.gateway.forwarding import Inbound, read_inbound, response_headers
-from migration.gateway.metrics import GatewayMetrics
+from migration.gateway.metrics import UNROUTED, GatewayMetrics
 from migration.gateway.mirroring import shadowed
 from migration.gateway.paths import refusal_reason
 from migration.gateway.problems import Send, send_problem
@@ -20,13 +21,12 @@ from migration.gateway.rollback import SloGuard
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.settings import MONOLITH, GatewaySettings
 from migration.gateway.shadow import ShadowRecorder
-from migration.gateway.sticky import cookie_value, goes_to_service
+from migration.gateway.sticky import goes_to_service, sticky_header, sticky_key
 from migration.gateway.store import ToggleStore
 from migration.gateway.upstream import UpstreamError, UpstreamPool
 from migration.runtime.breaker import CircuitBreaker
 
 log = logging.getLogger("carve.gateway")
-_UNROUTED = "unrouted"
 
 
 class Gateway:
@@ -45,6 +45,7 @@ class Gateway:
         self.shadow = ShadowRecorder()
         self.guard = SloGuard(self, clock)
         self.admin = build_admin(self)
+        self.direct = DirectPath(self)  # for the HTTP server: plain GETs without a task
         self.clock = clock
         self._background: set[asyncio.Task] = set()
         self.mirrors = 0
@@ -127,7 +128,7 @@ class Gateway:
             return
         route = self.table.match(scope["path"])
         inbound = read_inbound(scope, None if route is None or route.mode is not RouteMode.CANARY
-                               else _sticky_header(route))
+                               else sticky_header(route))
         limit = self.settings.max_body_bytes
         if inbound.content_length is not None and not 0 <= inbound.content_length <= limit:
             await self._refuse_body(send, inbound, limit)
@@ -146,7 +147,7 @@ class Gateway:
                 upstream, status = await to_service(self, route, scope, inbound, body, send,
                                                     canary=False)
             elif mode is RouteMode.MONOLITH or (mode is RouteMode.CANARY and not goes_to_service(
-                    route, _sticky_key(route, inbound, scope))):
+                    route, sticky_key(route, inbound, scope))):
                 upstream = MONOLITH
                 status = await self.forward(self.monolith, scope, inbound, body, send)
             elif mode is RouteMode.CANARY:
@@ -162,7 +163,7 @@ class Gateway:
             return
         except ClientGone:
             return
-        label = route.prefix if route else _UNROUTED
+        label = route.prefix if route else UNROUTED
         self.metrics.observe(label, upstream, status, time.perf_counter() - started)
 
     async def _refuse_body(self, send: Send, inbound: Inbound, limit: int) -> None:
@@ -199,21 +200,3 @@ class Gateway:
             kept = await relay(conn, pool, send, headers, self.settings.shadow_capture_bytes)
             capture.append(kept or b"")
         return status
-
-
-def _sticky_header(route: Route) -> bytes | None:
-    if route.sticky.kind == "client":
-        return None
-    return b"cookie" if route.sticky.kind == "cookie" else route.sticky.name.encode()
-
-
-def _sticky_key(route: Route, inbound: Inbound, scope: dict) -> str:
-    """The header's or cookie's value, else the client's address."""
-    if inbound.sticky_value is not None:
-        if route.sticky.kind != "cookie":
-            return inbound.sticky_value.decode("latin-1")
-        value = cookie_value(inbound.sticky_value, route.sticky.name)
-        if value:
-            return value
-    client = scope.get("client")
-    return client[0] if client else ""

@@ -37,4 +37,5 @@ def serve(settings: GatewaySettings, host: str, port: int) -> None:
     """Run one gateway process until interrupted."""
     check_store(build_gateway(settings))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
-    run(build_gateway(settings), host, port)
+    gateway = build_gateway(settings)
+    run(gateway, host, port, direct=gateway.direct)

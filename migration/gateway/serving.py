@@ -10,7 +10,7 @@ import signal
 from collections.abc import Callable
 from contextlib import suppress
 
-from migration.gateway.http1 import App, Connections, HttpProtocol
+from migration.gateway.http1 import App, Connections, Direct, HttpProtocol
 from migration.runtime.errors import ConfigError
 
 log = logging.getLogger("carve.gateway")
@@ -22,8 +22,11 @@ def event_loop_name() -> str:
 
 
 def run(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
-        graceful_seconds: float = 10.0) -> None:
-    """Serve ``app`` until SIGINT or SIGTERM, then finish the requests in flight."""
+        graceful_seconds: float = 10.0, direct: Direct | None = None) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, then finish the requests in flight.
+
+    ``direct``, when given, is offered every request before the app (see ``HttpProtocol``).
+    """
     if event_loop_name() == "uvloop":
         import uvloop
 
@@ -32,12 +35,13 @@ def run(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
         runner = asyncio.Runner()
     with runner:
         runner.run(serve(app, host, port, keep_alive_seconds=keep_alive_seconds,
-                         graceful_seconds=graceful_seconds))
+                         graceful_seconds=graceful_seconds, direct=direct))
 
 
 async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
                 graceful_seconds: float = 10.0, stop: asyncio.Event | None = None,
-                listening: Callable[[int], None] | None = None) -> None:
+                listening: Callable[[int], None] | None = None,
+                direct: Direct | None = None) -> None:
     """Start the app, listen, and stop gracefully once ``stop`` is set (or on a signal).
 
     ``listening`` is told the port once connections are accepted (useful with port 0).
@@ -49,7 +53,7 @@ async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5
     await lifespan.startup()
     connections = Connections(keep_alive_seconds, lifespan.state)
     try:
-        server = await loop.create_server(lambda: HttpProtocol(app, connections, loop),
+        server = await loop.create_server(lambda: HttpProtocol(app, connections, loop, direct),
                                           host, port, backlog=2048)
     except OSError as exc:
         await lifespan.shutdown()

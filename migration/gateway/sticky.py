@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hashlib import blake2b
 
+from migration.gateway.forwarding import Inbound
 from migration.gateway.routes import Route
 
 BUCKETS = 10_000
@@ -31,3 +32,22 @@ def cookie_value(cookie_header: bytes, name: str) -> str | None:
         if key == name:
             return value
     return None
+
+
+def sticky_header(route: Route) -> bytes | None:
+    """The request header a canary's sticky key is read from (``None``: the client address)."""
+    if route.sticky.kind == "client":
+        return None
+    return b"cookie" if route.sticky.kind == "cookie" else route.sticky.name.encode()
+
+
+def sticky_key(route: Route, inbound: Inbound, scope: dict) -> str:
+    """The header's or cookie's value, else the client's address."""
+    if inbound.sticky_value is not None:
+        if route.sticky.kind != "cookie":
+            return inbound.sticky_value.decode("latin-1")
+        value = cookie_value(inbound.sticky_value, route.sticky.name)
+        if value:
+            return value
+    client = scope.get("client")
+    return client[0] if client else ""

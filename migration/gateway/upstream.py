@@ -12,6 +12,7 @@ import ssl
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httptools
@@ -39,6 +40,13 @@ class UpstreamTimeout(UpstreamError):
 
     status = 504
     code = "gateway.upstream_timeout"
+
+
+class Listener(Protocol):
+    """Follows one exchange by callbacks (see ``UpstreamConnection.listener``)."""
+
+    def progress(self, conn: UpstreamConnection) -> None:
+        """Something happened on ``conn``: read its state and act, or wait for more."""
 
 
 # The gateway sees far more calls than one client binding: it waits for ten before judging,
@@ -74,11 +82,14 @@ class UpstreamConnection(asyncio.Protocol):
         self.chunks: deque[bytes] = deque()
         self.complete = False
         self.error: UpstreamError | None = None
-        self._buffered = 0
+        self.buffered = 0
         self._waiter: asyncio.Future[None] | None = None
-        self._head_done = False
+        self.head_done = False
         self._reusable = False
         self.head_only = False
+        # Told after each event (bytes parsed, closed, timed out) instead of a waiter
+        # being woken: the gateway's direct path, which runs on callbacks alone.
+        self.listener: Listener | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
@@ -89,11 +100,15 @@ class UpstreamConnection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(UpstreamConnectError(f"malformed response from upstream: {exc}"))
+        if self.listener is not None:
+            self.listener.progress(self)
 
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
         if not self.complete:
             self._fail(UpstreamConnectError("upstream closed the connection"))
         self.resume_writing()
+        if self.listener is not None:
+            self.listener.progress(self)
 
     def pause_writing(self) -> None:  # noqa: D102
         if self._writable is None:
@@ -112,7 +127,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.status = self._parser.get_status_code()
         # Asked here: llhttp forgets the answer once the message is complete.
         self._reusable = self._parser.should_keep_alive()
-        self._head_done = True
+        self.head_done = True
         if self.head_only:
             # A HEAD answer announces a body it never sends: the parser cannot know, so the
             # exchange ends here and the connection is not reused.
@@ -122,8 +137,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:  # noqa: D102
         self.chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > _HIGH_WATER and self.transport is not None:
+        self.buffered += len(body)
+        if self.buffered > _HIGH_WATER and self.transport is not None:
             self.transport.pause_reading()
         self._wake()
 
@@ -154,10 +169,12 @@ class UpstreamConnection(asyncio.Protocol):
         """The response head is late (its pool's sweep says so): fail the exchange."""
         self._fail(UpstreamTimeout(f"{upstream} did not answer in time"))
         self.resume_writing()
+        if self.listener is not None:
+            self.listener.progress(self)
 
     async def read_head(self) -> None:
         """Wait for the status line and headers."""
-        while not self._head_done:
+        while not self.head_done:
             if self.error:
                 raise self.error
             self._waiter = waiter = self._loop.create_future()
@@ -174,8 +191,8 @@ class UpstreamConnection(asyncio.Protocol):
             async with asyncio.timeout(timeout):
                 await self._wait()
         chunk = self.chunks.popleft()
-        self._buffered -= len(chunk)
-        if self._buffered <= _HIGH_WATER // 2 and self.transport is not None:
+        self.buffered -= len(chunk)
+        if self.buffered <= _HIGH_WATER // 2 and self.transport is not None:
             self.transport.resume_reading()
         return chunk
 
@@ -261,14 +278,15 @@ class UpstreamPool:
         else:
             conn.close()
 
-    def arm(self, conn: UpstreamConnection) -> None:
-        """Start the total timeout of an exchange on ``conn`` (until its response head).
+    def arm(self, conn: UpstreamConnection, seconds: float | None = None) -> None:
+        """Start the total timeout of an exchange on ``conn`` (until its response head), or
+        a timeout of ``seconds`` from now.
 
         Deadlines are checked by :meth:`expire`, which the gateway calls ten times a second:
         far cheaper per request than a timer armed and cancelled on the event loop, for a
         timeout measured in seconds.
         """
-        conn.deadline = time.monotonic() + self.timeouts.total
+        conn.deadline = time.monotonic() + (self.timeouts.total if seconds is None else seconds)
         self._armed.add(conn)
 
     def disarm(self, conn: UpstreamConnection) -> None:

@@ -92,9 +92,15 @@ class CircuitBreaker:
                     raise BreakerOpen(self.name, 0.0)
                 self._probes_started += 1
 
+    @property
+    def closed(self) -> bool:
+        """Whether calls go through unjudged, read without the lock and without side effects
+        (unlike :meth:`allow`, which takes a half-open probe)."""
+        return self._state is BreakerState.CLOSED
+
     def allow(self) -> bool:
         """Like :meth:`acquire`, answering instead of raising: may a call be made now?"""
-        if self._state is BreakerState.CLOSED:
+        if self.closed:
             return True  # read without the lock: a closed breaker lets every call through
         try:
             self.acquire()

@@ -1,0 +1,238 @@
+"""The direct path: a plain GET relayed on callbacks alone, with no task per request.
+
+Most of what the gateway carries is a GET without a body, whose answer is small and comes
+back whole in one read. For such a request the ASGI path spends more on its machinery (a
+task, a chain of coroutines, a future to wait on the upstream, the ASGI messages) than on
+the proxying itself. Here the request goes upstream from the parser's callback, and the
+answer goes to the client from the upstream's: the same routing, headers, breaker, canary
+window and metrics as the ASGI path, through the same functions.
+
+Anything else is left to the ASGI path (``Gateway._proxy``), whole or from where it
+stands: a request the direct path does not take (a body, another method, shadow mode, an
+open breaker, no idle upstream connection), a response that is not whole when its head
+arrives (relayed from there by a task), and an upstream failure (fallback or problem).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Coroutine
+from typing import TYPE_CHECKING
+
+from migration.gateway.body import NO_BODY
+from migration.gateway.exchange import relay
+from migration.gateway.failover import fallback, fallback_or_fail, target
+from migration.gateway.forwarding import Inbound, read_inbound, request_head, response_headers
+from migration.gateway.http1 import Cycle
+from migration.gateway.metrics import UNROUTED
+from migration.gateway.paths import refusal_reason
+from migration.gateway.problems import send_problem
+from migration.gateway.rollback import SloWindow
+from migration.gateway.routes import Route, RouteMode
+from migration.gateway.settings import MONOLITH
+from migration.gateway.sticky import goes_to_service, sticky_header, sticky_key
+from migration.gateway.upstream import (
+    UpstreamConnectError,
+    UpstreamConnection,
+    UpstreamError,
+    UpstreamPool,
+)
+
+if TYPE_CHECKING:
+    from migration.gateway.proxy import Gateway
+
+log = logging.getLogger("carve.gateway")
+# A response body up to this size is gathered before the answer goes out in one write;
+# past it, the rest is streamed by a task.
+WHOLE_LIMIT = 64 * 1024
+
+
+class DirectPath:
+    """Offered every request by the HTTP server before the gateway's ASGI app."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gw = gateway
+
+    def __call__(self, cycle: Cycle) -> bool:
+        """Take the request when it qualifies, and send it upstream; False to decline."""
+        scope = cycle.scope
+        path = scope["path"]
+        if scope["method"] != "GET" or path.startswith("/_carve") \
+                or refusal_reason(path, scope["raw_path"]):
+            return False  # the admin API, or a path the ASGI path answers with a 400
+        gw = self._gw
+        started = time.perf_counter()
+        route = gw.table.match(path)
+        mode = route.mode if route is not None else RouteMode.MONOLITH
+        if mode is RouteMode.CANARY:
+            inbound = read_inbound(scope, sticky_header(route))
+            service = goes_to_service(route, sticky_key(route, inbound, scope))
+        elif mode is RouteMode.SERVICE or mode is RouteMode.MONOLITH:
+            inbound = read_inbound(scope, None)
+            service = mode is RouteMode.SERVICE
+        else:
+            return False  # shadow (a mirror to start) and retired
+        if inbound.content_length is not None or inbound.chunked:
+            return False  # a GET with a body
+        if service:
+            pool = gw.pools.get(route.service or "")
+            if pool is None or not pool.breaker.closed:
+                return False  # an unknown service (502) or a breaker to ask (a probe)
+        else:
+            pool = gw.monolith
+        conn = pool.take_idle()
+        if conn is None:
+            return False  # connecting is awaited: the ASGI path does it
+        head = request_head("GET", pool.base_path + target(scope), inbound, scope,
+                            pool.host_header, 0)
+        try:
+            conn.write_now(head)
+        except UpstreamError:
+            conn.close()
+            return False
+        pool.arm(conn)
+        window = gw.guard.window(route) if mode is RouteMode.CANARY and service else None
+        conn.listener = _Exchange(gw, cycle, route, inbound, pool, service, window, started)
+        return True
+
+
+class _Exchange:
+    """One request on the direct path, driven by its upstream connection's events."""
+
+    __slots__ = ("gw", "cycle", "route", "inbound", "pool", "service", "window", "started",
+                 "since", "judged")
+
+    def __init__(self, gw: Gateway, cycle: Cycle, route: Route | None, inbound: Inbound,
+                 pool: UpstreamPool, service: bool, window: SloWindow | None,
+                 started: float) -> None:
+        self.gw = gw
+        self.cycle = cycle
+        self.route = route
+        self.inbound = inbound
+        self.pool = pool
+        self.service = service
+        self.window = window
+        self.started = started  # for the latency histogram
+        self.since = gw.clock() if service else 0.0  # for the breaker and the SLO window
+        self.judged = False  # the response head was seen and its status recorded
+
+    def progress(self, conn: UpstreamConnection) -> None:
+        """Called by the upstream connection after each event."""
+        try:
+            if conn.head_done and not self.judged:
+                self.judged = True
+                if self.service and self._judge(conn):
+                    return
+            if conn.complete:
+                self._stop(conn)
+                self._respond(conn)
+            elif conn.error is not None:
+                self._stop(conn)
+                self._failed(conn, conn.error)
+            elif conn.head_done:
+                if conn.buffered > WHOLE_LIMIT:
+                    # A large body: streamed on by a task, with flow control both ways.
+                    self._stop(conn)
+                    self._continue(self._relay(conn))
+                else:
+                    # The rest of a small body, without another silence longer than the
+                    # read timeout.
+                    self.pool.arm(conn, self.pool.timeouts.read)
+        except Exception:  # noqa: BLE001 - a callback cannot raise into the event loop
+            log.exception("unhandled error answering GET %s", self.cycle.scope["path"])
+            self._stop(conn)
+            conn.close()
+            self._internal_error()
+
+    def _stop(self, conn: UpstreamConnection) -> None:
+        conn.listener = None
+        self.pool.disarm(conn)
+
+    def _judge(self, conn: UpstreamConnection) -> bool:
+        """Record the service's answer; True when a 5xx is handed to the monolith instead."""
+        failed = conn.status >= 500
+        self._record(failed)
+        if not failed:
+            return False
+        # A GET may always be answered by the monolith instead (failover.can_fall_back).
+        self._stop(conn)
+        conn.close()
+        self._continue(fallback(self.gw, self.route, self.cycle.scope, self.inbound, NO_BODY,
+                                self.cycle.send, f"status_{conn.status}"))
+        return True
+
+    def _respond(self, conn: UpstreamConnection) -> None:
+        pool, status, cycle = self.pool, conn.status, self.cycle
+        body = b"".join(conn.chunks)
+        conn.chunks.clear()
+        if cycle.disconnected:
+            pool.release(conn)
+            return
+        cycle.respond(status, self._headers(conn), body)
+        pool.release(conn)
+        self._observe(self._upstream(), status)
+
+    def _failed(self, conn: UpstreamConnection, error: UpstreamError) -> None:
+        conn.close()
+        if self.judged:
+            # Cut short or silent in the middle of the body: nothing was sent to the client
+            # yet, so it is told plainly (502 or 504) rather than given half a body.
+            self._continue(self._problem(error, self._upstream()))
+        elif isinstance(error, UpstreamConnectError):
+            # Most often a kept-alive connection the upstream had just closed: the ASGI path
+            # takes the request from the start, with its retry on a new connection.
+            cycle = self.cycle
+            if not cycle.disconnected:
+                cycle.continue_in_task(self.gw(cycle.scope, cycle.receive, cycle.send))
+        elif self.service:
+            self._record(True)
+            self._continue(fallback_or_fail(
+                self.gw, self.route, self.cycle.scope, self.inbound, NO_BODY, self.cycle.send,
+                error.code, error.status, error.code, str(error)))
+        else:
+            self._continue(self._problem(error, MONOLITH))
+
+    def _record(self, failed: bool) -> None:
+        elapsed = self.gw.clock() - self.since
+        self.pool.breaker.record(failed=failed, seconds=elapsed)
+        if self.window is not None:
+            self.window.record(failed, elapsed)
+
+    def _continue(self, answer: Coroutine[object, object, tuple[str, int]]) -> None:
+        """Finish in a task, then count the answer like the ASGI path does."""
+        if self.cycle.disconnected:
+            answer.close()  # nobody to answer: the coroutine is never started
+            return
+        self.cycle.continue_in_task(self._observed(answer))
+
+    async def _observed(self, answer: Awaitable[tuple[str, int]]) -> None:
+        upstream, status = await answer
+        self._observe(upstream, status)
+
+    async def _relay(self, conn: UpstreamConnection) -> tuple[str, int]:
+        await relay(conn, self.pool, self.cycle.send, self._headers(conn))
+        return self._upstream(), conn.status
+
+    async def _problem(self, error: UpstreamError, upstream: str) -> tuple[str, int]:
+        await send_problem(self.cycle.send, error.status, error.code, "Upstream failed",
+                           str(error), self.pool.name, self.inbound.request_id)
+        return upstream, error.status
+
+    def _headers(self, conn: UpstreamConnection) -> list[tuple[bytes, bytes]]:
+        return response_headers(conn.headers, self.pool.name.encode(), self.inbound.request_id)
+
+    def _upstream(self) -> str:
+        return self.pool.name if self.service else MONOLITH
+
+    def _observe(self, upstream: str, status: int) -> None:
+        label = self.route.prefix if self.route is not None else UNROUTED
+        self.gw.metrics.observe(label, upstream, status, time.perf_counter() - self.started)
+
+    def _internal_error(self) -> None:
+        cycle = self.cycle
+        if cycle.disconnected or cycle.started:
+            return
+        cycle.keep_alive = False
+        cycle.respond(500, [(b"content-type", b"text/plain; charset=utf-8")],
+                      b"Internal Server Error")
