@@ -166,11 +166,13 @@ class _Exchange:
         pool, status, cycle = self.pool, conn.status, self.cycle
         body = b"".join(conn.chunks)
         conn.chunks.clear()
-        if cycle.disconnected:
-            pool.release(conn)
-            return
-        cycle.respond(status, self._headers(conn), body)
+        headers = self._headers(conn)
+        # Idle again before the answer: a request pipelined behind this one starts as the
+        # answer completes, and finds the connection to take.
         pool.release(conn)
+        if cycle.disconnected:
+            return
+        cycle.respond(status, headers, body)
         self._observe(self._upstream(), status)
 
     def _failed(self, conn: UpstreamConnection, error: UpstreamError) -> None:

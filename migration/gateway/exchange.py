@@ -92,20 +92,23 @@ async def relay(conn: UpstreamConnection, pool: UpstreamPool, send: Send,
         if conn.complete:
             body = b"".join(conn.chunks)
             conn.chunks.clear()
-            await send({"type": "http.response.body", "body": body})
-            pool.release(conn)
-            return body[:capture] if capture else None
-        size = 0
-        while (chunk := await conn.next_chunk(pool.timeouts.read)) is not None:
-            if captured is not None and size < capture:
-                captured.append(chunk)
-                size += len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+            if captured is not None:
+                captured.append(body)
+        else:
+            size = 0
+            while (chunk := await conn.next_chunk(pool.timeouts.read)) is not None:
+                if captured is not None and size < capture:
+                    captured.append(chunk)
+                    size += len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            body = b""
     except BaseException:
         conn.close()
         raise
+    # Back in the pool before the last send: a request pipelined behind this one, started
+    # as soon as this answer is complete, finds the connection idle.
     pool.release(conn)
+    await send({"type": "http.response.body", "body": body})
     return b"".join(captured)[:capture] if captured is not None else None
 
 

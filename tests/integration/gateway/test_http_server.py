@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 
 import httptools
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from migration.gateway.http1 import ClientDisconnected
 from migration.gateway.serving import serve
 from migration.runtime.errors import ConfigError
+from tests.support.serving import serving
 
 
 async def echo(scope, receive, send):
@@ -39,24 +39,6 @@ async def echo(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body})
-
-
-@asynccontextmanager
-async def serving(app=echo, **options) -> AsyncIterator[int]:
-    """The server on a free port until the block ends; yields the port."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    port: asyncio.Future[int] = loop.create_future()
-    task = loop.create_task(serve(app, "127.0.0.1", 0, stop=stop, listening=port.set_result,
-                                  **options))
-    await asyncio.wait([port, task], return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    try:
-        yield port.result()
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
 
 
 class Responses:
@@ -118,7 +100,7 @@ def run(coroutine):
 
 def test_pipelined_requests_are_answered_in_order_on_one_connection():
     async def scenario():
-        async with serving() as port:
+        async with serving(echo) as port:
             return await answers(port, b"GET /slow?n=1 HTTP/1.1\r\nhost: x\r\n\r\n"
                                        b"POST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 3"
                                        b"\r\n\r\nabc"
@@ -134,7 +116,7 @@ def test_pipelined_requests_are_answered_in_order_on_one_connection():
 
 def test_expect_100_continue_is_answered_before_the_body_is_sent():
     async def scenario():
-        async with serving() as port:
+        async with serving(echo) as port:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"PUT /up HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n"
                          b"expect: 100-continue\r\n\r\n")
@@ -171,7 +153,7 @@ def test_a_large_request_body_reaches_the_app_in_pieces():
     size = 3 * 1024 * 1024
 
     async def scenario():
-        async with serving() as port:
+        async with serving(echo) as port:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % size)
             for _ in range(size // 65536):
@@ -209,7 +191,7 @@ def test_a_body_of_unknown_length_is_chunked_for_http_1_1_and_closes_for_1_0():
 
 def test_head_answers_carry_no_body_and_keep_the_connection():
     async def scenario():
-        async with serving() as port:
+        async with serving(echo) as port:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"HEAD /h HTTP/1.1\r\nhost: x\r\n\r\n")
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
@@ -232,7 +214,7 @@ def test_head_answers_carry_no_body_and_keep_the_connection():
 def test_a_malformed_or_oversized_request_is_refused_and_the_connection_closed(
         request_bytes, status):
     async def scenario():
-        async with serving() as port:
+        async with serving(echo) as port:
             return await until_closed(port, request_bytes)
 
     raw = run(scenario())
@@ -241,7 +223,7 @@ def test_a_malformed_or_oversized_request_is_refused_and_the_connection_closed(
 
 def test_an_app_failure_before_answering_is_a_500_and_the_server_keeps_serving():
     async def scenario():
-        async with serving() as port:
+        async with serving(echo) as port:
             failed = await until_closed(port, b"GET /fail HTTP/1.1\r\nhost: x\r\n\r\n")
             fine = await answers(port, b"GET /fine HTTP/1.1\r\nhost: x\r\n\r\n")
             return failed, fine[0]
@@ -270,7 +252,7 @@ def test_an_app_failure_after_the_head_cuts_the_response_short():
 
 def test_idle_keep_alive_connections_are_closed():
     async def scenario():
-        async with serving(keep_alive_seconds=0.2) as port:
+        async with serving(echo, keep_alive_seconds=0.2) as port:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
             await read_responses(reader, 1)

@@ -1,0 +1,309 @@
+"""The direct path: plain GETs relayed on callbacks, over real sockets, against scripted upstreams.
+
+Each test serves the gateway with its own HTTP server in the test's event loop and counts
+what the direct path took, so that a request answered through the ASGI path instead would
+not pass unnoticed. The upstreams are raw asyncio servers whose answer a path chooses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+
+from migration.gateway.http1 import Cycle
+from migration.gateway.proxy import Gateway
+from migration.gateway.routes import Route, RouteMode, RouteTable
+from migration.gateway.settings import GatewaySettings
+from migration.gateway.upstream import Timeouts
+from tests.integration.gateway.test_http_server import read_responses, run
+from tests.support.serving import serving
+from tests.unit.gateway.fakes import MemoryToggleStore
+
+BIG = 200 * 1024
+
+
+@dataclass
+class Upstream:
+    """A scripted HTTP/1.1 upstream; the request path picks the answer.
+
+    ``/fail`` (a 503) and ``/silent`` (no answer) are a service's: the monolith answers them.
+    """
+
+    name: str
+    connections: int = 0
+    requests: list[str] = field(default_factory=list)
+    drop_reused: bool = False  # close a connection when its second request arrives
+    url: str = ""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        served = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                if self.drop_reused and served:
+                    return  # as a kept-alive connection closed by the upstream's idle timer
+                path = head.split(b" ", 2)[1].decode()
+                self.requests.append(path)
+                served += 1
+                if not await self.answer(path, writer):
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+    async def answer(self, path: str, writer: asyncio.StreamWriter) -> bool:
+        """Write the answer ``path`` asks for; False to close the connection after it."""
+        body = self.name.encode()
+        fails = self.name != "monolith"  # the monolith answers what the service fails
+        if fails and path.startswith("/fail"):
+            writer.write(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\nbusy")
+        elif path.startswith("/split"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(body))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(body)
+        elif path.startswith("/big"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % BIG + b"x" * BIG)
+        elif path.startswith("/cut"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
+            await writer.drain()
+            return False
+        elif path.startswith("/stall"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
+            await asyncio.sleep(5)
+            return False
+        elif fails and path.startswith("/silent"):
+            await asyncio.sleep(5)
+            return False
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-from: %b\r\n"
+                         b"content-length: %d\r\n\r\n%b" % (body, len(body), body))
+        await writer.drain()
+        return True
+
+
+@dataclass
+class Running:
+    url: str
+    port: int
+    gateway: Gateway
+    monolith: Upstream
+    service: Upstream
+    taken: list[str]
+
+
+@asynccontextmanager
+async def gateway(mode: RouteMode = RouteMode.SERVICE, percent: int = 0,
+                  drop_reused: bool = False) -> AsyncIterator[Running]:
+    """A gateway with route ``/`` in ``mode`` between a scripted monolith and service."""
+    monolith, service = Upstream("monolith"), Upstream("inventory", drop_reused=drop_reused)
+    servers = [await asyncio.start_server(u.handle, "127.0.0.1", 0) for u in (monolith, service)]
+    for upstream, server in zip((monolith, service), servers, strict=True):
+        upstream.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    settings = GatewaySettings(monolith_url=monolith.url, services={"inventory": service.url},
+                               timeouts=Timeouts(connect=1.0, read=0.3, total=0.3))
+    route = Route(prefix="/", mode=mode, service="inventory", percent=percent)
+    gw = Gateway(settings, MemoryToggleStore(RouteTable([route])))
+    taken: list[str] = []
+
+    def direct(cycle: Cycle) -> bool:
+        took = gw.direct(cycle)
+        if took:
+            taken.append(cycle.scope["path"])
+        return took
+
+    try:
+        async with serving(gw, direct=direct) as port:
+            yield Running(f"http://127.0.0.1:{port}", port, gw, monolith, service, taken)
+    finally:
+        for server in servers:
+            server.close()
+
+
+async def warmed(client: httpx.AsyncClient, running: Running) -> None:
+    """One request first, so an upstream connection is idle for the direct path to take."""
+    assert (await client.get("/warm-up")).status_code == 200
+    running.taken.clear()
+
+
+def test_a_plain_get_is_relayed_directly_with_the_same_answer_as_the_asgi_path():
+    async def scenario():
+        async with gateway() as running, httpx.AsyncClient(base_url=running.url) as client:
+            first = await client.get("/api/items?x=1")  # no idle connection yet: ASGI path
+            second = await client.get("/api/items?x=1", headers={"x-request-id": "r-2"})
+            metrics = running.gateway.metrics.render({})
+        return running, first, second, metrics
+
+    running, first, second, metrics = run(scenario())
+    assert running.taken == ["/api/items"]  # the second, on the connection the first left
+    assert running.service.requests == ["/api/items?x=1"] * 2
+    assert running.service.connections == 1
+    for answer in (first, second):
+        assert answer.status_code == 200 and answer.text == "inventory"
+        assert answer.headers["x-carve-upstream"] == "inventory"
+        assert answer.headers["x-from"] == "inventory"
+    assert second.headers["x-request-id"] == "r-2"
+    assert sorted(first.headers) == sorted(second.headers)
+    assert ('carve_gateway_requests_total{route="/",upstream="inventory",status="200"} 2'
+            in metrics)
+
+
+def test_a_body_that_arrives_after_its_head_is_waited_for_and_sent_in_one_answer():
+    async def scenario():
+        async with gateway() as running, httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            answer = await client.get("/split")
+        return running, answer
+
+    running, answer = run(scenario())
+    assert running.taken == ["/split"]
+    assert answer.status_code == 200 and answer.text == "inventory"
+
+
+def test_a_large_body_is_streamed_on_by_a_task():
+    async def scenario():
+        async with gateway() as running, httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            answer = await client.get("/big")
+            after = await client.get("/after")
+        return running, answer, after
+
+    running, answer, after = run(scenario())
+    assert running.taken == ["/big", "/after"]  # the connection went back to the pool
+    assert answer.status_code == 200 and answer.content == b"x" * BIG
+    assert after.text == "inventory"
+    assert running.service.connections == 1
+
+
+def test_a_service_5xx_is_answered_by_the_monolith_and_counted_by_the_breaker():
+    async def scenario():
+        async with gateway() as running, httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            answer = await client.get("/fail")
+            breaker = running.gateway.pools["inventory"].breaker
+            return running, answer, breaker._failed
+
+    running, answer, failed_calls = run(scenario())
+    assert running.taken == ["/fail"]
+    assert answer.status_code == 200 and answer.text == "monolith"
+    assert answer.headers["x-carve-fallback"] == "status_503"
+    assert answer.headers["x-carve-upstream"] == "monolith"
+    assert failed_calls == 1
+    assert running.monolith.requests == ["/fail"]
+
+
+def test_a_silent_service_times_out_and_the_monolith_answers():
+    async def scenario():
+        async with gateway() as running, httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            answer = await client.get("/silent")
+        return running, answer
+
+    running, answer = run(scenario())
+    assert running.taken == ["/silent"]
+    assert answer.status_code == 200 and answer.text == "monolith"
+    assert answer.headers["x-carve-fallback"] == "gateway.upstream_timeout"
+
+
+def test_a_body_cut_short_or_stalled_is_a_problem_not_half_a_body():
+    async def scenario():
+        async with gateway(RouteMode.MONOLITH) as running, \
+                httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            cut = await client.get("/cut")
+            await warmed(client, running)
+            stalled = await client.get("/stall")
+        return cut, stalled
+
+    cut, stalled = run(scenario())
+    assert cut.status_code == 502 and cut.json()["code"] == "gateway.upstream_unavailable"
+    assert stalled.status_code == 504 and stalled.json()["code"] == "gateway.upstream_timeout"
+
+
+def test_a_kept_alive_connection_the_upstream_closed_is_retried_on_a_new_one():
+    async def scenario():
+        async with gateway(drop_reused=True) as running, \
+                httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            answer = await client.get("/again")
+        return running, answer
+
+    running, answer = run(scenario())
+    assert running.taken == ["/again"]
+    assert answer.status_code == 200 and answer.text == "inventory"
+    assert "x-carve-fallback" not in answer.headers
+    assert running.service.connections == 2
+    assert running.monolith.requests == []
+
+
+def test_a_canary_splits_directly_by_the_sticky_key():
+    async def scenario():
+        async with gateway(RouteMode.CANARY, percent=50) as running, \
+                httpx.AsyncClient(base_url=running.url) as client:
+            for user in range(4):  # a connection idle on each side
+                await client.get("/warm-up", headers={"x-user-id": f"warm-{user}"})
+            running.taken.clear()
+            upstreams = {}
+            for user in range(40):
+                answer = await client.get("/api/items", headers={"x-user-id": f"user-{user}"})
+                again = await client.get("/api/items", headers={"x-user-id": f"user-{user}"})
+                assert answer.text == again.text
+                upstreams[user] = answer.headers["x-carve-upstream"]
+        return running, upstreams
+
+    running, upstreams = run(scenario())
+    assert len(running.taken) == 80
+    assert 8 < sum(u == "inventory" for u in upstreams.values()) < 32
+
+
+def test_pipelined_gets_are_answered_in_order_and_other_requests_go_the_asgi_way():
+    async def scenario():
+        async with gateway(RouteMode.MONOLITH) as running:
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
+            await read_responses(reader, 1)
+            running.taken.clear()
+            writer.write(b"GET /one HTTP/1.1\r\nhost: x\r\n\r\n"
+                         b"POST /two HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi"
+                         b"GET /three HTTP/1.1\r\nhost: x\r\n\r\n"
+                         b"GET /four HTTP/1.1\r\nhost: x\r\n\r\n"
+                         b"GET /_carve/healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            responses = await read_responses(reader, 5)
+            writer.close()
+        return running, responses.done
+
+    running, done = run(scenario())
+    assert running.taken == ["/one", "/three", "/four"]
+    assert [status for status, _, _ in done] == [200] * 5
+    assert [body for _, _, body in done[:4]] == [b"monolith"] * 4
+    assert running.monolith.requests[-4:] == ["/one", "/two", "/three", "/four"]
+    assert running.monolith.connections == 1
+
+
+def test_a_client_gone_before_the_answer_leaves_no_error_and_the_gateway_serving(caplog):
+    async def scenario():
+        async with gateway(RouteMode.MONOLITH) as running, \
+                httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
+            await read_responses(reader, 1)
+            writer.write(b"GET /split HTTP/1.1\r\nhost: x\r\n\r\n")
+            await writer.drain()
+            writer.close()  # before the upstream's body arrives
+            await asyncio.sleep(0.2)
+            after = await client.get("/after")
+        return running, after
+
+    with caplog.at_level(logging.WARNING, logger="carve.gateway"):
+        running, after = run(scenario())
+    assert "/split" in running.taken
+    assert after.status_code == 200 and after.text == "monolith"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
