@@ -421,8 +421,13 @@ class HttpProtocol(asyncio.Protocol):
 
     def _start(self, cycle: Cycle) -> None:
         self._active = cycle
-        if self.direct is not None and self.direct(cycle):
-            return
+        if self.direct is not None:
+            try:
+                if self.direct(cycle):
+                    return
+            except Exception:  # noqa: BLE001 - a failure of the shortcut: the app answers
+                log.exception("the direct path failed on %s %s", cycle.scope["method"],
+                              cycle.scope["path"])
         self.task = self.loop.create_task(
             self._run(cycle, self.app(cycle.scope, cycle.receive, cycle.send)))
 

@@ -114,6 +114,30 @@ def test_pipelined_requests_are_answered_in_order_on_one_connection():
                for _, headers, body in done)
 
 
+def test_a_direct_handler_answers_what_it_takes_and_the_app_the_rest_even_when_it_fails(
+        caplog):
+    def direct(cycle):
+        if cycle.scope["path"] == "/broken":
+            raise RuntimeError("the direct handler failed")
+        if cycle.scope["path"] != "/direct":
+            return False
+        cycle.respond(200, [(b"x-by", b"direct")], b"taken")
+        return True
+
+    async def scenario():
+        async with serving(echo, direct=direct) as port:
+            return await answers(port, b"GET /direct HTTP/1.1\r\nhost: x\r\n\r\n"
+                                       b"GET /broken HTTP/1.1\r\nhost: x\r\n\r\n"
+                                       b"GET /direct HTTP/1.1\r\nhost: x\r\n\r\n"
+                                       b"GET /app HTTP/1.1\r\nhost: x\r\n\r\n", 4)
+
+    done = run(scenario())
+    assert [body for _, _, body in done[::2]] == [b"taken", b"taken"]
+    assert [json.loads(body)["path"] for _, _, body in done[1::2]] == ["/broken", "/app"]
+    assert done[0][1][b"x-by"] == b"direct" and done[0][1][b"content-length"] == b"5"
+    assert "the direct path failed on GET /broken" in caplog.text
+
+
 def test_expect_100_continue_is_answered_before_the_body_is_sent():
     async def scenario():
         async with serving(echo) as port:
