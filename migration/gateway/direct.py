@@ -86,14 +86,16 @@ class DirectPath:
             return False  # connecting is awaited: the ASGI path does it
         head = request_head("GET", pool.base_path + target(scope), inbound, scope,
                             pool.host_header, 0)
+        window = gw.guard.window(route) if mode is RouteMode.CANARY and service else None
+        exchange = _Exchange(gw, cycle, route, inbound, pool, service, window, started)
         try:
             conn.write_now(head)
         except UpstreamError:
             conn.close()
             return False
+        # Nothing that can fail from here: the request is out, and only this path answers it.
         pool.arm(conn)
-        window = gw.guard.window(route) if mode is RouteMode.CANARY and service else None
-        conn.listener = _Exchange(gw, cycle, route, inbound, pool, service, window, started)
+        conn.listener = exchange
         return True
 
 
@@ -101,7 +103,7 @@ class _Exchange:
     """One request on the direct path, driven by its upstream connection's events."""
 
     __slots__ = ("gw", "cycle", "route", "inbound", "pool", "service", "window", "started",
-                 "since", "judged")
+                 "since", "generation", "judged")
 
     def __init__(self, gw: Gateway, cycle: Cycle, route: Route | None, inbound: Inbound,
                  pool: UpstreamPool, service: bool, window: SloWindow | None,
@@ -115,34 +117,43 @@ class _Exchange:
         self.window = window
         self.started = started  # for the latency histogram
         self.since = gw.clock() if service else 0.0  # for the breaker and the SLO window
+        self.generation = pool.breaker.generation
         self.judged = False  # the response head was seen and its status recorded
 
     def progress(self, conn: UpstreamConnection) -> None:
-        """Called by the upstream connection after each event."""
+        """Called by the upstream connection after each event.
+
+        Each way out first takes the connection from this exchange (``_stop``) and then hands
+        it on: back to the pool, closed, or to a task. A failure before that point closes it.
+        """
         try:
             if conn.head_done and not self.judged:
                 self.judged = True
                 if self.service and self._judge(conn):
                     return
             if conn.complete:
-                self._stop(conn)
                 self._respond(conn)
             elif conn.error is not None:
                 self._stop(conn)
                 self._failed(conn, conn.error)
             elif conn.head_done:
-                if conn.buffered > WHOLE_LIMIT:
-                    # A large body: streamed on by a task, with flow control both ways.
+                if conn.buffered > WHOLE_LIMIT or not _small(conn):
+                    # A large body, or one of unknown length (a stream, events): relayed by
+                    # a task as it comes, with flow control both ways.
                     self._stop(conn)
-                    self._continue(self._relay(conn))
+                    if self.cycle.disconnected:
+                        conn.close()
+                    else:
+                        self._continue(self._relay(conn, conn.status))
                 else:
                     # The rest of a small body, without another silence longer than the
                     # read timeout.
                     self.pool.arm(conn, self.pool.timeouts.read)
         except Exception:  # noqa: BLE001 - a callback cannot raise into the event loop
             log.exception("unhandled error answering GET %s", self.cycle.scope["path"])
-            self._stop(conn)
-            conn.close()
+            if conn.listener is self:
+                self._stop(conn)
+                conn.close()
             self._internal_error()
 
     def _stop(self, conn: UpstreamConnection) -> None:
@@ -151,7 +162,8 @@ class _Exchange:
 
     def _judge(self, conn: UpstreamConnection) -> bool:
         """Record the service's answer; True when a 5xx is handed to the monolith instead."""
-        failed = conn.status >= 500
+        status = conn.status
+        failed = status >= 500
         self._record(failed)
         if not failed:
             return False
@@ -159,7 +171,7 @@ class _Exchange:
         self._stop(conn)
         conn.close()
         self._continue(fallback(self.gw, self.route, self.cycle.scope, self.inbound, NO_BODY,
-                                self.cycle.send, f"status_{conn.status}"))
+                                self.cycle.send, f"status_{status}"))
         return True
 
     def _respond(self, conn: UpstreamConnection) -> None:
@@ -167,6 +179,7 @@ class _Exchange:
         body = b"".join(conn.chunks)
         conn.chunks.clear()
         headers = self._headers(conn)
+        self._stop(conn)
         # Idle again before the answer: a request pipelined behind this one starts as the
         # answer completes, and finds the connection to take.
         pool.release(conn)
@@ -197,7 +210,7 @@ class _Exchange:
 
     def _record(self, failed: bool) -> None:
         elapsed = self.gw.clock() - self.since
-        self.pool.breaker.record(failed=failed, seconds=elapsed)
+        self.pool.breaker.record(failed=failed, seconds=elapsed, generation=self.generation)
         if self.window is not None:
             self.window.record(failed, elapsed)
 
@@ -212,9 +225,10 @@ class _Exchange:
         upstream, status = await answer
         self._observe(upstream, status)
 
-    async def _relay(self, conn: UpstreamConnection) -> tuple[str, int]:
+    async def _relay(self, conn: UpstreamConnection, status: int) -> tuple[str, int]:
+        # ``status`` kept apart: once relayed, the connection may serve the next request.
         await relay(conn, self.pool, self.cycle.send, self._headers(conn))
-        return self._upstream(), conn.status
+        return self._upstream(), status
 
     async def _problem(self, error: UpstreamError, upstream: str) -> tuple[str, int]:
         await send_problem(self.cycle.send, error.status, error.code, "Upstream failed",
@@ -238,3 +252,11 @@ class _Exchange:
         cycle.keep_alive = False
         cycle.respond(500, [(b"content-type", b"text/plain; charset=utf-8")],
                       b"Internal Server Error")
+
+
+def _small(conn: UpstreamConnection) -> bool:
+    """Whether the response announced a body of at most ``WHOLE_LIMIT`` bytes."""
+    for name, value in conn.headers:
+        if name == b"content-length":
+            return value.isdigit() and int(value) <= WHOLE_LIMIT
+    return False

@@ -53,7 +53,7 @@ async def to_service(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
         return await fallback_or_fail(gw, route, scope, inbound, body, send, "breaker_open",
                                        503, "gateway.circuit_open",
                                        f"the circuit breaker of {pool.name} is open")
-    started = gw.clock()
+    started, generation = gw.clock(), pool.breaker.generation
     error: UpstreamError | None = None
     failed = True
     try:
@@ -65,7 +65,7 @@ async def to_service(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
         # Recorded whatever happens: a call cut short (client gone, cancelled) counts as
         # failed, so a half-open probe never stays unfinished for ever.
         elapsed = gw.clock() - started
-        pool.breaker.record(failed=failed, seconds=elapsed)
+        pool.breaker.record(failed=failed, seconds=elapsed, generation=generation)
     if window is not None:
         window.record(failed, elapsed)
     if error is not None:
@@ -74,9 +74,10 @@ async def to_service(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
     if failed and can_fall_back(route, scope, body):
         discard(conn)
         return await fallback(gw, route, scope, inbound, body, send, f"status_{conn.status}")
+    status = conn.status  # once relayed, the connection may serve the next request
     await relay(conn, pool, send, response_headers(conn.headers, pool.name.encode(),
                                                    inbound.request_id))
-    return pool.name, conn.status
+    return pool.name, status
 
 
 async def fallback_or_fail(gw: Gateway, route: Route, scope: dict, inbound: Inbound,

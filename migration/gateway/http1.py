@@ -86,6 +86,10 @@ class Connections:
         for conn in list(self.open):
             conn.shut_down()
 
+    def in_flight(self) -> int:
+        """Requests being answered now, by the app or by the direct path."""
+        return sum(1 for conn in self.open if conn.answering)
+
     def abort(self) -> list[asyncio.Task]:
         """Cut every connection left; cancel and return the app tasks still running."""
         tasks = []
@@ -469,6 +473,11 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self.waiting_since = self.loop.time()
             self.resume_reading()
+
+    @property
+    def answering(self) -> bool:
+        """Whether a request on this connection is being answered."""
+        return self._active is not None
 
     def pause_reading(self) -> None:
         """Stop reading from the client (a full body buffer, or requests queued)."""

@@ -46,22 +46,24 @@ async def _mirror(gw: Gateway, route: Route, scope: dict, inbound: Inbound, cont
             return
         mirrored = dataclasses.replace(inbound, headers=[*inbound.headers,
                                                          (b"x-carve-shadow", b"1")])
-        started = gw.clock()
+        started, generation = gw.clock(), pool.breaker.generation
         failed = True
         try:
             conn = await exchange(pool, method, target(scope), mirrored, scope,
                                   RequestBody.replay(content))
+            status = conn.status  # read first: once released, the connection serves others
             service_body = await read_whole(conn, pool, gw.settings.shadow_capture_bytes)
-            failed = conn.status >= 500
+            failed = status >= 500
         except (UpstreamError, TimeoutError) as exc:
             gw.shadow.record(route.prefix, method, path, monolith_status, None,
                              [f"service failed: {exc or type(exc).__name__}"])
             return
         finally:
             # Also when cancelled (the gateway stopping): a probe must always end.
-            pool.breaker.record(failed=failed, seconds=gw.clock() - started)
-        found = compare(monolith_status, monolith_body, conn.status, service_body,
+            pool.breaker.record(failed=failed, seconds=gw.clock() - started,
+                                generation=generation)
+        found = compare(monolith_status, monolith_body, status, service_body,
                         route.shadow.ignore_fields)
-        gw.shadow.record(route.prefix, method, path, monolith_status, conn.status, found)
+        gw.shadow.record(route.prefix, method, path, monolith_status, status, found)
     finally:
         gw.mirrors -= 1

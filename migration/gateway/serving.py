@@ -73,9 +73,11 @@ async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5
         deadline = loop.time() + graceful_seconds
         while connections.open and loop.time() < deadline and not force.is_set():
             await asyncio.sleep(0.05)
+        cut = connections.in_flight()
         left = connections.abort()
+        if cut:
+            log.warning("shutting down: %d request(s) cut short", cut)
         if left:
-            log.warning("shutting down: %d request(s) cut short", len(left))
             await asyncio.wait(left, timeout=1.0)
         sweep.cancel()
         with suppress(asyncio.CancelledError):

@@ -72,6 +72,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._writable: asyncio.Future[None] | None = None  # set while writing is paused
         self.deadline = 0.0  # for the response head, while its pool has it armed
+        self.idle = False  # in its pool, between exchanges
         self._loop = asyncio.get_running_loop()
         self.reset()
 
@@ -85,6 +86,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.buffered = 0
         self._waiter: asyncio.Future[None] | None = None
         self.head_done = False
+        self._interim = False  # parsing a 1xx answer, which is not the response
         self._reusable = False
         self.head_only = False
         # Told after each event (bytes parsed, closed, timed out) instead of a waiter
@@ -96,6 +98,12 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:  # noqa: D102
+        if self.idle:
+            # Bytes nobody asked for: whatever they are, the connection is out of step.
+            self.error = UpstreamConnectError("upstream sent data between exchanges")
+            if self.transport is not None:
+                self.transport.close()
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -121,10 +129,17 @@ class UpstreamConnection(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
-        self.headers.append((name.lower(), value))
+        if not self.head_done:  # trailers of a chunked body are not passed on
+            self.headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:  # noqa: D102
-        self.status = self._parser.get_status_code()
+        status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            # An interim answer (100 Continue, 103 Early Hints): the response follows it.
+            self._interim = True
+            self.headers = []
+            return
+        self.status = status
         # Asked here: llhttp forgets the answer once the message is complete.
         self._reusable = self._parser.should_keep_alive()
         self.head_done = True
@@ -143,6 +158,9 @@ class UpstreamConnection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:  # noqa: D102
+        if self._interim:
+            self._interim = False
+            return
         self.complete = True
         self._wake()
 
@@ -249,6 +267,7 @@ class UpstreamPool:
             conn = idle.pop()
             transport = conn.transport
             if transport is not None and not transport.is_closing() and not conn.error:
+                conn.idle = False
                 conn.reset()
                 conn.reused = True
                 return conn
@@ -274,6 +293,7 @@ class UpstreamPool:
         # Reusable: the exchange finished cleanly and the upstream keeps the connection open.
         if (conn.complete and conn._reusable and not conn.error and transport is not None
                 and not transport.is_closing() and len(self._idle) < self._max_idle):
+            conn.idle = True
             self._idle.append(conn)
         else:
             conn.close()
@@ -300,7 +320,8 @@ class UpstreamPool:
             conn.time_out(self.name)
 
     def close(self) -> None:
-        """Close every idle connection."""
-        for conn in self._idle:
+        """Close every idle connection, and those of exchanges still waiting (the gateway
+        stopping: their deadlines are no longer checked)."""
+        for conn in [*self._idle, *self._armed]:
             conn.close()
         self._idle.clear()

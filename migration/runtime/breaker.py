@@ -93,6 +93,11 @@ class CircuitBreaker:
                 self._probes_started += 1
 
     @property
+    def generation(self) -> int:
+        """How many times it has opened: read when a call starts, passed to :meth:`record`."""
+        return self.opened_count
+
+    @property
     def closed(self) -> bool:
         """Whether calls go through unjudged, read without the lock and without side effects
         (unlike :meth:`allow`, which takes a half-open probe)."""
@@ -108,11 +113,18 @@ class CircuitBreaker:
             return False
         return True
 
-    def record(self, *, failed: bool, seconds: float) -> None:
-        """Record the outcome of a call that :meth:`acquire` let through."""
+    def record(self, *, failed: bool, seconds: float, generation: int | None = None) -> None:
+        """Record the outcome of a call that :meth:`acquire` let through.
+
+        ``generation`` is :attr:`generation` as read when the call started: a call that
+        started before the breaker last opened is ignored, so a slow call from before cannot
+        pass or fail a half-open probe it never was.
+        """
         outcome = (_FAILED if failed else 0) | (_SLOW if seconds >= self.policy.slow_call_seconds
                                                 else 0)
         with self._lock:
+            if generation is not None and generation != self.opened_count:
+                return
             if self._state is BreakerState.HALF_OPEN:
                 self._record_probe(outcome)
                 return

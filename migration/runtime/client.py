@@ -97,7 +97,7 @@ class RemoteCall:
             self.breaker.acquire()
         except BreakerOpen as exc:
             raise _Failure(str(exc), retryable=False) from None
-        started, failed = time.monotonic(), True
+        started, failed, generation = time.monotonic(), True, self.breaker.generation
         try:
             response = self.http.request(
                 spec.method, request["path"], params=request["params"], json=request["json"],
@@ -111,7 +111,8 @@ class RemoteCall:
             raise _Failure(f"cannot connect ({type(exc).__name__}: {exc})",
                            retryable=True) from None
         finally:
-            self.breaker.record(failed=failed, seconds=time.monotonic() - started)
+            self.breaker.record(failed=failed, seconds=time.monotonic() - started,
+                                generation=generation)
 
     def _request(self, spec: OperationSpec, arguments: dict[str, Any]) -> dict[str, Any]:
         path, params, body = self.contract.prefix() + spec.path, {}, None

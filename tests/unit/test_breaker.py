@@ -137,3 +137,24 @@ def test_failures_that_slid_out_of_the_window_no_longer_count() -> None:
     assert b.state is BreakerState.CLOSED
     call(b, failed=True)  # 5 of the last 10
     assert b.state is BreakerState.OPEN
+
+
+def test_a_call_from_before_it_opened_is_no_probe() -> None:
+    clock = Clock()
+    b = breaker(clock)
+    b.acquire()
+    slow_call = b.generation  # started while closed, answers long after
+    for _ in range(4):
+        call(b, failed=True)
+    assert b.state is BreakerState.OPEN
+    clock.now += 5
+    assert b.state is BreakerState.HALF_OPEN
+    b.record(failed=False, seconds=6.0, generation=slow_call)
+    b.record(failed=True, seconds=6.0, generation=slow_call)
+    assert b.state is BreakerState.HALF_OPEN  # neither passed nor failed a probe
+    b.acquire()
+    probe = b.generation
+    b.record(failed=False, seconds=0.01, generation=probe)
+    assert b.state is BreakerState.HALF_OPEN  # one of two probes
+    call(b)
+    assert b.state is BreakerState.CLOSED

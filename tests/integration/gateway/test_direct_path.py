@@ -39,6 +39,8 @@ class Upstream:
     requests: list[str] = field(default_factory=list)
     drop_reused: bool = False  # close a connection when its second request arrives
     url: str = ""
+    last_event_sent: float = 0.0  # /events: when the last event went out
+    cut_off: asyncio.Event = field(default_factory=asyncio.Event)  # the gateway hung up
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -51,14 +53,16 @@ class Upstream:
                 path = head.split(b" ", 2)[1].decode()
                 self.requests.append(path)
                 served += 1
-                if not await self.answer(path, writer):
+                if not await self.answer(path, reader, writer):
                     return
         except (asyncio.IncompleteReadError, ConnectionError):
+            self.cut_off.set()
             return
         finally:
             writer.close()
 
-    async def answer(self, path: str, writer: asyncio.StreamWriter) -> bool:
+    async def answer(self, path: str, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> bool:
         """Write the answer ``path`` asks for; False to close the connection after it."""
         body = self.name.encode()
         fails = self.name != "monolith"  # the monolith answers what the service fails
@@ -69,6 +73,36 @@ class Upstream:
             await writer.drain()
             await asyncio.sleep(0.05)
             writer.write(body)
+        elif path.startswith("/events"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                         b"transfer-encoding: chunked\r\n\r\n")
+            for n in range(3):
+                event = b"data: %d\n\n" % n
+                writer.write(b"%x\r\n%b\r\n" % (len(event), event))
+                await writer.drain()
+                self.last_event_sent = asyncio.get_running_loop().time()
+                await asyncio.sleep(0.2)
+            writer.write(b"0\r\n\r\n")
+        elif path.startswith("/hints"):
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhints")
+        elif path.startswith("/trailers"):
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                         b"5\r\nhello\r\n0\r\nx-checksum: 1\r\n\r\n")
+        elif path.startswith("/extra"):
+            # A second answer nobody asked for, after the first one.
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstale")
+        elif path.startswith("/slow-big"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % (3 * BIG))
+            for _ in range(30):
+                writer.write(b"x" * (BIG // 10))
+                await writer.drain()
+                await asyncio.sleep(0.05)
         elif path.startswith("/big"):
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % BIG + b"x" * BIG)
         elif path.startswith("/cut"):
@@ -77,16 +111,24 @@ class Upstream:
             return False
         elif path.startswith("/stall"):
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
-            await asyncio.sleep(5)
+            await self.until_hung_up(reader)
             return False
         elif fails and path.startswith("/silent"):
-            await asyncio.sleep(5)
+            await self.until_hung_up(reader)
             return False
         else:
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-from: %b\r\n"
                          b"content-length: %d\r\n\r\n%b" % (body, len(body), body))
         await writer.drain()
         return True
+
+    async def until_hung_up(self, reader: asyncio.StreamReader) -> None:
+        """Wait (5 s at most) for the gateway to close the connection."""
+        try:
+            if await asyncio.wait_for(reader.read(1), 5) == b"":
+                self.cut_off.set()
+        except TimeoutError:
+            pass
 
 
 @dataclass
@@ -101,14 +143,15 @@ class Running:
 
 @asynccontextmanager
 async def gateway(mode: RouteMode = RouteMode.SERVICE, percent: int = 0,
-                  drop_reused: bool = False) -> AsyncIterator[Running]:
+                  drop_reused: bool = False, timeout: float = 0.3,
+                  graceful_seconds: float = 10.0) -> AsyncIterator[Running]:
     """A gateway with route ``/`` in ``mode`` between a scripted monolith and service."""
     monolith, service = Upstream("monolith"), Upstream("inventory", drop_reused=drop_reused)
     servers = [await asyncio.start_server(u.handle, "127.0.0.1", 0) for u in (monolith, service)]
     for upstream, server in zip((monolith, service), servers, strict=True):
         upstream.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     settings = GatewaySettings(monolith_url=monolith.url, services={"inventory": service.url},
-                               timeouts=Timeouts(connect=1.0, read=0.3, total=0.3))
+                               timeouts=Timeouts(connect=1.0, read=timeout, total=timeout))
     route = Route(prefix="/", mode=mode, service="inventory", percent=percent)
     gw = Gateway(settings, MemoryToggleStore(RouteTable([route])))
     taken: list[str] = []
@@ -120,11 +163,18 @@ async def gateway(mode: RouteMode = RouteMode.SERVICE, percent: int = 0,
         return took
 
     try:
-        async with serving(gw, direct=direct) as port:
+        async with serving(gw, direct=direct, graceful_seconds=graceful_seconds) as port:
             yield Running(f"http://127.0.0.1:{port}", port, gw, monolith, service, taken)
     finally:
         for server in servers:
             server.close()
+
+
+async def more(reader: asyncio.StreamReader) -> bytes:
+    """The next bytes from the gateway, which must not close the connection first."""
+    data = await asyncio.wait_for(reader.read(65536), 5)
+    assert data, "the gateway closed the connection"
+    return data
 
 
 async def warmed(client: httpx.AsyncClient, running: Running) -> None:
@@ -307,3 +357,121 @@ def test_a_client_gone_before_the_answer_leaves_no_error_and_the_gateway_serving
     assert "/split" in running.taken
     assert after.status_code == 200 and after.text == "monolith"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_stream_of_unknown_length_is_passed_on_as_it_comes():
+    async def scenario():
+        async with gateway() as running:
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
+            await read_responses(reader, 1)
+            running.taken.clear()
+            writer.write(b"GET /events HTTP/1.1\r\nhost: x\r\n\r\n")
+            received = b""
+            while b"data: 0" not in received:
+                received += await more(reader)
+            first_event_seen = asyncio.get_running_loop().time()
+            while not received.endswith(b"0\r\n\r\n"):
+                received += await more(reader)
+            writer.close()
+        return running, first_event_seen, received
+
+    running, first_event_seen, received = run(scenario())
+    assert running.taken == ["/events"]
+    assert first_event_seen < running.service.last_event_sent  # not held until the end
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"text/event-stream" in received and b"transfer-encoding: chunked" in received
+    assert [f"data: {n}".encode() in received for n in range(3)] == [True] * 3
+
+
+def test_an_interim_answer_is_not_taken_for_the_response():
+    async def scenario():
+        async with gateway(RouteMode.MONOLITH) as running, \
+                httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            hints = await client.get("/hints")
+            after = await client.get("/after")
+        return running, hints, after
+
+    running, hints, after = run(scenario())
+    assert running.taken == ["/hints", "/after"]
+    assert hints.status_code == 200 and hints.text == "hints"
+    assert after.status_code == 200 and after.text == "monolith"
+    assert running.monolith.connections == 1
+
+
+def test_statuses_are_counted_even_when_a_pipelined_request_reuses_the_connection_at_once():
+    async def scenario():
+        async with gateway() as running:
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
+            await read_responses(reader, 1)
+            writer.write(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n"
+                         b"GET /next HTTP/1.1\r\nhost: x\r\n\r\n")
+            done = (await read_responses(reader, 2)).done
+            writer.close()
+            return running, done, running.gateway.metrics.render({})
+
+    running, done, metrics = run(scenario())
+    assert [status for status, _, _ in done] == [200, 200]
+    assert ('carve_gateway_requests_total{route="/",upstream="inventory",status="200"} 3'
+            in metrics)
+    assert 'status="0"' not in metrics
+
+
+def test_a_large_answer_for_a_client_gone_is_not_kept_open():
+    async def scenario():
+        async with gateway(RouteMode.MONOLITH) as running, \
+                httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
+            await read_responses(reader, 1)
+            writer.write(b"GET /slow-big HTTP/1.1\r\nhost: x\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            await asyncio.wait_for(running.monolith.cut_off.wait(), 5)
+            return running
+
+    running = run(scenario())
+    assert "/slow-big" in running.taken
+    assert running.monolith.cut_off.is_set()
+
+
+def test_stopping_cuts_exchanges_in_flight_and_says_so(caplog):
+    async def scenario():
+        async with gateway(timeout=5.0, graceful_seconds=0.2) as running:
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
+            await read_responses(reader, 1)
+            running.service.requests.clear()
+            writer.write(b"GET /silent HTTP/1.1\r\nhost: x\r\n\r\n")
+            await writer.drain()
+            while not running.service.requests:
+                await asyncio.sleep(0.01)
+            stopping = running  # the block ends with the exchange in flight
+        await asyncio.wait_for(stopping.service.cut_off.wait(), 5)
+        return stopping
+
+    with caplog.at_level(logging.WARNING, logger="carve.gateway"):
+        running = run(scenario())
+    assert running.taken == ["/silent"]
+    assert "1 request(s) cut short" in caplog.text
+
+
+def test_trailers_stay_out_of_the_head_and_unasked_answers_are_not_passed_on():
+    async def scenario():
+        async with gateway(RouteMode.MONOLITH) as running, \
+                httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            trailers = await client.get("/trailers")
+            extra = await client.get("/extra")
+            await asyncio.sleep(0.2)  # the unasked answer arrives on the idle connection
+            after = await client.get("/after")
+        return running, trailers, extra, after
+
+    running, trailers, extra, after = run(scenario())
+    assert trailers.text == "hello" and "x-checksum" not in trailers.headers
+    assert extra.text == "first"
+    assert after.status_code == 200 and after.text == "monolith"
+    assert running.monolith.connections == 2  # the one out of step was dropped
