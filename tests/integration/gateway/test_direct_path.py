@@ -177,6 +177,16 @@ async def more(reader: asyncio.StreamReader) -> bytes:
     return data
 
 
+async def warm_connection(running: Running
+                          ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A raw connection to the gateway after one answered request (see :func:`warmed`)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
+    await read_responses(reader, 1)
+    running.taken.clear()
+    return reader, writer
+
+
 async def warmed(client: httpx.AsyncClient, running: Running) -> None:
     """One request first, so an upstream connection is idle for the direct path to take."""
     assert (await client.get("/warm-up")).status_code == 200
@@ -316,10 +326,7 @@ def test_a_canary_splits_directly_by_the_sticky_key():
 def test_pipelined_gets_are_answered_in_order_and_other_requests_go_the_asgi_way():
     async def scenario():
         async with gateway(RouteMode.MONOLITH) as running:
-            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
-            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
-            await read_responses(reader, 1)
-            running.taken.clear()
+            reader, writer = await warm_connection(running)
             writer.write(b"GET /one HTTP/1.1\r\nhost: x\r\n\r\n"
                          b"POST /two HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi"
                          b"GET /three HTTP/1.1\r\nhost: x\r\n\r\n"
@@ -342,9 +349,7 @@ def test_a_client_gone_before_the_answer_leaves_no_error_and_the_gateway_serving
         async with gateway(RouteMode.MONOLITH) as running, \
                 httpx.AsyncClient(base_url=running.url) as client:
             await warmed(client, running)
-            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
-            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
-            await read_responses(reader, 1)
+            reader, writer = await warm_connection(running)
             writer.write(b"GET /split HTTP/1.1\r\nhost: x\r\n\r\n")
             await writer.drain()
             writer.close()  # before the upstream's body arrives
@@ -362,10 +367,7 @@ def test_a_client_gone_before_the_answer_leaves_no_error_and_the_gateway_serving
 def test_a_stream_of_unknown_length_is_passed_on_as_it_comes():
     async def scenario():
         async with gateway() as running:
-            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
-            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
-            await read_responses(reader, 1)
-            running.taken.clear()
+            reader, writer = await warm_connection(running)
             writer.write(b"GET /events HTTP/1.1\r\nhost: x\r\n\r\n")
             received = b""
             while b"data: 0" not in received:
@@ -403,9 +405,7 @@ def test_an_interim_answer_is_not_taken_for_the_response():
 def test_statuses_are_counted_even_when_a_pipelined_request_reuses_the_connection_at_once():
     async def scenario():
         async with gateway() as running:
-            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
-            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
-            await read_responses(reader, 1)
+            reader, writer = await warm_connection(running)
             writer.write(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n"
                          b"GET /next HTTP/1.1\r\nhost: x\r\n\r\n")
             done = (await read_responses(reader, 2)).done
@@ -424,9 +424,7 @@ def test_a_large_answer_for_a_client_gone_is_not_kept_open():
         async with gateway(RouteMode.MONOLITH) as running, \
                 httpx.AsyncClient(base_url=running.url) as client:
             await warmed(client, running)
-            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
-            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
-            await read_responses(reader, 1)
+            reader, writer = await warm_connection(running)
             writer.write(b"GET /slow-big HTTP/1.1\r\nhost: x\r\n\r\n")
             await writer.drain()
             writer.close()
@@ -441,9 +439,7 @@ def test_a_large_answer_for_a_client_gone_is_not_kept_open():
 def test_stopping_cuts_exchanges_in_flight_and_says_so(caplog):
     async def scenario():
         async with gateway(timeout=5.0, graceful_seconds=0.2) as running:
-            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
-            writer.write(b"GET /warm-up HTTP/1.1\r\nhost: x\r\n\r\n")
-            await read_responses(reader, 1)
+            reader, writer = await warm_connection(running)
             running.service.requests.clear()
             writer.write(b"GET /silent HTTP/1.1\r\nhost: x\r\n\r\n")
             await writer.drain()
