@@ -9,8 +9,8 @@ window and metrics as the ASGI path, through the same functions.
 
 Anything else is left to the ASGI path (``Gateway._proxy``), whole or from where it
 stands: a request the direct path does not take (a body, another method, shadow mode, an
-open breaker, no idle upstream connection), a response that is not whole when its head
-arrives (relayed from there by a task), and an upstream failure (fallback or problem).
+open breaker, no idle upstream connection), a response body that is large or of unknown
+length (relayed from there by a task), and an upstream failure (fallback or problem).
 """
 
 from __future__ import annotations

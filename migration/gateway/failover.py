@@ -51,8 +51,8 @@ async def to_service(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
             # A canary user answered by a fallback or a 503 was failed by the service.
             window.record(True, 0.0)
         return await fallback_or_fail(gw, route, scope, inbound, body, send, "breaker_open",
-                                       503, "gateway.circuit_open",
-                                       f"the circuit breaker of {pool.name} is open")
+                                      503, "gateway.circuit_open",
+                                      f"the circuit breaker of {pool.name} is open")
     started, generation = gw.clock(), pool.breaker.generation
     error: UpstreamError | None = None
     failed = True
@@ -70,7 +70,7 @@ async def to_service(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
         window.record(failed, elapsed)
     if error is not None:
         return await fallback_or_fail(gw, route, scope, inbound, body, send, error.code,
-                                       error.status, error.code, str(error))
+                                      error.status, error.code, str(error))
     if failed and can_fall_back(route, scope, body):
         discard(conn)
         return await fallback(gw, route, scope, inbound, body, send, f"status_{conn.status}")
@@ -81,8 +81,8 @@ async def to_service(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
 
 
 async def fallback_or_fail(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
-                            body: RequestBody, send: Send, reason: str, status: int,
-                            code: str, detail: str) -> tuple[str, int]:
+                           body: RequestBody, send: Send, reason: str, status: int,
+                           code: str, detail: str) -> tuple[str, int]:
     if can_fall_back(route, scope, body):
         return await fallback(gw, route, scope, inbound, body, send, reason)
     await send_problem(send, status, code, "Service failed", detail, route.service or "",
@@ -91,7 +91,7 @@ async def fallback_or_fail(gw: Gateway, route: Route, scope: dict, inbound: Inbo
 
 
 async def fallback(gw: Gateway, route: Route, scope: dict, inbound: Inbound, body: RequestBody,
-                    send: Send, reason: str) -> tuple[str, int]:
+                   send: Send, reason: str) -> tuple[str, int]:
     """The monolith answers a request its service could not (``X-Carve-Fallback`` says why)."""
     gw.metrics.fallbacks[(route.prefix, reason)] += 1
     status = await gw.forward(gw.monolith, scope, inbound, body, send,

@@ -6,11 +6,13 @@ request cycle (flow-control objects, an event per request, a timer per response,
 every header the app sends) was measured as the largest share of the gateway's own time,
 so the gateway is served by this protocol instead (docs/adr/0005-gateway-http-server.md).
 
-What it does, per connection: requests parsed by httptools; each handed to the ASGI app as
-its own task; pipelined requests answered in order; request bodies streamed with flow
-control and ``Expect: 100-continue`` answered on the first ``receive``; a response's head
-and body written together when the body is whole (one ``send`` system call); bodies of
-unknown length chunked; keep-alive unless the client or HTTP/1.0 says otherwise.
+What it does, per connection: requests parsed by httptools; each offered to a direct
+handler when one is given (the gateway's callback path for plain GETs, ADR 0006), else
+handed to the ASGI app as its own task; pipelined requests answered in order; request
+bodies streamed with flow control and ``Expect: 100-continue`` answered on the first
+``receive``; a response's head and body written together when the body is whole (one
+``send`` system call); bodies of unknown length chunked; keep-alive unless the client or
+HTTP/1.0 says otherwise.
 
 What it trusts: header names from the app are lowercase and values free of CR/LF (the
 gateway's come from httptools, which refuses both, and from Starlette).
