@@ -1,11 +1,13 @@
 """Benchmark: the gateway in ``service`` mode against NGINX proxy_pass and the backend direct.
 
 The same minimal backend is hit directly, through NGINX (``proxy_pass``, keep-alive
-upstream), through ``carve run gateway`` and through the same job done with aiohttp's
-client; one worker each, the same wrk load (``-t1 -c32``), in one run: every target is up
-at once and the wrk runs alternate between them for a few rounds, so a slow spell of the
-machine is shared; the figures are medians over the rounds. wrk and NGINX come from Debian
-and are installed when missing.
+upstream), through ``carve run gateway``, through the same job done with aiohttp's client
+and through the least a Python proxy can do (``floor_proxy.py``: uvloop and httptools, no
+features), which shows what this machine allows any Python data plane. One worker each,
+the same wrk load (``-t1 -c32``), in one run: every target is up at once and the wrk runs
+alternate between them for a few rounds, so a slow spell of the machine is shared; the
+figures are medians over the rounds. wrk and NGINX come from Debian and are installed when
+missing.
 
     python tools/bench/gateway.py [--quick] [--json] [--seconds N] [--rounds N]
 
@@ -117,7 +119,7 @@ def _latency(out: str, percentile: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-TARGETS = ("direct", "nginx", "carve", "aiohttp_proxy")
+TARGETS = ("direct", "nginx", "carve", "aiohttp_proxy", "python_floor")
 # The backend's direct throughput on the machine the goals were set on. With 32 requests in
 # flight and every core busy, p50 is about 32 / throughput, so latencies scale with the
 # machine's speed: the added p50 is also given as it would be at that speed.
@@ -156,7 +158,12 @@ def run(seconds: int, rounds: int) -> dict[str, object]:
         aio_port = free_port()
         stack.enter_context(uvicorn_app("tools.bench.aiohttp_proxy:app", aio_port,
                                         {"BENCH_UPSTREAM": f"http://127.0.0.1:{backend}"}))
-        ports = dict(zip(TARGETS, (backend, nginx_port, carve_port, aio_port), strict=True))
+        floor_port = free_port()
+        stack.enter_context(process([sys.executable, "tools/bench/floor_proxy.py",
+                                     str(floor_port), str(backend)],
+                                    f"http://127.0.0.1:{floor_port}/"))
+        ports = dict(zip(TARGETS, (backend, nginx_port, carve_port, aio_port, floor_port),
+                         strict=True))
         for _ in range(rounds):
             for name in TARGETS:
                 runs[name].append(wrk(f"http://127.0.0.1:{ports[name]}/item", seconds))
@@ -182,19 +189,23 @@ def summary(results: dict[str, object], rounds: int) -> dict[str, object]:
         "carve_added_p50_ms_at_reference_speed": round(
             (carve["p50_ms"] - direct["p50_ms"]) * direct["rps"] / REFERENCE_DIRECT_RPS, 3),
         "aiohttp_ratio": round(results["aiohttp_proxy"]["rps"] / nginx["rps"], 3),
+        # What no Python proxy does better on this machine (tools/bench/floor_proxy.py).
+        "python_floor_ratio": round(results["python_floor"]["rps"] / nginx["rps"], 3),
+        "python_floor_added_p50_ms": round(
+            results["python_floor"]["p50_ms"] - direct["p50_ms"], 3),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="2 rounds of 4 s per target (under a minute)")
+                        help="2 rounds of 3 s per target (under a minute)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--seconds", type=int, default=None, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over the targets")
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 3)
-    report = summary(run(args.seconds or (4 if args.quick else 10), rounds), rounds)
+    report = summary(run(args.seconds or (3 if args.quick else 10), rounds), rounds)
     if args.json:
         print(json.dumps(report))
         return
