@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from migration.cli.options import JsonOption
 from migration.cli.output import console, print_json
@@ -28,13 +29,19 @@ def list_routes(json: JsonOption = False) -> None:
         print_json(data)
         return
     table = Table(title=f"routes (version {data['version']})")
-    for column in ("prefix", "mode", "service", "percent", "sticky", "live"):
+    table.add_column("prefix", **_whole(route["prefix"] for route in data["routes"]))
+    for column in ("mode", "service", "percent", "sticky", "live"):
         table.add_column(column)
     for route in data["routes"]:
         table.add_row(route["prefix"], route["mode"], route.get("service") or "-",
                       f"{route['percent']:g}%" if route["mode"] == "canary" else "-",
                       f"{route['sticky']['kind']}:{route['sticky']['name']}", _live(route))
     console.print(table)
+
+
+def _whole(prefixes: Iterable[str]) -> dict[str, Any]:
+    """Column options that keep every prefix whole: it is what a user types next."""
+    return {"no_wrap": True, "min_width": max(map(len, prefixes), default=6)}
 
 
 def _live(route: dict[str, Any]) -> str:
@@ -129,7 +136,8 @@ def audit(
     if json:
         print_json(entries)
         return
-    table = Table("when", "prefix", "old", "new", "reason", "by")
+    table = Table("when", Column("prefix", **_whole(entry["prefix"] for entry in entries)),
+                  "old", "new", "reason", "by")
     for entry in entries:
         table.add_row(_when(entry["at"]), entry["prefix"], _mode(entry["old"]),
                       _mode(entry["new"]), entry["reason"],

@@ -240,7 +240,7 @@ def _route_view(gateway: Gateway, route: Route) -> dict[str, Any]:
     verdict = gateway.guard.tracker.verdict(route)
     if verdict is not None:
         view["slo_window"] = {"requests": verdict.requests, "error_rate": verdict.error_rate,
-                              "p99_ms": verdict.p99_ms}
+                              "p99_ms": round(verdict.p99_ms, 3)}
     stats = gateway.shadow.routes.get(route.prefix)
     if stats is not None:
         view["shadow_stats"] = {k: v for k, v in stats.as_json().items() if k != "samples"}

@@ -13,9 +13,10 @@ from tests.support.processes import ROOT
 INVENTORY = "/api/v1/inventory"
 
 
-def carve(gw, *args: str) -> subprocess.CompletedProcess[str]:
+def carve(gw, *args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "migration.cli", *args], cwd=ROOT,
-                          env=gw.cli_env(), capture_output=True, text=True, timeout=60)
+                          env={**gw.cli_env(), "COLUMNS": str(columns)}, capture_output=True,
+                          text=True, timeout=60)
 
 
 def upstream_of(gw, path: str, user: str = "", method: str = "GET") -> str:
@@ -68,6 +69,9 @@ def test_a_canary_set_through_the_cli_moves_a_quarter_of_the_users_at_once(
         assert all(upstream_of(gw, INVENTORY, u) == first[u] for u in users[:40])
         listed = json.loads(carve(gw, "route", "list", "--json").stdout)
         assert listed["routes"][0]["mode"] == "canary" and listed["routes"][0]["percent"] == 25
+        row = next(line for line in carve(gw, "route", "list").stdout.splitlines()
+                   if INVENTORY in line)  # the prefix whole, even in 80 columns
+        assert "canary" in row and "25%" in row and "inventory" in row.replace(INVENTORY, "")
         carve(gw, "route", "set", INVENTORY, "--mode", "canary", "--percent", "60")
         assert all(upstream_of(gw, INVENTORY, u) == "inventory"
                    for u, side in first.items() if side == "inventory")
