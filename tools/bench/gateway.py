@@ -171,7 +171,7 @@ def run(seconds: int, rounds: int) -> dict[str, object]:
 
 
 def _medians(results: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+    return {key: round(statistics.median(r[key] for r in results), 3) for key in results[0]}
 
 
 def summary(results: dict[str, object], rounds: int) -> dict[str, object]:
