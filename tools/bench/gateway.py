@@ -171,7 +171,10 @@ def run(seconds: int, rounds: int) -> dict[str, object]:
 
 
 def _medians(results: list[dict[str, float]]) -> dict[str, float]:
-    return {key: round(statistics.median(r[key] for r in results), 3) for key in results[0]}
+    """Medians of the rates and latencies; errors are counted over every round."""
+    medians = {key: round(statistics.median(r[key] for r in results), 3)
+               for key in results[0] if key != "errors"}
+    return {**medians, "errors": sum(r["errors"] for r in results)}
 
 
 def summary(results: dict[str, object], rounds: int) -> dict[str, object]:
