@@ -53,7 +53,8 @@ async def _send(pool: UpstreamPool, method: str, data: bytes, streamed: RequestB
                 length: int | None) -> UpstreamConnection:
     """``data`` is the head with the whole body, or the head of a ``streamed`` body."""
     for attempt in (1, 2):
-        conn = pool.take_idle() or await pool.connect()
+        # The retry opens a new connection: an idle one may be as stale as the first.
+        conn = (pool.take_idle() if attempt == 1 else None) or await pool.connect()
         conn.head_only = method == "HEAD"
         pool.arm(conn)
         try:

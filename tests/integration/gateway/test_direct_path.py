@@ -303,6 +303,24 @@ def test_a_kept_alive_connection_the_upstream_closed_is_retried_on_a_new_one():
     assert running.monolith.requests == []
 
 
+def test_the_retry_after_a_closed_connection_does_not_take_another_stale_one():
+    async def scenario():
+        async with gateway(drop_reused=True) as running, \
+                httpx.AsyncClient(base_url=running.url) as client:
+            # Three at once: three upstream connections, each closed when it is used again.
+            await asyncio.gather(*(client.get(f"/split-{n}") for n in range(3)))
+            running.taken.clear()
+            answer = await client.get("/again")
+        return running, answer
+
+    running, answer = run(scenario())
+    assert running.taken == ["/again"]  # the direct path's try, then the ASGI path's one retry
+    assert answer.status_code == 200 and answer.text == "inventory"
+    assert "x-carve-fallback" not in answer.headers
+    assert running.service.connections == 4
+    assert running.monolith.requests == []
+
+
 def test_a_canary_splits_directly_by_the_sticky_key():
     async def scenario():
         async with gateway(RouteMode.CANARY, percent=50) as running, \
