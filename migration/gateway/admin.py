@@ -20,6 +20,7 @@ from migration.gateway.routes import (
     Slo,
     StickyKey,
 )
+from migration.gateway.store import RouteStoreError
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
 
 if TYPE_CHECKING:
@@ -136,7 +137,8 @@ def build_admin(gateway: Gateway) -> Starlette:
         Endpoint("/_carve/routes/rollback", rollback, methods=["POST"]),
         Endpoint("/_carve/audit", audit), Endpoint("/_carve/diffs", diffs),
         Endpoint("/_carve/upstreams", upstreams), Endpoint("/_carve/metrics", metrics),
-    ], exception_handlers={_Refused: _refused, HTTPException: _http_error})
+    ], exception_handlers={_Refused: _refused, HTTPException: _http_error,
+                           RouteStoreError: _store_failed})
     app.state.gateway = gateway
 
     async def guarded(scope: dict, receive: Any, send: Any) -> None:
@@ -156,8 +158,13 @@ def _gateway(request: Request) -> Gateway:
 async def healthz(request: Request) -> Response:
     """``GET /_carve/healthz``: up, with the routes' version and where they live."""
     gateway = _gateway(request)
-    return JSONResponse({"status": "ok", "routes_version": gateway.table.version,
-                         "store": gateway.store.description})
+    store = gateway.store
+    # Degraded, not down: the gateway goes on routing by the last table it could read.
+    health = {"status": "degraded" if store.problem else "ok",
+              "routes_version": gateway.table.version, "store": store.description}
+    if store.problem:
+        health["store_problem"] = store.problem
+    return JSONResponse(health)
 
 
 async def list_routes(request: Request) -> Response:
@@ -228,6 +235,11 @@ async def metrics(request: Request) -> Response:
 async def _refused(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, _Refused)
     return _problem(exc.status, exc.code, exc.detail)
+
+
+async def _store_failed(_: Request, exc: Exception) -> Response:
+    # The message says whether the change was written (see Gateway.change_route).
+    return _problem(503, "gateway.route_store", str(exc))
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:

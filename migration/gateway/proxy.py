@@ -22,7 +22,7 @@ from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.settings import MONOLITH, GatewaySettings
 from migration.gateway.shadow import ShadowRecorder
 from migration.gateway.sticky import goes_to_service, sticky_header, sticky_key
-from migration.gateway.store import ToggleStore
+from migration.gateway.store import RouteStoreError, ToggleStore
 from migration.gateway.upstream import UpstreamError, UpstreamPool
 from migration.runtime.breaker import CircuitBreaker
 
@@ -94,7 +94,11 @@ class Gateway:
                            reason: str, automatic: bool = False):
         """Change a route in the store and apply the new table here at once."""
         entry = await self.store.change(prefix, mutate, reason, automatic)
-        self.apply(await self.store.load())
+        try:
+            self.apply(await self.store.load())
+        except RouteStoreError as exc:
+            raise RouteStoreError(f"the change was saved as version {entry.version}, but the "
+                                  f"table cannot be read back to apply it: {exc}") from exc
         return entry
 
     async def _lifespan(self, receive: Callable, send: Send) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migration.gateway.store.base import AuditEntry, Mutation, ToggleStore
+from migration.gateway.store.base import AuditEntry, Mutation, RouteStoreError, ToggleStore
 from migration.gateway.store.file import FileToggleStore
 
-__all__ = ["AuditEntry", "Mutation", "ToggleStore", "FileToggleStore", "open_store",
-           "REDIS_SCHEMES"]
+__all__ = ["AuditEntry", "Mutation", "RouteStoreError", "ToggleStore", "FileToggleStore",
+           "open_store", "REDIS_SCHEMES"]
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 

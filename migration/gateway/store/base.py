@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from migration.gateway.routes import Route, RouteTable
+from migration.runtime.errors import ConfigError
 
 Mutation = Callable[[Route | None], Route | None]
 OnChange = Callable[[RouteTable], Awaitable[None] | None]
@@ -26,10 +27,15 @@ class AuditEntry(BaseModel):
     version: int = 0
 
 
+class RouteStoreError(ConfigError):
+    """The route store cannot be read or written, or holds something that is not a route."""
+
+
 class ToggleStore(Protocol):
     """A route table that can be changed atomically and watched for changes."""
 
     description: str
+    problem: str | None  # why the latest change could not be taken, until one is
 
     async def load(self) -> RouteTable:
         """The table as stored now."""

@@ -13,8 +13,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from migration.gateway.routes import Route, RouteTable
-from migration.gateway.store.base import AuditEntry, Mutation, OnChange, audit_entry
-from migration.runtime.errors import ConfigError
+from migration.gateway.store.base import (
+    AuditEntry,
+    Mutation,
+    OnChange,
+    RouteStoreError,
+    audit_entry,
+)
 
 log = logging.getLogger("carve.gateway")
 POLL_SECONDS = 0.25
@@ -27,7 +32,7 @@ def parse_table(text: str, source: str) -> RouteTable:
         routes = [Route.model_validate(item) for item in document.get("routes", [])]
         return RouteTable(routes, int(document.get("version", 0)))
     except (ValueError, ValidationError, AttributeError, TypeError) as exc:
-        raise ConfigError(f"{source}: not a valid route table: {exc}") from exc
+        raise RouteStoreError(f"{source}: not a valid route table: {exc}") from exc
 
 
 class FileToggleStore:
@@ -37,6 +42,7 @@ class FileToggleStore:
         self.path = path
         self.audit_path = path.with_name(path.stem + ".audit.jsonl")
         self.description = f"file {path}"
+        self.problem: str | None = None
 
     async def load(self) -> RouteTable:
         """The table in the file (empty when there is no file yet)."""
@@ -47,12 +53,17 @@ class FileToggleStore:
             text = self.path.read_text()
         except FileNotFoundError:
             return RouteTable()
+        except OSError as exc:
+            raise RouteStoreError(f"{self.description}: cannot read: {exc}") from exc
         return parse_table(text, str(self.path))
 
     async def change(self, prefix: str, mutate: Mutation, reason: str,
                      automatic: bool = False) -> AuditEntry:
         """Read, change and rewrite under an exclusive lock, so concurrent writers queue."""
-        return await asyncio.to_thread(self._change, prefix, mutate, reason, automatic)
+        try:
+            return await asyncio.to_thread(self._change, prefix, mutate, reason, automatic)
+        except OSError as exc:
+            raise RouteStoreError(f"{self.description}: cannot write: {exc}") from exc
 
     def _change(self, prefix: str, mutate: Mutation, reason: str, automatic: bool) -> AuditEntry:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,9 +102,11 @@ class FileToggleStore:
             seen = stamp
             try:
                 table = self._read()
-            except ConfigError as exc:
+            except RouteStoreError as exc:
+                self.problem = str(exc)
                 log.error("keeping the current routes: %s", exc)
                 continue
+            self.problem = None
             outcome = on_change(table)
             if inspect.isawaitable(outcome):
                 await outcome

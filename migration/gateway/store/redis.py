@@ -14,10 +14,17 @@ import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from pydantic import ValidationError
 from redis.exceptions import RedisError, WatchError
 
 from migration.gateway.routes import Route, RouteTable
-from migration.gateway.store.base import AuditEntry, Mutation, OnChange, audit_entry
+from migration.gateway.store.base import (
+    AuditEntry,
+    Mutation,
+    OnChange,
+    RouteStoreError,
+    audit_entry,
+)
 from migration.runtime.errors import ConfigError
 
 log = logging.getLogger("carve.gateway")
@@ -38,6 +45,7 @@ class RedisToggleStore:
         self._audit = f"{prefix}audit"
         self._channel = f"{prefix}changes"
         self.description = description
+        self.problem: str | None = None
 
     @classmethod
     def from_url(cls, url: str) -> RedisToggleStore:
@@ -51,26 +59,51 @@ class RedisToggleStore:
                                              socket_connect_timeout=2)
         except ValueError as exc:
             raise ConfigError(f"--routes {url!r}: {exc}") from exc
-        safe = urlunsplit(parts._replace(netloc=parts.hostname or "", query=""))
+        # Shown in errors and the health check: host and port, never the password.
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        safe = urlunsplit(parts._replace(netloc=netloc, query=""))
         return cls(client, prefix, f"redis {safe} prefix {prefix}")
 
     async def load(self) -> RouteTable:
         """Routes and version read in one transaction."""
-        async with self._client.pipeline(transaction=True) as pipe:
-            raw, version = await pipe.hgetall(self._routes).get(self._version).execute()
-        routes = [Route.model_validate_json(value) for value in raw.values()]
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                raw, version = await pipe.hgetall(self._routes).get(self._version).execute()
+        except (RedisError, OSError) as exc:
+            raise RouteStoreError(f"route store {self.description}: {exc}") from exc
+        routes = [self._route(key, value) for key, value in raw.items()]
         return RouteTable(routes, int(version or 0))
+
+    def _route(self, key: bytes, raw: bytes) -> Route:
+        """One entry of the hash; one that is not a route names its key and the problem."""
+        try:
+            return Route.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            what = f"{where}: {first['msg']}" if where else first["msg"]
+            raise RouteStoreError(
+                f"route store {self.description}: entry {key.decode(errors='replace')!r} of "
+                f"{self._routes} is not a valid route ({what})") from exc
 
     async def change(self, prefix: str, mutate: Mutation, reason: str,
                      automatic: bool = False) -> AuditEntry:
         """Optimistic transaction: retried when another writer got in between."""
+        try:
+            return await self._change(prefix, mutate, reason, automatic)
+        except (RedisError, OSError) as exc:
+            raise RouteStoreError(f"route store {self.description}: {exc}") from exc
+
+    async def _change(self, prefix: str, mutate: Mutation, reason: str,
+                      automatic: bool) -> AuditEntry:
         async with self._client.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     await pipe.watch(self._routes, self._version)
                     raw = await pipe.hget(self._routes, prefix)
                     version = int(await pipe.get(self._version) or 0) + 1
-                    old = Route.model_validate_json(raw) if raw else None
+                    old = self._route(prefix.encode(), raw) if raw else None
                     new = mutate(old)
                     entry = audit_entry(prefix, old, new, reason, automatic, version)
                     pipe.multi()
@@ -96,7 +129,12 @@ class RedisToggleStore:
         return [e for e in entries if prefix is None or e.prefix == prefix][:limit]
 
     async def watch(self, on_change: OnChange) -> None:
-        """Reload on each message or version bump; ride out Redis restarts."""
+        """Reload on each message or version bump; ride out Redis restarts and bad entries.
+
+        While the table cannot be read (Redis down, or an entry that is not a route), the
+        current routes stay, ``problem`` says why (the health check shows it), and the read
+        is tried again each second until it succeeds.
+        """
         seen: int | None = None
         while True:
             try:
@@ -108,12 +146,17 @@ class RedisToggleStore:
                         version = int(await self._client.get(self._version) or 0)
                         if version != seen:
                             seen = await self._deliver(on_change)
-            except (RedisError, OSError) as exc:
-                log.error("route store unreachable, keeping the current routes: %s", exc)
+            except (RedisError, OSError, RouteStoreError) as exc:
+                if str(exc) != self.problem:
+                    log.error("keeping the current routes: %s", exc)
+                self.problem = str(exc)
                 await asyncio.sleep(1)
 
     async def _deliver(self, on_change: OnChange) -> int:
         table = await self.load()
+        if self.problem is not None:
+            log.info("route store %s readable again", self.description)
+            self.problem = None
         outcome = on_change(table)
         if inspect.isawaitable(outcome):
             await outcome

@@ -8,6 +8,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from migration.gateway.routes import Route, RouteMode
+from migration.gateway.store import RouteStoreError
 from migration.gateway.store.redis import RedisToggleStore
 from tests.support.gateway_processes import echo_backend, gateway_process
 from tests.support.services import REDIS_URL
@@ -69,3 +70,62 @@ def test_a_second_gateway_sees_a_change_within_a_second(redis_prefix):
         audit = second.admin("GET", "/_carve/audit").json()
     assert before == "monolith"
     assert audit[0]["new"]["mode"] == "service"
+
+
+async def test_an_entry_that_is_not_a_route_keeps_the_table_until_it_is_repaired(redis_prefix):
+    client, prefix = redis_prefix
+    store = RedisToggleStore(aioredis.Redis.from_url(REDIS_URL), prefix)
+    seen = []
+    watcher = asyncio.create_task(store.watch(seen.append))
+    try:
+        await store.change(INVENTORY, service, "go live")
+        await until(lambda: seen and seen[-1].version == 1)
+        # A hand edit, or a replica of another carve version, leaves an entry we can't read.
+        client.hset(f"{prefix}routes", "/bad", '{"prefix": "/bad", "mode": "sideways"}')
+        client.incr(f"{prefix}version")
+        await until(lambda: store.problem is not None)
+        assert "'/bad'" in store.problem and "mode" in store.problem
+        with pytest.raises(RouteStoreError, match="not a valid route"):
+            await store.load()
+        client.hdel(f"{prefix}routes", "/bad")
+        await store.change(INVENTORY, lambda r: None, "roll back")
+        await until(lambda: seen[-1].version == 3)  # the watcher lived through it
+    finally:
+        watcher.cancel()
+        await store.close()
+    assert store.problem is None and seen[-1].get(INVENTORY) is None
+
+
+def test_a_replica_says_it_is_degraded_while_the_table_is_unreadable(redis_prefix):
+    client, prefix = redis_prefix
+    routes = f"{REDIS_URL}?prefix={prefix}:"
+    with echo_backend("monolith") as monolith, echo_backend("inventory") as inventory, \
+            gateway_process(routes, monolith, {"inventory": inventory}) as first, \
+            gateway_process(routes, monolith, {"inventory": inventory}) as second:
+        client.hset(f"{prefix}:routes", "/bad", "not json")
+        client.incr(f"{prefix}:version")
+        wait_until(lambda: httpx.get(second.url + "/_carve/healthz").json()["status"]
+                   == "degraded")
+        refused = first.admin("PUT", "/_carve/routes", json={
+            "prefix": INVENTORY, "mode": "service", "service": "inventory"})
+        assert refused.status_code == 503
+        assert "saved" in refused.json()["detail"] and "'/bad'" in refused.json()["detail"]
+        client.hdel(f"{prefix}:routes", "/bad")
+        first.admin("POST", "/_carve/routes/rollback", json={"prefix": INVENTORY})
+        wait_until(lambda: httpx.get(second.url + "/_carve/healthz").json()["status"] == "ok")
+        assert httpx.get(second.url + "/_carve/healthz").json()["routes_version"] == 3
+        assert httpx.get(second.url + INVENTORY).headers["x-carve-upstream"] == "monolith"
+
+
+async def until(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.02)
+
+
+def wait_until(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.05)

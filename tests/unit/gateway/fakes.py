@@ -13,6 +13,7 @@ class MemoryToggleStore:
     """The route table and audit log in memory."""
 
     description = "memory"
+    problem: str | None = None
 
     def __init__(self, table: RouteTable | None = None) -> None:
         self.table = table or RouteTable()

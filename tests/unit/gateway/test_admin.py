@@ -6,6 +6,7 @@ import pytest
 from migration.gateway.proxy import Gateway
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.settings import GatewaySettings
+from migration.gateway.store import FileToggleStore
 from tests.unit.gateway.fakes import MemoryToggleStore
 
 pytestmark = pytest.mark.anyio
@@ -46,6 +47,19 @@ async def test_without_a_configured_token_the_admin_api_is_off_and_says_so():
 async def test_health_needs_no_token():
     response = await call(gateway(token=None), "GET", "/_carve/healthz", token=None)
     assert response.json()["status"] == "ok"
+
+
+async def test_a_store_that_cannot_be_written_is_a_503_that_says_why(tmp_path):
+    (tmp_path / "not-a-directory").write_text("")
+    gw = gateway()
+    gw.store = FileToggleStore(tmp_path / "not-a-directory" / "routes.json")
+    response = await call(gw, "PUT", "/_carve/routes", json={
+        "prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"})
+    assert response.status_code == 503
+    assert response.json()["code"] == "gateway.route_store"
+    assert "cannot write" in response.json()["detail"]
+    assert "not-a-directory" in response.json()["detail"]
+    assert gw.table.routes == []
 
 
 async def test_a_change_applies_at_once_and_is_audited():
