@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import string
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_PREFIX_CHARACTERS = frozenset(string.ascii_letters + string.digits + "/-._~:@+,=")
 
 
 class RouteMode(StrEnum):
@@ -87,6 +90,9 @@ class Route(_Strict):
         segments = [s for s in value.split("/") if s]
         if any(s in (".", "..") for s in segments) or "%" in value:
             raise ValueError("a route prefix has no dot segments or percent-encoding")
+        if not _PREFIX_CHARACTERS.issuperset(value):
+            # Kept to what every export can write without quoting: NGINX, Envoy, YAML.
+            raise ValueError("a route prefix holds letters, digits, '/' and - . _ ~ : @ + , =")
         return "/" + "/".join(segments)
 
     @model_validator(mode="after")
@@ -135,6 +141,8 @@ class RouteTable:
         routes = self._by_prefix
         if not routes:
             return None
+        if "//" in path:  # matched as normalized: //api//v1 is /api/v1, as NGINX merges it
+            path = "/" + "/".join(s for s in path.split("/") if s)
         candidate = path.rstrip("/") or "/"
         while True:
             route = routes.get(candidate)

@@ -34,7 +34,15 @@ def test_prefixes_are_normalized():
     assert Route(prefix="/api//v1/inventory/").prefix == "/api/v1/inventory"
 
 
-@pytest.mark.parametrize("prefix", ["api", "/api/../x", "/api%2fv1"])
+def test_doubled_slashes_do_not_get_past_a_prefix():
+    routes = table("/api/v1/inventory", "/api/v1/retired")
+    assert routes.match("/api/v1//inventory/items").prefix == "/api/v1/inventory"
+    assert routes.match("//api/v1/retired/x").prefix == "/api/v1/retired"
+    assert routes.match("/api//v2") is None
+
+
+@pytest.mark.parametrize("prefix", ["api", "/api/../x", "/api%2fv1", "/a b", "/a;b", '/a"b',
+                                    "/a{b}", "/é"])
 def test_bad_prefixes_are_refused(prefix):
     with pytest.raises(ValidationError):
         Route(prefix=prefix)
