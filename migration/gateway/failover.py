@@ -40,11 +40,10 @@ async def to_service(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
                      body: RequestBody, send: Send, canary: bool) -> tuple[str, int]:
     """Send the request to the route's service; the monolith answers when it cannot."""
     pool = gw.pools.get(route.service or "")
-    if pool is None:
+    if pool is None:  # a table from the store naming a service this gateway was not given
         detail = f"route {route.prefix} names service {route.service!r}, which has no URL"
-        await send_problem(send, 502, "gateway.unknown_service", "Unknown service", detail,
-                           route.service or "", inbound.request_id)
-        return route.service or "", 502
+        return await fallback_or_fail(gw, route, scope, inbound, body, send, "unknown_service",
+                                      502, "gateway.unknown_service", detail)
     window = gw.guard.window(route) if canary else None
     if not pool.breaker.allow():
         if window is not None:

@@ -18,13 +18,14 @@ from migration.gateway.mirroring import shadowed
 from migration.gateway.paths import refusal_reason
 from migration.gateway.problems import Send, send_problem
 from migration.gateway.rollback import SloGuard
-from migration.gateway.routes import Route, RouteMode, RouteTable
+from migration.gateway.routes import MODES_NEEDING_SERVICE, Route, RouteMode, RouteTable
 from migration.gateway.settings import MONOLITH, GatewaySettings
 from migration.gateway.shadow import ShadowRecorder
 from migration.gateway.sticky import goes_to_service, sticky_header, sticky_key
 from migration.gateway.store import RouteStoreError, ToggleStore
 from migration.gateway.upstream import UpstreamError, UpstreamPool
 from migration.runtime.breaker import CircuitBreaker
+from migration.runtime.errors import ConfigError
 
 log = logging.getLogger("carve.gateway")
 
@@ -63,6 +64,8 @@ class Gateway:
     async def start(self) -> None:
         """Load the routes, then watch the store and the canaries' SLOs."""
         self.table = await self.store.load()
+        if unknown := self.unknown_services(self.table):
+            raise ConfigError(f"routes in {self.store.description}: {unknown}")
         self.spawn(self.store.watch(self.apply))
         self.spawn(self.guard.run(self.settings.slo_check_seconds))
         self.spawn(self._expire_exchanges())
@@ -88,7 +91,21 @@ class Gateway:
         """Take a new table; requests in flight finish with the route they started with."""
         if table.version != self.table.version or table.version == 0:
             log.info("routes version %s", table.version)
+            if unknown := self.unknown_services(table):
+                log.error("routes version %s: %s; their reads go to the monolith, their "
+                          "writes get a 502", table.version, unknown)
         self.table = table
+
+    def unknown_services(self, table: RouteTable) -> str:
+        """What routes send traffic to a service this gateway has no URL for, if any."""
+        missing = sorted({(r.prefix, r.service) for r in table.routes
+                          if r.mode in MODES_NEEDING_SERVICE and r.service not in self.pools})
+        if not missing:
+            return ""
+        known = ", ".join(sorted(name for name in self.pools if name != MONOLITH)) or "none"
+        named = "; ".join(f"{prefix} sends traffic to {service!r}" for prefix, service in missing)
+        hint = " ".join(f"--service {name}=URL" for name in sorted({s for _, s in missing}))
+        return f"{named}, which has no URL here: add {hint} (services known: {known})"
 
     async def change_route(self, prefix: str, mutate: Callable[[Route | None], Route | None],
                            reason: str, automatic: bool = False):

@@ -1,13 +1,15 @@
 """Fallback, circuit breaker, automatic rollback and the errors the gateway answers itself."""
 
 import http.client
+import subprocess
+import sys
 import time
 from urllib.parse import urlsplit
 
 import httpx
 
 from tests.support.gateway_processes import gateway_process, write_routes
-from tests.support.processes import free_port
+from tests.support.processes import ROOT, free_port
 
 INVENTORY = "/api/v1/inventory"
 
@@ -134,3 +136,25 @@ def test_a_dead_monolith_is_a_502_problem(tmp_path):
     assert response.status_code == 502
     assert response.headers["x-carve-upstream"] == "monolith"
     assert response.json()["type"] == "urn:carve:problem:gateway.upstream_unavailable"
+
+
+def test_a_route_to_a_service_the_gateway_has_no_url_for(tmp_path, monolith_url, inventory_url):
+    ghost = [{"prefix": "/ghost", "mode": "service", "service": "ghost"}]
+    started = subprocess.run(
+        [sys.executable, "-m", "migration.cli", "run", "gateway", "--port", str(free_port()),
+         "--monolith", monolith_url, "--routes", str(write_routes(tmp_path / "g.json", ghost))],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert started.returncode == 2
+    assert "/ghost sends traffic to 'ghost'" in started.stderr
+    assert "--service ghost=URL" in started.stderr
+    routes = write_routes(tmp_path / "routes.json", [])
+    with gateway_process(routes, monolith_url, {"inventory": inventory_url}) as gw:
+        write_routes(routes, ghost)  # a table from the store is taken as it stands
+        deadline = time.monotonic() + 3
+        while "x-carve-fallback" not in (read := httpx.get(gw.url + "/ghost/x")).headers:
+            assert time.monotonic() < deadline, "the edit was not picked up"
+            time.sleep(0.05)
+        write = httpx.post(gw.url + "/ghost/x", content=b"{}")
+    assert read.status_code == 200 and read.headers["x-carve-upstream"] == "monolith"
+    assert read.headers["x-carve-fallback"] == "unknown_service"
+    assert write.status_code == 502 and write.json()["code"] == "gateway.unknown_service"
