@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from migration.gateway.exports import ExportInput
+from migration.gateway.exports import SHARES, ExportInput, share
 from migration.gateway.routes import Route, RouteMode
 
 
@@ -14,8 +14,9 @@ def render_envoy(spec: ExportInput) -> str:
     """A complete Envoy bootstrap in YAML; the same input always gives the same text."""
     spec.upstream("monolith")
     routes = [_route(route, spec) for route in reversed(spec.table.routes)]
-    routes.append({"match": {"prefix": "/"}, "route": {"cluster": "monolith"},
-                   "response_headers_to_add": [_upstream_header("monolith")]})
+    if not spec.has_root_route():
+        routes.append({"match": {"prefix": "/"}, "route": {"cluster": "monolith"},
+                       "response_headers_to_add": [_upstream_header("monolith")]})
     manager = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network."
                  "http_connection_manager.v3.HttpConnectionManager",
@@ -50,11 +51,12 @@ def _route(route: Route, spec: ExportInput) -> dict[str, Any]:
         return entry
     if mode is RouteMode.CANARY:
         service = spec.upstream(route.service).name
+        shares = share(route.percent)
         # Envoy weighs each request on its own: users are not kept on one side.
         entry["route"] = {"weighted_clusters": {"clusters": [
-            {"name": service, "weight": round(route.percent * 100),
+            {"name": service, "weight": shares,
              "response_headers_to_add": [_upstream_header(service)]},
-            {"name": "monolith", "weight": 10_000 - round(route.percent * 100),
+            {"name": "monolith", "weight": SHARES - shares,
              "response_headers_to_add": [_upstream_header("monolith")]}]},
             "retry_policy": _retries()}
         return entry

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from migration.gateway.exports import ExportInput
-from migration.gateway.routes import Route, RouteMode
+from migration.gateway.exports import ExportInput, distinct, share
+from migration.gateway.routes import Route, RouteMode, StickyKey
+from migration.runtime.errors import ConfigError
 
 _PROXY = """    proxy_http_version 1.1;
     proxy_set_header Connection "";
@@ -22,10 +23,24 @@ _PROXY = """    proxy_http_version 1.1;
     proxy_request_buffering off;
 """
 
+# What NGINX reads as a ``$cookie_…`` variable's name; other cookie names need a map.
+_VARIABLE_NAME = re.compile(r"[A-Za-z0-9_]+")
+# RFC 6265 cookie names (RFC 7230 tokens); nothing else can be a cookie's name.
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+# Header names NGINX reads (with ``underscores_in_headers on``); it drops all others.
+_HEADER_NAME = re.compile(r"[a-z0-9_-]+")
 
-def group(name: str) -> str:
-    """The upstream group's name in NGINX."""
-    return "carve_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+def _spell(name: str, attempt: int) -> str:
+    # NGINX compares upstream names without case: "Users" and "users" are one group.
+    spelled = re.sub(r"[^a-z0-9_]", "_", name.lower())
+    return spelled if attempt == 1 else f"{spelled}_{attempt}"
+
+
+def groups(spec: ExportInput) -> dict[str, str]:
+    """Each upstream's group name in NGINX, distinct even where two names spell alike."""
+    return {name: "carve_" + spelled
+            for name, spelled in distinct(spec.upstreams, _spell).items()}
 
 
 def render_nginx(spec: ExportInput) -> str:
@@ -33,63 +48,111 @@ def render_nginx(spec: ExportInput) -> str:
     out = [f"# carve export nginx: routes version {spec.table.version}. Include in http {{}}.",
            'map $http_x_request_id $carve_request_id { "" $request_id; default '
            "$http_x_request_id; }", ""]
+    names = groups(spec)
     monolith = spec.upstream("monolith")
-    out += _upstream_block("monolith", [f"server {monolith.host}:{monolith.port}"])
+    out += _upstream_block(names["monolith"], [f"server {monolith.authority}"])
     for name in sorted(n for n in spec.upstreams if n != "monolith"):
-        service = spec.upstreams[name]
-        out += _upstream_block(name, [
-            f"server {service.host}:{service.port} max_fails=3 fail_timeout=10s",
-            f"server {monolith.host}:{monolith.port} backup"])
+        out += _upstream_block(names[name], [
+            f"server {spec.upstreams[name].authority} max_fails=3 fail_timeout=10s",
+            f"server {monolith.authority} backup"])
     for index, route in enumerate(spec.table.routes):
         if route.mode is RouteMode.CANARY:
-            spec.upstream(route.service)
-            out += _split(index, route)
+            out += _split(index, route, names[spec.upstream(route.service).name], names)
     out += ["server {", f"    listen {spec.listen_port};",
-            f"    client_max_body_size {spec.max_body_mb}m;", _PROXY.rstrip("\n"),
-            "    location / {", f"        proxy_pass http://{group('monolith')};",
-            "        add_header X-Carve-Upstream monolith always;", "    }"]
+            f"    client_max_body_size {spec.max_body_mb}m;", _PROXY.rstrip("\n")]
+    if _reads_underscored_header(spec):
+        out.append("    underscores_in_headers on;")
+    if not spec.has_root_route():
+        out += ["    location / {", f"        proxy_pass http://{names['monolith']};",
+                "        add_header X-Carve-Upstream monolith always;", "    }"]
     for index, route in enumerate(spec.table.routes):
-        out += _locations(index, route, spec)
+        out += _locations(index, route, spec, names)
     out += ["}", ""]
     return "\n".join(out)
 
 
-def _upstream_block(name: str, servers: list[str]) -> list[str]:
-    return [f"upstream {group(name)} {{", *(f"    {s};" for s in servers),
+def _upstream_block(group: str, servers: list[str]) -> list[str]:
+    return [f"upstream {group} {{", *(f"    {s};" for s in servers),
             "    keepalive 64;", "}", ""]
 
 
-def _split(index: int, route: Route) -> list[str]:
-    sticky = route.sticky
-    source = ("$cookie_" + sticky.name if sticky.kind == "cookie"
-              else "$http_" + sticky.name.replace("-", "_") if sticky.kind == "header"
-              else "$remote_addr")
-    lines = [f'map {source} $carve_key_{index} {{ "" $remote_addr; default {source}; }}']
-    lines += [f'split_clients "${{carve_key_{index}}}{route.prefix}" $carve_split_{index} {{']
-    if route.percent > 0:
-        lines.append(f"    {route.percent:g}% {group(route.service or '')};")
-    lines += [f"    * {group('monolith')};", "}",
+def _percent(shares: int) -> str:
+    """``shares`` hundredths as split_clients writes a percent: at most two decimals."""
+    whole, hundredths = divmod(shares, 100)
+    return f"{whole}.{hundredths:02d}".rstrip("0").rstrip(".")
+
+
+def _split(index: int, route: Route, service: str, names: dict[str, str]) -> list[str]:
+    lines = [*_sticky_key(index, route),
+             f'split_clients "${{carve_key_{index}}}{route.prefix}" $carve_split_{index} {{']
+    shares = share(route.percent)
+    # split_clients takes two decimals and refuses "0%": a canary at zero sends nothing and
+    # "*" alone says so; any percent above zero is at least 0.01% (see share). "*" takes
+    # what the service does not, so the two sides always make up 100%.
+    if shares:
+        lines.append(f"    {_percent(shares)}% {service};")
+    lines += [f"    * {names['monolith']};", "}",
               f"map $carve_split_{index} $carve_upstream_{index} {{ "
-              f"{group(route.service or '')} {route.service}; default monolith; }}", ""]
+              f"{service} {route.service}; default monolith; }}", ""]
     return lines
 
 
-def _locations(index: int, route: Route, spec: ExportInput) -> list[str]:
-    body = _location_body(index, route, spec)
-    # "= /p" and "/p/": NGINX prefixes are not segment-bound, these two together are.
-    selectors = ["= /", "/"] if route.prefix == "/" else [f"= {route.prefix}",
-                                                           f"{route.prefix}/"]
+def _sticky_key(index: int, route: Route) -> list[str]:
+    """The map that gives ``$carve_key_N``: the sticky header or cookie, else the client."""
+    sticky = route.sticky
+    if sticky.kind == "cookie" and not _VARIABLE_NAME.fullmatch(sticky.name):
+        # "$cookie_my.sid" is $cookie_my followed by ".sid": read the Cookie header instead.
+        pattern = "".join(c if c.isalnum() else "\\" + c for c in _cookie(route))
+        return [f'map $http_cookie $carve_key_{index} {{ "~(?:^|;)\\s*{pattern}=([^;]+)" $1; '
+                "default $remote_addr; }"]
+    source = ("$remote_addr" if sticky.kind == "client"
+              else "$cookie_" + sticky.name if sticky.kind == "cookie"
+              else "$http_" + _header(route).replace("-", "_"))
+    return [f'map {source} $carve_key_{index} {{ "" $remote_addr; default {source}; }}']
+
+
+def _cookie(route: Route) -> str:
+    if not _COOKIE_NAME.fullmatch(route.sticky.name):
+        raise ConfigError(f"route {route.prefix}: sticky cookie {route.sticky.name!r} is not "
+                          "a valid cookie name (RFC 6265), so no request carries it")
+    return route.sticky.name
+
+
+def _header(route: Route) -> str:
+    if not _HEADER_NAME.fullmatch(route.sticky.name):
+        raise ConfigError(f"route {route.prefix}: NGINX ignores the sticky header "
+                          f"{route.sticky.name!r} (only letters, digits, '-' and '_'); "
+                          "choose another header or a cookie")
+    return route.sticky.name
+
+
+def _reads_underscored_header(spec: ExportInput) -> bool:
+    """Whether a canary is sticky on a header with ``_``, which NGINX drops by default."""
+    return any(_is_underscored_header(route.sticky) for route in spec.table.routes
+               if route.mode is RouteMode.CANARY)
+
+
+def _is_underscored_header(sticky: StickyKey) -> bool:
+    return sticky.kind == "header" and "_" in sticky.name
+
+
+def _locations(index: int, route: Route, spec: ExportInput, names: dict[str, str]) -> list[str]:
+    body = _location_body(index, route, spec, names)
+    # "= /p" and "/p/": NGINX prefixes are not segment-bound, these two together are. A
+    # route on "/" is the catch-all, in place of the default location to the monolith.
+    selectors = ["/"] if route.prefix == "/" else [f"= {route.prefix}", f"{route.prefix}/"]
     lines = [f"    # {route.prefix}: {route.mode.value}"]
-    for selector in dict.fromkeys(selectors):
+    for selector in selectors:
         lines += [f"    location {selector} {{", *body, "    }"]
     if route.mode is RouteMode.SHADOW:
-        service = group(spec.upstream(route.service).name)
+        service = names[spec.upstream(route.service).name]
         lines += [f"    location = /_carve_mirror_{index} {{", "        internal;",
                   f"        proxy_pass http://{service}$request_uri;", "    }"]
     return lines
 
 
-def _location_body(index: int, route: Route, spec: ExportInput) -> list[str]:
+def _location_body(index: int, route: Route, spec: ExportInput,
+                   names: dict[str, str]) -> list[str]:
     mode = route.mode
     if mode is RouteMode.RETIRED:
         return ["        return 410;"]
@@ -98,9 +161,9 @@ def _location_body(index: int, route: Route, spec: ExportInput) -> list[str]:
                 f"        add_header X-Carve-Upstream $carve_upstream_{index} always;"]
     if mode is RouteMode.SERVICE:
         service = spec.upstream(route.service).name
-        return [f"        proxy_pass http://{group(service)};",
+        return [f"        proxy_pass http://{names[service]};",
                 f"        add_header X-Carve-Upstream {service} always;"]
-    lines = [f"        proxy_pass http://{group('monolith')};",
+    lines = [f"        proxy_pass http://{names['monolith']};",
              "        add_header X-Carve-Upstream monolith always;"]
     if mode is RouteMode.SHADOW:
         # NGINX mirrors every method; the carve gateway mirrors safe ones unless allowed.
