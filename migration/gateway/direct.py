@@ -236,7 +236,8 @@ class _Exchange:
         return upstream, error.status
 
     def _headers(self, conn: UpstreamConnection) -> list[tuple[bytes, bytes]]:
-        return response_headers(conn.headers, self.pool.name.encode(), self.inbound.request_id)
+        return response_headers(conn.headers, self.pool.name.encode(), self.inbound.request_id,
+                                self.pool.origin)
 
     def _upstream(self) -> str:
         return self.pool.name if self.service else MONOLITH

@@ -75,7 +75,7 @@ async def to_service(gw: Gateway, route: Route, scope: dict, inbound: Inbound,
         return await fallback(gw, route, scope, inbound, body, send, f"status_{conn.status}")
     status = conn.status  # once relayed, the connection may serve the next request
     await relay(conn, pool, send, response_headers(conn.headers, pool.name.encode(),
-                                                   inbound.request_id))
+                                                   inbound.request_id, pool.origin))
     return pool.name, status
 
 

@@ -104,8 +104,13 @@ def request_head(method: str, target: bytes, inbound: Inbound, scope: dict,
 
 
 def response_headers(upstream: list[tuple[bytes, bytes]], upstream_name: bytes,
-                     request_id: bytes) -> list[tuple[bytes, bytes]]:
-    """The upstream's response headers less hop-by-hop ones, plus the gateway's own."""
+                     request_id: bytes, origin: bytes) -> list[tuple[bytes, bytes]]:
+    """The upstream's response headers less hop-by-hop ones, plus the gateway's own.
+
+    A ``Location`` that points at the upstream's own ``origin`` (it built the URL from the
+    Host header the gateway sent) becomes a path, so the client comes back through the
+    gateway instead of going round it, as NGINX's ``proxy_redirect default`` does.
+    """
     tokens: set[bytes] = set()
     headers = [(b"x-carve-upstream", upstream_name), (b"x-request-id", request_id)]
     for name, value in upstream:
@@ -113,6 +118,10 @@ def response_headers(upstream: list[tuple[bytes, bytes]], upstream_name: bytes,
             if name == b"connection":
                 tokens.update(t.strip().lower() for t in value.split(b","))
             continue
+        if name == b"location" and value.startswith(origin):
+            rest = value[len(origin):]
+            if not rest or rest[:1] in b"/?#":
+                value = rest if rest[:1] == b"/" else b"/" + rest
         if name != b"x-request-id":
             headers.append((name, value))
     if tokens:

@@ -214,7 +214,8 @@ class Gateway:
                                pool.name, inbound.request_id)
             return exc.status
         status = conn.status
-        headers = response_headers(conn.headers, pool.name.encode(), inbound.request_id)
+        headers = response_headers(conn.headers, pool.name.encode(), inbound.request_id,
+                                   pool.origin)
         if capture is None:
             await relay(conn, pool, send, headers + list(extra))
         else:

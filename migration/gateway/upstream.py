@@ -253,6 +253,8 @@ class UpstreamPool:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.host_header = parts.netloc.encode()
         self.base_path = parts.path.rstrip("/").encode()
+        # What its redirects start with when they point at itself: cut off on the way back.
+        self.origin = self.url.encode()
         self.timeouts = timeouts or Timeouts()
         self.breaker = breaker or CircuitBreaker(name, GATEWAY_BREAKER)
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None

@@ -1,5 +1,7 @@
 """What is forwarded: hop-by-hop headers stripped, X-Forwarded-*, request id, traceparent."""
 
+import pytest
+
 from migration.gateway.forwarding import read_inbound, request_head, response_headers
 from migration.gateway.metrics import GatewayMetrics
 
@@ -61,9 +63,24 @@ def test_the_sticky_header_is_picked_up_in_the_same_pass():
 def test_response_hop_by_hop_headers_are_stripped_and_the_upstream_named():
     upstream = [(b"connection", b"close, x-hop"), (b"x-hop", b"1"),
                 (b"transfer-encoding", b"chunked"), (b"content-type", b"text/plain")]
-    headers = dict(response_headers(upstream, b"inventory", b"req-1"))
+    headers = dict(response_headers(upstream, b"inventory", b"req-1", b"http://inv:8001"))
     assert headers == {b"x-carve-upstream": b"inventory", b"x-request-id": b"req-1",
                        b"content-type": b"text/plain"}
+
+
+@pytest.mark.parametrize(("location", "sent"), [
+    (b"http://inv:8001/base/items/", b"/items/"),  # its own address: back through us
+    (b"http://inv:8001/base?page=2", b"/?page=2"),
+    (b"http://inv:8001/base", b"/"),
+    (b"/base/items", b"/base/items"),  # already relative: as it is
+    (b"http://inv:8001/basement", b"http://inv:8001/basement"),  # not under its base
+    (b"https://login.example/", b"https://login.example/"),  # elsewhere: as it is
+])
+def test_a_redirect_to_the_upstreams_own_address_comes_back_through_the_gateway(
+        location, sent):
+    upstream = [(b"location", location)]
+    headers = dict(response_headers(upstream, b"inventory", b"r", b"http://inv:8001/base"))
+    assert headers[b"location"] == sent
 
 
 def test_metrics_render_in_the_prometheus_text_format():
