@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
 from urllib.parse import urlsplit
 
 from migration.gateway.routes import RouteTable
+from migration.gateway.sticky import BUCKETS, canary_buckets
 from migration.runtime.errors import ConfigError
 
 # A canary's share in hundredths of a percent: the carve gateway's 10,000 sticky buckets,
 # and the finest split NGINX's split_clients takes (two decimals).
-SHARES = 10_000
+SHARES = BUCKETS
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,10 @@ class Upstream:
 def share(percent: float) -> int:
     """A canary percent in hundredths of a percent, as the carve gateway splits it.
 
-    The gateway sends every bucket below ``percent`` × 100 to the service, so a percent
-    between two hundredths counts as the higher one (33.333 → 3334) and any percent above
-    zero keeps at least one hundredth. Decimal, not float: 0.07 × 100 is 7, not 8.
+    The gateway's own count of buckets (of 10,000): a percent between two hundredths
+    counts as the higher one (33.333 → 3334) and any percent above zero keeps at least one.
     """
-    return int((Decimal(str(percent)) * 100).to_integral_value(ROUND_CEILING))
+    return canary_buckets(percent)
 
 
 def distinct(names: Iterable[str], spell: Callable[[str, int], str]) -> dict[str, str]:

@@ -1,7 +1,10 @@
 """Sticky canaries: the share follows the percent, and raising it never moves anyone back."""
 
+import pytest
+
+from migration.gateway.exports import share
 from migration.gateway.routes import Route, RouteMode
-from migration.gateway.sticky import cookie_value, goes_to_service
+from migration.gateway.sticky import BUCKETS, bucket, cookie_value, goes_to_service
 
 KEYS = [f"user-{n}" for n in range(10_000)]
 
@@ -35,3 +38,18 @@ def test_the_same_key_always_lands_on_the_same_side():
 def test_a_cookie_is_found_among_others():
     assert cookie_value(b"theme=dark; sid=abc123; x=1", "sid") == "abc123"
     assert cookie_value(b"theme=dark", "sid") is None
+
+
+@pytest.mark.parametrize(("percent", "buckets"), [
+    (0.07, 7), (0.001, 1), (33.333, 3334), (25, 2500), (0, 0), (100, BUCKETS)])
+def test_the_canary_takes_the_buckets_its_percent_names_as_the_exports_write_it(
+        percent, buckets):
+    route = canary(percent)
+    # Keys whose buckets are 0, 1, 2, …: which of them the gateway sends to the service.
+    first_key = {}
+    for n in range(200_000):
+        first_key.setdefault(bucket(route.prefix, f"k{n}"), f"k{n}")
+        if len(first_key) == BUCKETS:
+            break
+    taken = sum(goes_to_service(route, key) for key in first_key.values())
+    assert taken == buckets == share(percent)
