@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from migration.gateway.proxy import Gateway
 
 PUBLIC = frozenset({"/_carve/healthz"})
+UPSTREAM_GATEWAY = (b"x-carve-upstream", b"gateway")
 
 
 class RouteChange(BaseModel):
@@ -60,8 +61,7 @@ class _Refused(Exception):
 
 def _problem(status: int, code: str, detail: str, headers: dict | None = None) -> Response:
     return JSONResponse(problem(status, code, detail, detail), status_code=status,
-                        media_type=PROBLEM_MEDIA_TYPE,
-                        headers={"x-carve-upstream": "gateway", **(headers or {})})
+                        media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def _authorize(request: Request, token: str | None) -> Response | None:
@@ -142,11 +142,18 @@ def build_admin(gateway: Gateway) -> Starlette:
     app.state.gateway = gateway
 
     async def guarded(scope: dict, receive: Any, send: Any) -> None:
+        async def tagged(message: dict) -> None:
+            # Every answer names the gateway, as proxied ones name their upstream: the CLI
+            # checks it to tell a gateway from whatever else answers at the URL.
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), UPSTREAM_GATEWAY]
+            await send(message)
+
         refusal = _authorize(Request(scope), gateway.settings.admin_token)
         if refusal is not None:
-            await refusal(scope, receive, send)
+            await refusal(scope, receive, tagged)
             return
-        await app(scope, receive, send)
+        await app(scope, receive, tagged)
 
     return guarded  # type: ignore[return-value]
 

@@ -64,6 +64,9 @@ class AdminClient:
         except httpx.HTTPError as exc:
             raise GatewayUnreachable(f"no gateway at {self.url} ({exc}); "
                                      "set CARVE_GATEWAY_URL") from exc
+        if response.headers.get("x-carve-upstream") != "gateway":
+            raise GatewayUnreachable(f"{self.url} answered {response.status_code}, but not as "
+                                     "a carve gateway's admin API; set CARVE_GATEWAY_URL")
         if response.status_code == 401:
             raise AdminRefused(f"gateway {self.url} wants the admin token: "
                                "set CARVE_ADMIN_TOKEN to the gateway's token")

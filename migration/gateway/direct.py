@@ -26,7 +26,7 @@ from migration.gateway.failover import fallback, fallback_or_fail, target
 from migration.gateway.forwarding import Inbound, read_inbound, request_head, response_headers
 from migration.gateway.http1 import Cycle
 from migration.gateway.metrics import UNROUTED
-from migration.gateway.paths import refusal_reason
+from migration.gateway.paths import is_admin, refusal_reason
 from migration.gateway.problems import send_problem
 from migration.gateway.rollback import SloWindow
 from migration.gateway.routes import Route, RouteMode
@@ -58,7 +58,7 @@ class DirectPath:
         """Take the request when it qualifies, and send it upstream; False to decline."""
         scope = cycle.scope
         path = scope["path"]
-        if scope["method"] != "GET" or path.startswith("/_carve") \
+        if scope["method"] != "GET" or is_admin(path) \
                 or refusal_reason(path, scope["raw_path"]):
             return False  # the admin API, or a path the ASGI path answers with a 400
         gw = self._gw

@@ -519,8 +519,8 @@ class HttpProtocol(asyncio.Protocol):
             return
         body = reason.encode()
         transport.write(_status_line(status) + b"content-type: text/plain; charset=utf-8"
-                        b"\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%b"
-                        % (len(body), body))
+                        b"\r\nx-carve-upstream: gateway\r\ncontent-length: %d"
+                        b"\r\nconnection: close\r\n\r\n%b" % (len(body), body))
         if not transport.can_write_eof():
             transport.close()
             return

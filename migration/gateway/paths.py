@@ -5,6 +5,11 @@ from __future__ import annotations
 _ENCODED_SEPARATORS = (b"%2f", b"%2F", b"%5c", b"%5C")
 
 
+def is_admin(path: str) -> bool:
+    """Whether the path is the gateway's own (``/_carve/…``), not one to route."""
+    return path.startswith("/_carve/") or path == "/_carve"
+
+
 def refusal_reason(path: str, raw_path: bytes | None) -> str | None:
     """Why the path is refused, or ``None`` when it may be routed.
 

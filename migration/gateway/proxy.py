@@ -15,7 +15,7 @@ from migration.gateway.failover import target, to_service
 from migration.gateway.forwarding import Inbound, read_inbound, response_headers
 from migration.gateway.metrics import UNROUTED, GatewayMetrics
 from migration.gateway.mirroring import shadowed
-from migration.gateway.paths import refusal_reason
+from migration.gateway.paths import is_admin, refusal_reason
 from migration.gateway.problems import Send, send_problem
 from migration.gateway.rollback import SloGuard
 from migration.gateway.routes import MODES_NEEDING_SERVICE, Route, RouteMode, RouteTable
@@ -54,7 +54,7 @@ class Gateway:
     async def __call__(self, scope: dict, receive: Callable, send: Send) -> None:
         """ASGI entry point."""
         if scope["type"] == "http":
-            if scope["path"].startswith("/_carve"):
+            if is_admin(scope["path"]):
                 await self.admin(scope, receive, send)
             else:
                 await self._proxy(scope, receive, send)

@@ -126,10 +126,13 @@ def test_cli_mistakes_are_one_clear_line(tmp_path, monolith_url, inventory_url):
         gw_env = gw.cli_env()
         gw.cli_env = lambda: {**gw_env, "CARVE_ADMIN_TOKEN": ""}
         no_token = carve(gw, "route", "list")
-    for result in (bad_prefix, bad_rollback, no_token):
+        gw.cli_env = lambda: {**gw_env, "CARVE_GATEWAY_URL": monolith_url}
+        not_a_gateway = carve(gw, "route", "list")  # an upstream answering 200 with JSON
+    for result in (bad_prefix, bad_rollback, no_token, not_a_gateway):
         assert result.returncode == 1, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr
     assert "422" in bad_prefix.stderr and "starts with '/'" in bad_prefix.stderr
     assert "422" in bad_rollback.stderr and "'x'" in bad_rollback.stderr
     assert "set CARVE_ADMIN_TOKEN" in no_token.stderr
+    assert "not as a carve gateway" in not_a_gateway.stderr

@@ -243,6 +243,7 @@ def test_a_malformed_or_oversized_request_is_refused_and_the_connection_closed(
 
     raw = run(scenario())
     assert raw.startswith(b"HTTP/1.1 %d " % status) and b"connection: close" in raw
+    assert b"x-carve-upstream: gateway" in raw  # the gateway answered it, no upstream
 
 
 def test_an_app_failure_before_answering_is_a_500_and_the_server_keeps_serving():

@@ -44,6 +44,19 @@ async def test_without_a_configured_token_the_admin_api_is_off_and_says_so():
     assert "CARVE_ADMIN_TOKEN" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(("path", "token"), [
+    ("/_carve/healthz", None), ("/_carve/routes", TOKEN), ("/_carve/routes", None),
+    ("/_carve/nothing-here", TOKEN)])
+async def test_every_admin_answer_names_the_gateway(path, token):
+    response = await call(gateway(), "GET", path, token=token)
+    assert response.headers.get_list("x-carve-upstream") == ["gateway"]
+
+
+async def test_a_path_that_only_begins_like_the_admin_api_is_routed():
+    response = await call(gateway(), "GET", "/_carvefoo")
+    assert response.headers["x-carve-upstream"] == "monolith"  # an upstream's, not ours
+
+
 async def test_health_needs_no_token():
     response = await call(gateway(token=None), "GET", "/_carve/healthz", token=None)
     assert response.json()["status"] == "ok"
