@@ -107,7 +107,8 @@ def diffs(
     json: JsonOption = False,
 ) -> None:
     """Shadow comparison of a route: diff rate and the latest differing requests."""
-    data = AdminClient().diffs(prefix).get(_normalized(prefix))
+    prefix = _normalized(prefix)  # as the gateway keys it: /a/b/ is /a/b
+    data = AdminClient().diffs(prefix).get(prefix)
     if json:
         print_json(data or {})
         return
@@ -158,7 +159,8 @@ def _mode(route: dict[str, Any] | None) -> str:
         return "-"
     if route["mode"] == "canary":
         return f"canary {route['percent']:g}% → {route['service']}"
-    return route["mode"] + (f" → {route['service']}" if route["mode"] != "monolith" else "")
+    towards = route["mode"] != "monolith" and route.get("service")
+    return route["mode"] + (f" → {route['service']}" if towards else "")
 
 
 def _when(epoch: float) -> str:
@@ -167,7 +169,6 @@ def _when(epoch: float) -> str:
 
 def _normalized(prefix: str) -> str:
     return "/" + "/".join(s for s in prefix.split("/") if s)
-
 
 
 export_app = typer.Typer(help="The gateway's route table as NGINX, Envoy or Kubernetes "

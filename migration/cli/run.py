@@ -60,8 +60,8 @@ def run_gateway(
     routes: Annotated[str, typer.Option(envvar="CARVE_ROUTES",
                                         help="Route store: a JSON file, or redis://…[?prefix=P].")
                       ] = "routes.json",
-    max_body_mb: Annotated[int, typer.Option(help="Largest request body in MiB (413 above).")
-                           ] = 256,
+    max_body_mb: Annotated[int, typer.Option(min=1, help="Largest request body in MiB (413 "
+                                             "above).")] = 256,
 ) -> None:
     """Serve the strangler-fig gateway in front of the monolith and the services."""
     from migration.gateway.server import serve

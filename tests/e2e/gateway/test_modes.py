@@ -89,7 +89,7 @@ def test_shadow_answers_from_the_monolith_and_diffs_the_service(tmp_path, monoli
             assert upstream_of(gw, "/echo") == "monolith"
         upstream_of(gw, "/echo", method="POST")
         time.sleep(0.5)
-        result = carve(gw, "route", "diffs", "/json", "--json")
+        result = carve(gw, "route", "diffs", "/json/", "--json")  # the prefix as typed
         echo = gw.admin("GET", "/_carve/diffs", params={"prefix": "/echo"}).json()["/echo"]
     json_stats = json.loads(result.stdout)
     # Only "name" differs between the two echo servers once generated_at is ignored.
@@ -103,6 +103,8 @@ def test_a_retired_route_is_gone(tmp_path, monolith_url, inventory_url):
         {"prefix": "/api/v1/legacy", "mode": "retired"}])
     with gateway_process(routes, monolith_url, {"inventory": inventory_url}) as gw:
         response = httpx.get(gw.url + "/api/v1/legacy/x", timeout=10)
+        retired = carve(gw, "route", "set", "/api/v1/old", "--mode", "retired")
+    assert retired.stdout.strip() == "/api/v1/old: - → retired (version 1)"
     assert response.status_code == 410
     assert response.headers["content-type"] == "application/problem+json"
 
