@@ -256,7 +256,9 @@ class Cycle:
             self.keep_alive = False
         if not framed:
             if not more:
-                parts.append(b"content-length: %d\r\n" % length)
+                # A HEAD answer's length is the body the app gave, if any: not a made-up 0.
+                if length or self.scope["method"] != "HEAD":
+                    parts.append(b"content-length: %d\r\n" % length)
             elif self.scope["http_version"] == "1.1":
                 self._chunked = True
                 parts.append(b"transfer-encoding: chunked\r\n")

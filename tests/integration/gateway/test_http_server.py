@@ -229,6 +229,24 @@ def test_head_answers_carry_no_body_and_keep_the_connection():
     assert status == 200 and json.loads(body)["path"] == "/after"
 
 
+def test_a_head_answer_without_a_length_is_not_given_a_false_one():
+    async def unframed(scope, receive, send):  # as an upstream's HEAD answer, relayed
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def scenario():
+        async with serving(unframed) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"HEAD /h HTTP/1.1\r\nhost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            writer.close()
+            return head
+
+    head = run(scenario())
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"content-length" not in head
+
+
 @pytest.mark.parametrize(("request_bytes", "status"), [
     (b"NOT HTTP AT ALL\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
