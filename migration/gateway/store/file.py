@@ -8,6 +8,8 @@ import inspect
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -65,10 +67,16 @@ class FileToggleStore:
         except OSError as exc:
             raise RouteStoreError(f"{self.description}: cannot write: {exc}") from exc
 
-    def _change(self, prefix: str, mutate: Mutation, reason: str, automatic: bool) -> AuditEntry:
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The store's exclusive lock, shared with every process that uses the same file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _change(self, prefix: str, mutate: Mutation, reason: str, automatic: bool) -> AuditEntry:
+        with self._locked():
             table = self._read()
             old = table.get(prefix)
             new = mutate(old)
@@ -78,22 +86,53 @@ class FileToggleStore:
             temporary.write_text(json.dumps(updated.to_json(), indent=2) + "\n")
             os.replace(temporary, self.path)
             entry = audit_entry(prefix, old, new, reason, automatic, updated.version)
-            with open(self.audit_path, "a") as audit:
-                audit.write(entry.model_dump_json() + "\n")
+            self._append([entry])
         return entry
+
+    def _append(self, entries: list[AuditEntry]) -> None:
+        with open(self.audit_path, "a") as audit:
+            audit.writelines(entry.model_dump_json() + "\n" for entry in entries)
+
+    def _audit_edits(self, before: RouteTable, after: RouteTable) -> None:
+        """Audit the routes an edit of the file changed, unless already audited.
+
+        A change through :meth:`change` writes its own entry; so does an edit seen first by
+        another gateway on the same file: a route whose newest entry already says what it is
+        now is left alone. What is left was edited by hand (or by a tool).
+        """
+        prefixes = {r.prefix for r in before.routes} | {r.prefix for r in after.routes}
+        changed = sorted(p for p in prefixes if before.get(p) != after.get(p))
+        if not changed:
+            return
+        with self._locked():
+            newest: dict[str, AuditEntry] = {}
+            for entry in self._entries():
+                newest.setdefault(entry.prefix, entry)
+            edits = [audit_entry(p, before.get(p), after.get(p), f"edited in {self.path.name}",
+                                 False, after.version) for p in changed]
+            self._append([e for e in edits
+                          if e.prefix not in newest or newest[e.prefix].new != e.new])
 
     async def audit(self, prefix: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The latest changes, newest first."""
+        entries = self._entries()
+        return [e for e in entries if prefix is None or e.prefix == prefix][:limit]
+
+    def _entries(self) -> list[AuditEntry]:
+        """Every audit entry, newest first."""
         try:
             lines = self.audit_path.read_text().splitlines()
         except FileNotFoundError:
             return []
-        entries = [AuditEntry.model_validate_json(line) for line in reversed(lines) if line]
-        return [e for e in entries if prefix is None or e.prefix == prefix][:limit]
+        return [AuditEntry.model_validate_json(line) for line in reversed(lines) if line]
 
     async def watch(self, on_change: OnChange) -> None:
         """Poll the file's identity; reload on change. A broken edit keeps the last table."""
         seen = self._stamp()
+        try:
+            last = self._read()
+        except RouteStoreError:
+            last = RouteTable()
         while True:
             await asyncio.sleep(POLL_SECONDS)
             stamp = self._stamp()
@@ -107,6 +146,12 @@ class FileToggleStore:
                 log.error("keeping the current routes: %s", exc)
                 continue
             self.problem = None
+            try:
+                await asyncio.to_thread(self._audit_edits, last, table)
+            except OSError as exc:
+                log.error("the edit of %s is applied but could not be audited: %s",
+                          self.path, exc)
+            last = table
             outcome = on_change(table)
             if inspect.isawaitable(outcome):
                 await outcome

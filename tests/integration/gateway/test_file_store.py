@@ -1,0 +1,52 @@
+"""Routes in a watched file: changes audited once, hand edits too, by every watcher."""
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from migration.gateway.routes import Route, RouteMode
+from migration.gateway.store import FileToggleStore
+
+pytestmark = pytest.mark.anyio
+INVENTORY = "/api/v1/inventory"
+
+
+def to(mode: RouteMode, percent: float = 0):
+    return lambda _: Route(prefix=INVENTORY, mode=mode, service="inventory", percent=percent)
+
+
+async def until(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.02)
+
+
+async def test_changes_and_hand_edits_are_each_audited_once(tmp_path):
+    path = tmp_path / "routes.json"
+    # Two gateways watching one file, as two replicas on one host would.
+    stores = [FileToggleStore(path), FileToggleStore(path)]
+    seen: list[list] = [[], []]
+    watchers = [asyncio.create_task(s.watch(t.append)) for s, t in zip(stores, seen, strict=True)]
+    try:
+        await stores[0].change(INVENTORY, to(RouteMode.SHADOW), "shadow first")
+        await stores[0].change(INVENTORY, to(RouteMode.CANARY, 10), "a tenth")  # one poll
+        await until(lambda: all(t and t[-1].version == 2 for t in seen))
+        document = json.loads(path.read_text())
+        document["routes"][0]["percent"] = 50  # by hand, version left as it was
+        document["routes"].append({"prefix": "/api/v1/users", "mode": "monolith"})
+        path.write_text(json.dumps(document))
+        await until(lambda: all(t[-1].get(INVENTORY).percent == 50 for t in seen))
+        await asyncio.sleep(0.6)  # both watchers have audited what they saw
+        entries = await stores[1].audit()
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+    assert [(e.prefix, e.reason) for e in entries] == [
+        ("/api/v1/users", "edited in routes.json"), (INVENTORY, "edited in routes.json"),
+        (INVENTORY, "a tenth"), (INVENTORY, "shadow first")]
+    edit = entries[1]
+    assert edit.old["percent"] == 10 and edit.new["percent"] == 50 and not edit.automatic
+    assert entries[0].old is None and entries[0].new["mode"] == "monolith"
