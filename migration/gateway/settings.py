@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -33,6 +34,9 @@ class GatewaySettings:
         return {MONOLITH: self.monolith_url, **self.services}
 
 
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def parse_services(pairs: list[str]) -> dict[str, str]:
     """``NAME=URL`` pairs from the command line."""
     services: dict[str, str] = {}
@@ -42,6 +46,12 @@ def parse_services(pairs: list[str]) -> dict[str, str]:
             raise ConfigError(f"--service {pair!r}: expected NAME=URL")
         if name == MONOLITH:
             raise ConfigError("--service: 'monolith' is the monolith's name; use --monolith")
+        if not _SERVICE_NAME.fullmatch(name):
+            # It is sent in X-Carve-Upstream and written into the exported configurations.
+            raise ConfigError(f"--service {pair!r}: a service name is letters, digits, "
+                              "'.', '_' and '-', starting with a letter or digit")
+        if name in services:
+            raise ConfigError(f"--service {name!r} is given twice")
         services[name] = url
     return services
 
