@@ -20,6 +20,7 @@ from migration.gateway.routes import (
     Slo,
     StickyKey,
 )
+from migration.gateway.settings import GATEWAY
 from migration.gateway.store import RouteStoreError
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from migration.gateway.proxy import Gateway
 
 PUBLIC = frozenset({"/_carve/healthz"})
-UPSTREAM_GATEWAY = (b"x-carve-upstream", b"gateway")
+UPSTREAM_GATEWAY = (b"x-carve-upstream", GATEWAY.encode())
 
 
 class RouteChange(BaseModel):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
+from migration.gateway.settings import GATEWAY
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
 
 Send = Callable[[dict], Awaitable[None]]
 
 
 async def send_problem(send: Send, status: int, code: str, title: str, detail: str,
-                       upstream: str = "gateway", request_id: bytes = b"",
+                       upstream: str = GATEWAY, request_id: bytes = b"",
                        headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """Answer with a problem body; ``X-Carve-Upstream`` says whose failure it was."""
     body = json.dumps(problem(status, code, title, detail)).encode()

@@ -19,7 +19,7 @@ from migration.gateway.paths import is_admin, refusal_reason
 from migration.gateway.problems import Send, send_problem
 from migration.gateway.rollback import SloGuard
 from migration.gateway.routes import MODES_NEEDING_SERVICE, Route, RouteMode, RouteTable
-from migration.gateway.settings import MONOLITH, GatewaySettings
+from migration.gateway.settings import GATEWAY, MONOLITH, GatewaySettings
 from migration.gateway.shadow import ShadowRecorder
 from migration.gateway.sticky import goes_to_service, sticky_header, sticky_key
 from migration.gateway.store import RouteStoreError, ToggleStore
@@ -197,10 +197,10 @@ class Gateway:
                            request_id=inbound.request_id)
 
     async def _retired(self, route: Route, inbound: Inbound, send: Send) -> tuple[str, int]:
+        # Answered by the gateway itself: no upstream serves the route any more.
         await send_problem(send, 410, "gateway.route_retired", "Gone",
-                           f"{route.prefix} is retired", route.service or MONOLITH,
-                           inbound.request_id)
-        return route.service or MONOLITH, 410
+                           f"{route.prefix} is retired", GATEWAY, inbound.request_id)
+        return GATEWAY, 410
 
     async def forward(self, pool: UpstreamPool, scope: dict, inbound: Inbound,
                        body: RequestBody, send: Send,

@@ -12,6 +12,7 @@ from migration.runtime.breaker import BreakerPolicy
 from migration.runtime.errors import ConfigError
 
 MONOLITH = "monolith"
+GATEWAY = "gateway"  # X-Carve-Upstream of what the gateway answers itself
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ def test_a_retired_route_is_gone(tmp_path, monolith_url, inventory_url):
     assert retired.stdout.strip() == "/api/v1/old: - → retired (version 1)"
     assert response.status_code == 410
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-carve-upstream"] == "gateway"
 
 
 def test_editing_the_route_file_applies_without_restart(tmp_path, monolith_url, inventory_url):
