@@ -46,6 +46,11 @@ def create_app(
         spec = settings.project.module(name)
         service = system.services[name]
         app.include_router(router_for(spec.contract, lambda service=service: service))
+    for name, client in system.remote.items():
+        # Still served here, through the client binding (ADR 0007): the monolith's side of a
+        # gateway route answers from the service's data, as the service's side does.
+        spec = settings.project.module(name)
+        app.include_router(router_for(spec.contract, lambda client=client: client))
     _add_health(app, system)
     return app
 

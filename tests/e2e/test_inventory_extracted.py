@@ -70,7 +70,9 @@ def test_the_monolith_orders_through_the_inventory_service(
         with start_service(folder, service_port, service_database):
             assert httpx.put(f"{service}/api/v1/inventory/stock/sku-1",
                              json={"quantity": 5}).status_code == 200
-            assert httpx.get(f"{monolith}/api/v1/inventory/stock/sku-1").status_code == 404
+            # The monolith still serves inventory's API, from the service's data.
+            through = httpx.get(f"{monolith}/api/v1/inventory/stock/sku-1")
+            assert through.status_code == 200 and through.json()["on_hand"] == 5
             user = httpx.post(f"{monolith}/api/v1/users",
                               json={"email": "e2e@example.com", "name": "E"}).json()
             assert order(monolith, user["id"], 2).status_code == 201
@@ -87,6 +89,9 @@ def test_the_monolith_orders_through_the_inventory_service(
         assert "cannot connect" in down[0].json()["detail"]
         assert down[-1].json()["breaker"] == "open"
         assert "circuit breaker 'inventory-service' is open" in down[-1].json()["detail"]
+        unavailable = httpx.get(f"{monolith}/api/v1/inventory/stock/sku-1")
+        assert unavailable.status_code == 503
+        assert unavailable.json()["code"] == "service.unavailable"
 
         with start_service(folder, service_port, service_database):
             time.sleep(1.2)  # the breaker's wait (CARVE_INVENTORY_BREAKER_WAIT) runs out
