@@ -16,6 +16,7 @@ from migration.gateway.client import AdminClient
 from migration.gateway.exporting import export_configuration
 from migration.gateway.routes import RouteMode
 from migration.gateway.settings import parse_services
+from migration.runtime.errors import ConfigError
 
 route_app = typer.Typer(help="Read and change the gateway's routes (CARVE_GATEWAY_URL, "
                              "CARVE_ADMIN_TOKEN).", no_args_is_help=True)
@@ -75,6 +76,8 @@ def set_route(
     json: JsonOption = False,
 ) -> None:
     """Change a route's mode live: no restart, requests in flight finish as they started."""
+    if sticky_header and sticky_cookie:
+        raise typer.BadParameter("give --sticky-header or --sticky-cookie, not both")
     change: dict[str, Any] = {"prefix": prefix, "mode": mode.value, "reason": reason}
     if to is not None:
         change["service"] = to
@@ -129,7 +132,7 @@ def diffs(
 @route_app.command("audit")
 def audit(
     prefix: Annotated[str | None, typer.Argument(help="Only this route.")] = None,
-    limit: Annotated[int, typer.Option(help="How many entries.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="How many entries.")] = 50,
     json: JsonOption = False,
 ) -> None:
     """Every change of the routes: when, old, new, why, and whether automatic."""
@@ -178,7 +181,8 @@ RoutesOption = Annotated[str, typer.Option(envvar="CARVE_ROUTES",
 MonolithOption = Annotated[str, typer.Option(envvar="CARVE_MONOLITH_URL",
                                              help="The monolith's URL.")]
 ServiceOption = Annotated[list[str] | None, typer.Option(help="A service as NAME=URL; repeat.")]
-ListenOption = Annotated[int, typer.Option(help="Port the proxy listens on.")]
+ListenOption = Annotated[int, typer.Option(min=1, max=65535,
+                                           help="Port the proxy listens on.")]
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o",
                                                    help="Write to this file, not stdout.")]
 
@@ -216,5 +220,8 @@ def _export(target: str, routes: str, monolith: str, service: list[str] | None, 
     if output is None:
         print(text, end="")
         return
-    output.write_text(text)
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        raise ConfigError(f"--output {output}: cannot write: {exc.strerror or exc}") from exc
     console.print(f"[green]wrote[/] {output}")

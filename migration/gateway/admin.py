@@ -104,6 +104,11 @@ def _prefix(raw: str) -> str:
 
 
 def _merged(change: RouteChange, current: Route | None, services: set[str]) -> Route:
+    starts_canary = change.mode is RouteMode.CANARY and (
+        current is None or current.mode is not RouteMode.CANARY)
+    if starts_canary and change.percent is None:
+        # Not a silent 0 %: the share is the one thing a canary is about.
+        raise _Refused(422, "gateway.route_invalid", "a canary needs a percent (--percent N)")
     data = current.model_dump() if current else {"prefix": change.prefix}
     data.update(change.model_dump(exclude={"reason", "prefix"}, exclude_none=True))
     data["prefix"] = change.prefix

@@ -126,6 +126,9 @@ def test_cli_mistakes_are_one_clear_line(tmp_path, monolith_url, inventory_url):
     with gateway_process(routes, monolith_url, {"inventory": inventory_url}) as gw:
         bad_prefix = carve(gw, "route", "set", "api", "--mode", "service", "--to", "inventory")
         bad_rollback = carve(gw, "route", "rollback", "x")
+        both_sticky = carve(gw, "route", "set", INVENTORY, "--mode", "canary", "--percent", "5",
+                            "--sticky-header", "x-user", "--sticky-cookie", "sid")
+        no_limit = carve(gw, "route", "audit", "--limit", "0")
         gw_env = gw.cli_env()
         gw.cli_env = lambda: {**gw_env, "CARVE_ADMIN_TOKEN": ""}
         no_token = carve(gw, "route", "list")
@@ -139,3 +142,5 @@ def test_cli_mistakes_are_one_clear_line(tmp_path, monolith_url, inventory_url):
     assert "422" in bad_rollback.stderr and "'x'" in bad_rollback.stderr
     assert "set CARVE_ADMIN_TOKEN" in no_token.stderr
     assert "not as a carve gateway" in not_a_gateway.stderr
+    assert both_sticky.returncode == 2 and "not both" in both_sticky.stderr
+    assert no_limit.returncode == 2 and "--limit" in no_limit.stderr

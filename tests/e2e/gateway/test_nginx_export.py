@@ -166,3 +166,16 @@ def test_export_of_an_upstream_with_a_base_path_is_one_line_naming_it(tmp_path):
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "upstream users" in result.stderr and "base path" in result.stderr
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    (["-o", "/nonexistent-dir/x.conf"], "cannot write"),
+    (["--listen", "99999"], "--listen"),
+])
+def test_export_mistakes_are_a_clear_message_and_exit_2(tmp_path, extra, says):
+    (tmp_path / "routes.json").write_text(json.dumps({"routes": ROUTES["routes"][-1:]}))
+    result = subprocess.run([sys.executable, "-m", "migration.cli", "export", "nginx",
+                             "--routes", str(tmp_path / "routes.json"), *extra],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and says in result.stderr
+    assert "Traceback" not in result.stderr

@@ -102,11 +102,15 @@ async def test_a_change_keeps_the_fields_it_does_not_mention():
     await call(gw, "PUT", "/_carve/routes", json={"prefix": "/api", "percent": 50})
     route = gw.table.get("/api")
     assert (route.mode, route.service, route.percent) == (RouteMode.CANARY, "inventory", 50)
+    # A canary already running keeps its share when its mode is given again.
+    again = await call(gw, "PUT", "/_carve/routes", json={"prefix": "/api", "mode": "canary"})
+    assert again.status_code == 200 and gw.table.get("/api").percent == 50
 
 
 @pytest.mark.parametrize("change,expected", [
     ({"prefix": "/api", "mode": "service", "service": "billing"}, "billing"),
-    ({"prefix": "/api", "mode": "canary"}, "needs a service"),
+    ({"prefix": "/api", "mode": "canary", "percent": 5}, "needs a service"),
+    ({"prefix": "/api", "mode": "canary", "service": "inventory"}, "needs a percent"),
     ({"prefix": "/api", "mode": "sideways"}, "mode"),
     ({"prefix": "/api", "percent": 120}, "100"),
 ])
