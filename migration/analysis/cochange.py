@@ -6,9 +6,11 @@ extracting one of them alone turns every such commit into two deployments.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from itertools import combinations
 from pathlib import Path
 
@@ -17,6 +19,34 @@ from migration.runtime.errors import CarveError
 
 class GitUnavailable(CarveError):
     """``--since`` was given but the history cannot be read."""
+
+
+class UnknownDate(CarveError):
+    """``--since`` is not a date: git would read it as "now" and count no commit at all."""
+
+
+SINCE_FORMAT = "a date YYYY-MM-DD or 'N days|weeks|months|years ago'"
+_RELATIVE = re.compile(r"\d+ (day|week|month|year)s? ago")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def check_since(since: str) -> None:
+    """Refuse a ``since`` that git might not read as the user meant (:class:`UnknownDate`).
+
+    ``git log --since`` takes any text, and reads what it cannot understand as now.
+    """
+    if not (_RELATIVE.fullmatch(since) or _is_calendar_date(since)):
+        raise UnknownDate(f"--since '{since}': expected {SINCE_FORMAT}")
+
+
+def _is_calendar_date(text: str) -> bool:
+    if not _DATE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:  # 2024-02-30
+        return False
+    return True
 
 
 @dataclass
@@ -37,7 +67,9 @@ class CoChange:
 
 
 def read_cochange(root: Path, folders: dict[str, Path], since: str | None) -> CoChange:
-    """Count commits touching each module's folder (since ``since``, a git date)."""
+    """Count commits touching each module's folder (since ``since``, see :func:`check_since`)."""
+    if since:
+        check_since(since)
     top = _git(root, "rev-parse", "--show-toplevel")
     if top is None:
         if since:

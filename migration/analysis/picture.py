@@ -13,7 +13,7 @@ from pathlib import Path
 
 from migration.analysis.coupling import Coupling
 from migration.analysis.readiness import Readiness
-from migration.runtime.errors import CarveError
+from migration.runtime.errors import CarveError, cannot_write
 
 NODE_W, NODE_H, MARGIN = 170, 54, 110
 STYLES = {
@@ -56,7 +56,10 @@ def write_picture(path: Path, coupling: Coupling, order: list[Readiness]) -> Pat
     render = renderers.get(path.suffix.lower())
     if render is None:
         raise UnsupportedPicture(f"{path}: use .svg, .mmd/.mermaid or .dot/.gv")
-    path.write_text(render(coupling, order), encoding="utf-8")
+    try:
+        path.write_text(render(coupling, order), encoding="utf-8")
+    except OSError as exc:
+        raise cannot_write(path, exc) from exc
     return path
 
 

@@ -24,6 +24,8 @@ _SKIP = {"tests", "test", "migrations", "alembic", "docs", "node_modules", "buil
 def write_starting_config(root: Path, *, force: bool = False) -> tuple[Path, str]:
     """Write ``carve.toml`` at ``root``; refuse to replace one unless ``force``."""
     root = root.resolve()
+    if not root.is_dir():  # as `carve lint` says it, not "no package ... to treat as modules"
+        raise ConfigError(f"{root}: no such directory")
     target = root / CONFIG_FILE
     if target.exists() and not force:
         raise ConfigError(f"{target} already exists (pass --force to overwrite it)")

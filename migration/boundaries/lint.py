@@ -59,12 +59,16 @@ def run_lint(
     findings = find_violations(path)
     codebase = findings.codebase
     file = baseline or codebase.root / DEFAULT_BASELINE
-    entries = load_baseline(file) if baseline or file.exists() else []
-    if update_baseline:
+    # --baseline names a file to read, unless --update-baseline is about to create it
+    entries = load_baseline(file) if file.exists() or (baseline and not update_baseline) else []
+    written = None
+    if update_baseline and (findings.violations or file.exists()):
+        # no violations and no file: an empty baseline would only be noise; an existing
+        # one is still rewritten, so that entries fixed since are not left behind as stale
         write_baseline(file, findings.violations, entries, reason)
-        entries = load_baseline(file)
+        entries, written = load_baseline(file), str(file)
     new, known, stale = apply_baseline(findings.violations, entries)
     return LintReport(
         root=str(codebase.root), modules=list(codebase.modules), violations=new,
-        baselined=known, stale=stale, strict=strict,
+        baselined=known, stale=stale, strict=strict, baseline_written=written,
     )

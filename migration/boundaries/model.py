@@ -64,6 +64,7 @@ class LintReport:
     baselined: list[Violation] = field(default_factory=list)
     stale: list[BaselineEntry] = field(default_factory=list)
     strict: bool = False
+    baseline_written: str | None = None  # the file --update-baseline wrote, if it wrote one
 
     @property
     def failed(self) -> bool:

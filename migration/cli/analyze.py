@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from migration.analysis.cochange import SINCE_FORMAT
 from migration.analysis.picture import write_picture
 from migration.analysis.report import Analysis
 from migration.analysis.report import analyze as run_analysis
@@ -23,7 +24,7 @@ def analyze(
         "--graph", help="Write the module graph: .svg, .mmd/.mermaid or .dot/.gv.",
         show_default=False)] = None,
     since: Annotated[str | None, typer.Option(
-        help="Count git co-change from this date (anything `git log --since` accepts).",
+        help=f"Count git co-change from this date: {SINCE_FORMAT}.",
         show_default=False)] = None,
 ) -> None:
     """Per module: calls, events, tables, violations, co-change, size, readiness; the order."""

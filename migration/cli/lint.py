@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from migration.boundaries.codebase import load_codebase
 from migration.boundaries.formats import report_github, report_json, report_text
@@ -14,7 +15,9 @@ from migration.boundaries.import_rules import build_graph, generate_rules
 from migration.boundaries.importlinter_export import write_importlinter
 from migration.boundaries.init_config import write_starting_config
 from migration.boundaries.lint import run_lint
-from migration.cli.output import console, print_json
+from migration.boundaries.model import LintReport
+from migration.cli.output import console, errors, print_json
+from migration.runtime.errors import ConfigError
 
 PathArgument = Annotated[
     Path | None,
@@ -52,6 +55,8 @@ def lint(
 
     Exit 0 when clean, 1 on violations, 2 on usage or configuration errors.
     """
+    if reason is not None and not update_baseline:
+        raise ConfigError("--reason explains new baseline entries: use it with --update-baseline")
     if export_importlinter:
         codebase = load_codebase(path)
         written = write_importlinter(generate_rules(codebase, build_graph(codebase)),
@@ -68,7 +73,18 @@ def lint(
             print(line)
     else:
         report_text(report, console)
+    if update_baseline:
+        _report_baseline(report, console if output is Format.text else errors)
     raise typer.Exit(report.exit_code)
+
+
+def _report_baseline(report: LintReport, where: Console) -> None:
+    """What --update-baseline did (on stderr after JSON or annotations: stdout stays theirs)."""
+    if report.baseline_written is None:
+        where.print("no violations: nothing to baseline (no baseline file written)")
+    else:
+        where.print(f"wrote {report.baseline_written}: {len(report.baselined)} baselined "
+                    "violation(s)", highlight=False)
 
 
 def init(

@@ -15,6 +15,7 @@ from migration.extraction.source import (
     has_contract,
     module_source,
 )
+from migration.runtime.errors import cannot_write
 from migration.runtime.project import Project
 
 DEFAULT_OUT = "extracted"
@@ -62,9 +63,18 @@ def extract(project: Project, module: str, out: Path, *, force: bool = False) ->
     """Write ``<out>/<module>-service/``; an existing folder needs ``force``."""
     source = extractable(project, module)
     folder = service_folder(out, module)
+    files = service_files(source)
+    try:
+        _write(folder, files, force)
+    except OSError as exc:  # --out is a file, or a folder carve may not write in
+        raise cannot_write(Path(exc.filename or folder), exc) from exc
+    return Extraction(module, folder, list(files), next_steps=next_steps(source, str(folder)))
+
+
+def _write(folder: Path, files: dict[str, bytes], force: bool) -> None:
+    """Write the files that differ into ``folder``; an existing one needs ``force``."""
     if folder.exists() and any(folder.iterdir()) and not force:
         raise ExtractionRefused(f"{folder} already exists: pass --force to regenerate it")
-    files = service_files(source)
     if folder.exists():
         _ensure_generated(folder)
         _remove_stale(folder, set(files))
@@ -73,7 +83,6 @@ def extract(project: Project, module: str, out: Path, *, force: bool = False) ->
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists() or target.read_bytes() != content:
             target.write_bytes(content)
-    return Extraction(module, folder, list(files), next_steps=next_steps(source, str(folder)))
 
 
 def check(project: Project, module: str, out: Path) -> Extraction:

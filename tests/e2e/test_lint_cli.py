@@ -66,3 +66,37 @@ def test_analyze_writes_the_picture_and_prints_the_order(tmp_path: Path) -> None
     assert result.stdout.index("1. shipping") < result.stdout.index("4. billing")
     refused = carve("analyze", "--graph", tmp_path / "modules.png", codebase)
     assert refused.returncode == 2 and ".svg" in refused.stderr
+
+
+def test_init_on_a_missing_folder_says_so(tmp_path: Path) -> None:
+    result = carve("init", tmp_path / "nope")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope'}: no such directory"
+
+
+def test_analyze_refuses_an_unwritable_graph_and_an_unknown_date_in_one_line(
+    tmp_path: Path,
+) -> None:
+    missing = carve("analyze", "--graph", tmp_path / "nodir" / "x.svg", FIXTURES / "clean")
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (f"error: cannot write {tmp_path / 'nodir' / 'x.svg'}: "
+                                      f"no such folder {tmp_path / 'nodir'}")
+    undated = carve("analyze", "--since", "notadate", FIXTURES / "clean")
+    assert undated.returncode == 2
+    assert undated.stderr.startswith("error: --since 'notadate': expected a date YYYY-MM-DD")
+    assert "Traceback" not in undated.stderr
+
+
+def test_a_reason_without_update_baseline_is_a_usage_error() -> None:
+    result = carve("lint", "--reason", "x", FIXTURES / "clean")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: --reason explains new baseline entries: "
+                                     "use it with --update-baseline")
+
+
+def test_updating_the_baseline_of_a_clean_codebase_writes_no_file(tmp_path: Path) -> None:
+    codebase = Path(shutil.copytree(FIXTURES / "clean", tmp_path / "clean"))
+    result = carve("lint", "--update-baseline", codebase)
+    assert result.returncode == 0, result.stderr
+    assert "nothing to baseline" in result.stdout
+    assert not (codebase / "carve-baseline.toml").exists()

@@ -69,6 +69,15 @@ def test_an_existing_folder_needs_force(project: Project, tmp_path: Path) -> Non
     assert "Traceback" not in result.stderr
 
 
+def test_an_out_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder\n")
+    result = carve("extract", "inventory", "--out", str(taken))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: cannot write {taken / 'inventory-service'}: "
+                                     f"{taken} is a file, not a folder")
+
+
 def test_a_folder_carve_did_not_write_is_never_cleaned(project: Project, tmp_path: Path) -> None:
     (tmp_path / "inventory-service").mkdir()
     (tmp_path / "inventory-service" / "precious.txt").write_text("keep\n")

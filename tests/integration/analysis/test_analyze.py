@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from migration.analysis.cochange import UnknownDate
 from migration.analysis.picture import UnsupportedPicture, write_picture
 from migration.analysis.report import analyze
 
@@ -68,6 +69,17 @@ def test_modules_that_change_together_lose_readiness(coupled: Path) -> None:
     assert [r for r in shipping["reasons"] if "changes with" in r] == [
         "-6 changes with customers in 100% of its commits"
     ]
+
+
+def test_since_is_a_calendar_date_or_an_age_never_text_git_would_read_as_now(
+    coupled: Path,
+) -> None:
+    for text in ("notadate", "2024-02-30", "last tuesday"):
+        with pytest.raises(UnknownDate, match="expected a date YYYY-MM-DD or 'N days"):
+            analyze(coupled, since=text)
+    subprocess.run(["git", "init", "-q", str(coupled)], check=True)
+    commit(coupled, "carve.toml")
+    assert analyze(coupled, since="2 weeks ago").coupling.cochange.commits["shipping"] == 1
 
 
 def test_the_svg_shows_modules_calls_events_and_violations(coupled: Path, tmp_path: Path) -> None:

@@ -41,6 +41,30 @@ def test_a_fixed_violation_leaves_a_stale_entry_that_fails_only_when_strict(raw_
     assert strict.exit_code == 1
 
 
+def test_updating_drops_fixed_entries_and_writes_nothing_when_there_never_were_any(
+    raw_sql: Path,
+) -> None:
+    baseline = raw_sql / "carve-baseline.toml"
+    assert run_lint(raw_sql, update_baseline=True, reason="known").baseline_written == str(
+        baseline)
+    service = raw_sql / "shop_raw_sql/modules/orders/service.py"
+    service.write_text(service.read_text().split("\n\ndef customer_email")[0] + "\n")
+    emptied = run_lint(raw_sql, update_baseline=True)
+    assert (emptied.baseline_written, emptied.stale) == (str(baseline), [])
+    assert baseline.read_text() == "violation = []\n"
+    baseline.unlink()
+    assert run_lint(raw_sql, update_baseline=True).baseline_written is None
+    assert not baseline.exists()
+
+
+def test_update_baseline_creates_the_file_named_by_baseline(raw_sql: Path) -> None:
+    named = raw_sql / "accepted.toml"
+    report = run_lint(raw_sql, baseline=named, update_baseline=True, reason="known")
+    assert (report.baseline_written, report.exit_code) == (str(named), 0)
+    assert [v.table for v in run_lint(raw_sql, baseline=named).baselined] == [
+        "customers_customers"]
+
+
 def test_new_baseline_entries_need_a_reason(raw_sql: Path) -> None:
     with pytest.raises(ConfigError, match="need a reason"):
         run_lint(raw_sql, update_baseline=True)
