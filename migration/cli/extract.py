@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from migration.cli.options import ConfigOption, JsonOption
+from migration.cli.options import ConfigOption, JsonOption, PortOption
 from migration.cli.output import console, print_json
 from migration.extraction.extract import DEFAULT_OUT, Extraction, check, extract, service_folder
 from migration.extraction.running import load_service
 from migration.runtime.project import Project
+from migration.runtime.serving import check_can_listen
 
 ModuleArgument = Annotated[str, typer.Argument(help="The module to extract, e.g. inventory.")]
 ServiceArgument = Annotated[str, typer.Argument(help="The extracted module to serve.")]
@@ -69,11 +70,12 @@ def run_service(
     path: Annotated[Path | None, typer.Option(
         help="The service folder (default: extracted/<module>-service).")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: PortOption = 8000,
     migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
 ) -> None:
     """Serve an extracted service: its contract, /healthz, /readyz and /metrics."""
     service = load_service(module, path or service_folder(Path(DEFAULT_OUT), module))
+    check_can_listen(host, port)  # before migrating: a busy port is one line, not a log
     if migrate:
         service.migrate()
         console.print(f"[green]migrated[/] {module}")

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from migration.cli.options import ConfigOption, JsonOption
 from migration.cli.output import console, print_json
+from migration.runtime.discovery import binding_of
 from migration.runtime.modules import ModuleSpec
 from migration.runtime.project import Project
 
@@ -35,7 +36,9 @@ def describe(spec: ModuleSpec, binding: str) -> dict[str, Any]:
 def list_modules(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List the modules: tables, operations, events published and consumed."""
     project = Project.load(config)
-    modules = [describe(s, project.config.module(s.name).binding) for s in project.specs.values()]
+    # as the monolith binds them: CARVE_<MODULE>_BINDING first, then carve.toml
+    modules = [describe(s, binding_of(s.name, project.config, project.environ))
+               for s in project.specs.values()]
     if as_json:
         print_json(modules)
         return

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import uvicorn
 
-from migration.cli.options import ConfigOption
+from migration.cli.options import ConfigOption, PortOption
 from migration.cli.output import console
 from migration.runtime.errors import ConfigError
 from migration.runtime.remote import binding_plan
+from migration.runtime.serving import check_can_listen
 from migration.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,13 +30,14 @@ app = typer.Typer(help="Run the monolith, extracted services, the gateway or eve
 def run_monolith(
     config: ConfigOption = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: PortOption = 8000,
     reload: Annotated[bool, typer.Option(help="Restart when the code changes.")] = False,
     migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
 ) -> None:
     """Serve the monolith: every local module's contract, /healthz, /readyz, /docs."""
     settings = Settings.from_env(config)
     plan = binding_plan(settings.project)  # refuses a plan the monolith cannot run
+    check_can_listen(host, port)  # before migrating: a busy port is one line, not a log
     if migrate and plan.local:
         done = settings.project.upgrade(plan.local)  # a remote module's tables are not ours
         console.print(f"[green]migrated[/] {', '.join(done)}")
@@ -52,7 +54,7 @@ def run_monolith(
 @app.command("gateway")
 def run_gateway(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    port: PortOption = 8080,
     monolith: Annotated[str, typer.Option(envvar="CARVE_MONOLITH_URL",
                                           help="The monolith's URL.")] = "http://127.0.0.1:8000",
     service: Annotated[list[str] | None, typer.Option(

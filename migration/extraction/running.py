@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from migration.runtime.errors import CarveError
+from migration.runtime.errors import CarveError, UnknownModule
+from migration.runtime.project import Project
 
 
 class ServiceNotFound(CarveError):
@@ -19,6 +20,9 @@ def load_service(module: str, folder: Path) -> ModuleType:
     package = f"{module.replace('-', '_')}_service"
     app_file = folder / "src" / package / "app.py"
     if not app_file.is_file():
+        known = _known_modules(folder)
+        if known and module not in known:  # a typo, not a module still to extract
+            raise UnknownModule(f"unknown module '{module}' (modules: {', '.join(known)})")
         raise ServiceNotFound(
             f"{folder} holds no extracted {module} service (no src/{package}/app.py): "
             f"run carve extract {module} first")
@@ -26,6 +30,21 @@ def load_service(module: str, folder: Path) -> ModuleType:
     if source not in sys.path:
         sys.path.insert(0, source)
     return importlib.import_module(f"{package}.app")
+
+
+def _known_modules(folder: Path) -> list[str]:
+    """The modules of the project here (./carve.toml) and the services in ``folder``.
+
+    Asked only once a service is not found, to tell a typo from a module not extracted
+    yet; a project that cannot be loaded from here adds no names rather than fail.
+    """
+    extracted = {app.parent.name.removesuffix("_service")
+                 for app in (folder / "src").glob("*_service/app.py")}
+    try:
+        declared = set(Project.load().specs)
+    except (CarveError, ImportError):
+        declared = set()
+    return sorted(declared | extracted)
 
 
 def find_service(folder: Path) -> ModuleType:

@@ -2,6 +2,7 @@
 
 Used where a real HTTP server is needed inside one process: the parity tests of
 the bindings, the generated tests of an extracted service and the benchmarks.
+:func:`check_can_listen` is for the commands that serve in the foreground.
 """
 
 from __future__ import annotations
@@ -14,12 +15,41 @@ from typing import Any
 
 import uvicorn
 
+from migration.runtime.errors import ConfigError
+
 
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Refuse in one line an address a server could not listen on (a port in use, say).
+
+    ``carve run monolith`` and ``carve run service`` check it before they migrate:
+    uvicorn finds out only once started, and says so in several log lines.
+    """
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(
+                host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
+            _bind_once(family, kind, proto, address)
+    except OSError as exc:  # the gateway's words for it (migration.gateway.serving)
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _bind_once(family: int, kind: int, proto: int, address: Any) -> None:
+    """Bind as uvicorn's event loop will, and let go; it skips a family the host lacks too."""
+    try:
+        probe = socket.socket(family, kind, proto)
+    except OSError:
+        return
+    with probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        probe.bind(address)
 
 
 class ServerThread:

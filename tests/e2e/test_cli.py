@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,41 @@ def test_an_unknown_revision_is_one_line(tmp_path: Path) -> None:
     result = carve("db", "upgrade", "users", "--revision", "bogus",
                    env={"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
     _one_line_error(result, "module 'users'", "revision 'bogus'")
+
+
+def test_modules_reports_the_binding_the_monolith_would_use() -> None:
+    result = carve("modules", "--json", env={"CARVE_INVENTORY_BINDING": "remote"})
+    assert result.returncode == 0, result.stderr
+    bindings = {m["name"]: m["binding"] for m in json.loads(result.stdout)}
+    assert bindings == {"inventory": "remote", "notifications": "local", "orders": "local",
+                        "users": "local"}
+    bogus = carve("modules", env={"CARVE_INVENTORY_BINDING": "bogus"})
+    _one_line_error(bogus, "CARVE_INVENTORY_BINDING='bogus'", "expected one of local, remote")
+    assert bogus.returncode == 2
+
+
+def test_a_port_out_of_range_is_refused() -> None:
+    for command in (["run", "monolith", "--port", "99999"],
+                    ["run", "service", "inventory", "--port", "70000"],
+                    ["run", "gateway", "--port", "99999"],
+                    ["run", "monolith", "--port", "0"]):
+        result = carve(*command)
+        assert result.returncode == 2, command
+        assert "--port" in result.stderr and "Traceback" not in result.stderr, command
+
+
+def test_a_busy_port_is_one_line_before_anything_is_migrated(tmp_path: Path) -> None:
+    database = tmp_path / "never.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for command in (["run", "monolith", "--port", port],
+                        ["run", "service", "inventory", "--path",
+                         str(ROOT / "extracted" / "inventory-service"), "--port", port]):
+            result = carve(*command, env={"DATABASE_URL": f"sqlite:///{database}"})
+            _one_line_error(result, f"cannot listen on 127.0.0.1:{port}", "in use")
+            assert result.returncode == 2
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+            assert "migrated" not in result.stdout
+    assert not database.exists()

@@ -53,11 +53,21 @@ def test_the_unseen_module_runs_as_a_service(tmp_path: Path) -> None:
 
 
 def test_running_a_folder_without_a_service_says_so(tmp_path: Path) -> None:
-    result = subprocess.run(
+    result = subprocess.run(  # from the lending project, where loans is a module
         [sys.executable, "-m", "migration.cli", "run", "service", "loans", "--path",
-         str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+         str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=LENDING.parent)
     assert result.returncode == 2
     assert "holds no extracted loans service" in result.stderr
+
+
+def test_running_a_misspelt_module_lists_the_modules() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "migration.cli", "run", "service", "invntory", "--path",
+         str(ROOT / "extracted" / "inventory-service")],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: unknown module 'invntory' "
+                                     "(modules: inventory, notifications, orders, users)")
 
 
 def test_a_worker_for_a_folder_without_a_service_says_so(tmp_path: Path) -> None:
