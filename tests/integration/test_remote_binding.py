@@ -61,14 +61,16 @@ def monolith_settings(tmp_path: Path, postgres_url: str, url: str, transport: st
     return Settings.from_env(write_plan(folder, transport), environ)
 
 
-def test_the_monolith_calls_a_remote_module_and_leaves_it_alone(
+def test_the_monolith_calls_a_remote_module_and_serves_its_api_through_it(
     tmp_path: Path, postgres_url: str, inventory_service: tuple[str, RecordingTraces]
 ) -> None:
     url, traces = inventory_service
     settings = monolith_settings(tmp_path, postgres_url, url, "queue")
     settings.project.upgrade(["users", "orders", "notifications"])
     with TestClient(create_app(settings)) as monolith:
-        assert monolith.get("/api/v1/inventory/stock/sku-1").status_code == 404
+        # Its API is still served here, from the service's data (ADR 0007).
+        stock = monolith.get("/api/v1/inventory/stock/sku-1")
+        assert stock.status_code == 200 and stock.json()["on_hand"] == 2
         assert "inventory" not in monolith.get("/readyz").json()["modules"]
         user = monolith.post("/api/v1/users", json={"email": "a@example.com", "name": "A"}).json()
         order = {"user_id": user["id"], "items": [{"sku": "sku-1", "quantity": 2}]}
