@@ -56,23 +56,30 @@ def _live(route: dict[str, Any]) -> str:
 
 @route_app.command("set")
 def set_route(
-    prefix: Annotated[str, typer.Argument(help="Path prefix, e.g. /api/v1/inventory.")],
-    mode: Annotated[RouteMode, typer.Option(help="Where the route's traffic goes.")],
-    to: Annotated[str | None, typer.Option("--to", help="The service (by its --service name).")
+    prefix: Annotated[str, typer.Argument(metavar="PREFIX",
+                                          help="Path prefix, e.g. /api/v1/inventory.")],
+    mode: Annotated[RouteMode, typer.Option(
+        metavar="MODE", help="Where the route's traffic goes: monolith, shadow, canary, "
+        "service or retired.")],
+    to: Annotated[str | None, typer.Option("--to", metavar="SERVICE",
+                                           help="The service (by its --service name).")
                   ] = None,
-    percent: Annotated[float | None, typer.Option(min=0, max=100,
+    percent: Annotated[float | None, typer.Option(min=0, max=100, metavar="N",
                                                   help="Canary share in percent.")] = None,
     sticky_header: Annotated[str | None, typer.Option(
+        metavar="HEADER",
         help="Keep users on one side by this header (default X-User-Id).")] = None,
     sticky_cookie: Annotated[str | None, typer.Option(
-        help="Keep users on one side by this cookie instead.")] = None,
+        metavar="COOKIE", help="Keep users on one side by this cookie instead.")] = None,
     ignore: Annotated[list[str] | None, typer.Option(
+        metavar="FIELD",
         help="Shadow: a JSON field to ignore in diffs (dotted, * for any); repeat.")] = None,
     fallback_writes: Annotated[bool | None, typer.Option(
-        "--fallback-writes/--no-fallback-writes",
-        help="Let a failed PUT/DELETE fall back to the monolith (default: reads only).")
+        "--fallback-writes/--reads-only",
+        help="Let a failed PUT/DELETE fall back to the monolith; --reads-only (the "
+        "default) lets only reads.")
     ] = None,
-    reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    reason: Annotated[str, typer.Option(metavar="TEXT", help="Why, for the audit log.")] = "",
     json: JsonOption = False,
 ) -> None:
     """Change a route's mode live: no restart, requests in flight finish as they started."""
@@ -180,7 +187,8 @@ RoutesOption = Annotated[str, typer.Option(envvar="CARVE_ROUTES",
                                            help="Route store: a JSON file or redis://…")]
 MonolithOption = Annotated[str, typer.Option(envvar="CARVE_MONOLITH_URL",
                                              help="The monolith's URL.")]
-ServiceOption = Annotated[list[str] | None, typer.Option(help="A service as NAME=URL; repeat.")]
+ServiceOption = Annotated[list[str] | None, typer.Option(metavar="NAME=URL",
+                                                        help="A service; repeat.")]
 ListenOption = Annotated[int, typer.Option(min=1, max=65535,
                                            help="Port the proxy listens on.")]
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o",

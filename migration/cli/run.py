@@ -58,7 +58,7 @@ def run_gateway(
     monolith: Annotated[str, typer.Option(envvar="CARVE_MONOLITH_URL",
                                           help="The monolith's URL.")] = "http://127.0.0.1:8000",
     service: Annotated[list[str] | None, typer.Option(
-        help="A service as NAME=URL; repeat for each.")] = None,
+        metavar="NAME=URL", help="A service; repeat for each.")] = None,
     routes: Annotated[str, typer.Option(envvar="CARVE_ROUTES",
                                         help="Route store: a JSON file, or redis://…[?prefix=P].")
                       ] = "routes.json",
