@@ -49,6 +49,7 @@ COMMANDS: dict[str, Callable[[], Any]] = {
     "route": _imported("migration.cli.gateway", "route_app"),
     "export": _imported("migration.cli.gateway", "export_app"),
     "run": _run_group,
+    "status": _imported("migration.cli.status", "show_status"),
 }
 
 

@@ -1,0 +1,1 @@
+"""``carve status``: where each module stands in the six steps, with the evidence for it."""

@@ -1,0 +1,234 @@
+"""Each module's six migration steps, each with a state and the evidence it rests on.
+
+The evidence is what the other commands find, read again rather than remembered: the
+boundary lint and readiness of ``carve analyze``, the database URL the module resolves to,
+the extracted service folder and ``carve extract --check``'s drift, the binding, the event
+transports in ``carve.toml``, and the route, live SLO window and audit log of a running
+gateway. Nothing here writes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from migration.analysis.report import Analysis
+from migration.extraction.extract import ExtractionRefused, check, service_folder
+from migration.gateway.client import AdminClient
+from migration.runtime.db import normalize_url
+from migration.runtime.discovery import binding_of
+from migration.runtime.errors import CarveError
+from migration.runtime.modules import ModuleSpec
+from migration.runtime.project import Project
+
+SCHEMA = "carve.status/1"
+STEPS = ("boundaries", "database", "service interface", "events", "gateway route",
+         "monitoring")
+
+
+class State(StrEnum):
+    """How far a step is."""
+
+    DONE = "done"
+    STARTED = "started"
+    NOT_STARTED = "not started"
+    UNKNOWN = "unknown"  # the evidence could not be read (no gateway given, say)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of one module: its state and the evidence, in a line."""
+
+    number: int
+    state: State
+    evidence: str
+
+    @property
+    def name(self) -> str:
+        return STEPS[self.number - 1]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.number, "name": self.name, "state": self.state.value,
+                "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class ModuleStatus:
+    """The six steps of one module."""
+
+    module: str
+    steps: tuple[Step, ...]
+
+    @property
+    def next_step(self) -> Step | None:
+        """The first step that is not done: the one to work on."""
+        return next((s for s in self.steps if s.state is not State.DONE), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        upcoming = self.next_step
+        return {"module": self.module, "next": upcoming.number if upcoming else None,
+                "steps": [s.as_dict() for s in self.steps]}
+
+
+@dataclass(frozen=True)
+class GatewayView:
+    """The routes and audit log of a running gateway, or why they could not be read."""
+
+    routes: list[dict[str, Any]]
+    audit: list[dict[str, Any]]
+    problem: str | None = None
+
+    @classmethod
+    def read(cls, url: str | None) -> GatewayView:
+        """Ask the gateway's admin API (``CARVE_ADMIN_TOKEN``); a failure is kept, not raised."""
+        if not url:
+            return cls([], [], "no gateway given (set CARVE_GATEWAY_URL or --gateway)")
+        client = AdminClient(url)
+        try:
+            return cls(client.routes()["routes"], client.audit(limit=1000))
+        except CarveError as exc:
+            return cls([], [], str(exc))
+
+    def route_for(self, prefix: str) -> dict[str, Any] | None:
+        """The route the gateway matches for ``prefix``: the longest one that covers it."""
+        covering = [r for r in self.routes
+                    if r["prefix"] in ("/", prefix) or prefix.startswith(r["prefix"] + "/")]
+        return max(covering, key=lambda r: len(r["prefix"]), default=None)
+
+    def history(self, prefix: str) -> list[dict[str, Any]]:
+        """The audit entries of one route, newest first."""
+        return [e for e in self.audit if e["prefix"] == prefix]
+
+
+def status(project: Project, analysis: Analysis, gateway: GatewayView,
+           out: Path) -> list[ModuleStatus]:
+    """Every module's steps, in the extraction order ``carve analyze`` gives."""
+    return [module_status(project, r.module, analysis, gateway, out) for r in analysis.order
+            if r.module in project.specs]
+
+
+def module_status(project: Project, name: str, analysis: Analysis, gateway: GatewayView,
+                  out: Path) -> ModuleStatus:
+    spec = project.module(name)
+    return ModuleStatus(name, (
+        _boundaries(analysis, name), _database(project, name),
+        _interface(project, name, out), _events(project, spec),
+        *traffic_steps(spec, gateway)))
+
+
+def _boundaries(analysis: Analysis, name: str) -> Step:
+    violations = analysis.coupling.modules[name].violations
+    score = next(r.score for r in analysis.order if r.module == name)
+    if not violations:
+        return Step(1, State.DONE, f"lint clean; readiness {score}/100")
+    rules = sorted({v.rule for v in violations})
+    return Step(1, State.STARTED, f"{len(violations)} violation(s) ({', '.join(rules)}); "
+                                  f"readiness {score}/100")
+
+
+def _database(project: Project, name: str) -> Step:
+    url = project.database_url(name)
+    shared = project.environ.get("DATABASE_URL") or project.config.database.url
+    if url != shared:
+        return Step(2, State.DONE, f"its own database: {_safe(url)}")
+    return Step(2, State.NOT_STARTED, f"shares {_safe(url)} with the monolith "
+                                      f"(DATABASE_URL_{name.upper()} gives it its own)")
+
+
+def _interface(project: Project, name: str, out: Path) -> Step:
+    folder = service_folder(out, name)
+    if not folder.is_dir():
+        return Step(3, State.NOT_STARTED, f"not extracted (carve extract {name})")
+    try:
+        drifted = check(project, name, out).drifted
+    except ExtractionRefused as exc:
+        return Step(3, State.STARTED, f"{folder} exists, but the module no longer "
+                                      f"extracts: {exc}")
+    binding = binding_of(name, project.config, project.environ)
+    where = ("the monolith calls it over HTTP (binding remote)" if binding == "remote"
+             else f"the monolith still runs it in-process (CARVE_{name.upper()}_BINDING=remote "
+                  "calls the service)")
+    if drifted:
+        return Step(3, State.STARTED, f"{folder}: {len(drifted)} file(s) differ from the "
+                                      f"module (carve extract {name} --check); {where}")
+    return Step(3, State.DONE if binding == "remote" else State.STARTED,
+                f"{folder} up to date; {where}")
+
+
+def _events(project: Project, spec: ModuleSpec) -> Step:
+    events = sorted({e.type for e in spec.publishes}
+                    | {s.event.type for s in spec.subscriptions})
+    if not events:
+        return Step(4, State.DONE, "publishes and consumes no events")
+    inprocess = [e for e in events if project.config.transport(e) != "queue"]
+    queued = [e for e in events if e not in inprocess]
+    if not inprocess:
+        return Step(4, State.DONE, f"on the queue: {', '.join(queued)}")
+    todo = f"in-process: {', '.join(inprocess)} (carve events swap EVENT --to queue)"
+    if queued:
+        return Step(4, State.STARTED, f"on the queue: {', '.join(queued)}; {todo}")
+    return Step(4, State.NOT_STARTED, todo)
+
+
+def traffic_steps(spec: ModuleSpec, gateway: GatewayView) -> tuple[Step, Step]:
+    """Steps 5 and 6 from the gateway: the module's route, its canary window, its audit."""
+    if gateway.problem:
+        return (Step(5, State.UNKNOWN, gateway.problem),
+                Step(6, State.UNKNOWN, gateway.problem))
+    prefix = spec.contract.prefix()
+    route = gateway.route_for(prefix)
+    if route is None or route["mode"] == "monolith":
+        where = f"route {route['prefix']} in monolith mode" if route else "no route"
+        return (Step(5, State.NOT_STARTED, f"{where}: the monolith serves {prefix}"),
+                _rollbacks(gateway.history(route["prefix"]) if route else []))
+    mode, service = route["mode"], route.get("service")
+    history = gateway.history(route["prefix"])
+    if mode == "shadow":
+        stats = route.get("shadow_stats")
+        seen = (f": {stats['compared']} compared, {stats['diff_rate']:.1%} differ"
+                if stats else ": nothing compared yet")
+        return Step(5, State.STARTED, f"shadow → {service}{seen}"), _rollbacks(history)
+    if mode == "canary":
+        return (Step(5, State.STARTED, f"canary {route['percent']:g}% → {service}"),
+                _window(route, history))
+    promoted = next((e for e in history if (e.get("new") or {}).get("mode") == mode), None)
+    when = f" since {_when(promoted['at'])}" if promoted else ""
+    done = Step(5, State.DONE, f"{mode} → {service}{when}" if mode == "service"
+                else f"retired{when}: the gateway answers 410")
+    # Promoted on evidence: a canary ran (its SLO watched, rolled back on a breach) first.
+    if any((e.get("new") or {}).get("mode") == "canary" for e in history):
+        return done, Step(6, State.DONE, f"{mode}{when}, after a canary under its SLO")
+    return done, Step(6, State.STARTED, f"{mode}{when} without a canary before it: "
+                                        "no SLO evidence for the move")
+
+
+def _window(route: dict[str, Any], history: list[dict[str, Any]]) -> Step:
+    slo = route["slo"]
+    target = f"SLO {slo['max_error_rate']:.0%} errors, p99 {slo['max_p99_ms']:g} ms"
+    window = route.get("slo_window")
+    if not window:
+        return Step(6, State.STARTED, f"canary watched ({target}); no requests in the window")
+    return Step(6, State.STARTED,
+                f"canary window: {window['requests']} requests, {window['error_rate']:.1%} "
+                f"errors, p99 {window['p99_ms']:.0f} ms ({target})")
+
+
+def _rollbacks(history: list[dict[str, Any]]) -> Step:
+    rolled = next((e for e in history if e.get("automatic")), None)
+    if rolled is None:
+        return Step(6, State.NOT_STARTED, "no canary yet")
+    return Step(6, State.STARTED, f"rolled back automatically {_when(rolled['at'])}: "
+                                  f"{rolled['reason']}")
+
+
+def _safe(url: str) -> str:
+    return make_url(normalize_url(url)).render_as_string(hide_password=True)
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
