@@ -67,7 +67,7 @@ class LazyCommands(TyperGroup):
         if isinstance(target, typer.Typer):
             command: click.Command = typer.main.get_group(target)
         else:
-            single = typer.Typer()
+            single = typer.Typer(add_completion=False)  # offered once, by `carve` itself
             single.command(cmd_name)(target)
             command = typer.main.get_command(single)
         command.name = cmd_name
