@@ -14,7 +14,7 @@ from migration.analysis.report import Analysis
 from migration.analysis.report import analyze as run_analysis
 from migration.cli.lint import PathArgument
 from migration.cli.options import JsonOption
-from migration.cli.output import console, print_json
+from migration.cli.output import console, print_json, whole
 
 
 def analyze(
@@ -41,8 +41,9 @@ def analyze(
 
 def _render(analysis: Analysis) -> None:
     data = analysis.as_dict()
-    table = Table("module", "ready", "calls", "called by", "events out / in", "tables",
-                  "violations", "commits", "lines", title="coupling and readiness")
+    table = Table(whole("module", [m["name"] for m in data["modules"]]), "ready", "calls",
+                  "called by", "events out / in", "tables", "violations", "commits", "lines",
+                  title="coupling and readiness")
     for m in data["modules"]:
         events = (f"{', '.join(m['publishes']) or '-'} / "
                   f"{', '.join(c['event'] for c in m['consumes']) or '-'}")

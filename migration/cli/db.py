@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from migration.cli.options import ConfigOption, JsonOption
-from migration.cli.output import console, print_json
+from migration.cli.output import console, print_json, whole
 from migration.runtime.project import Project
 
 app = typer.Typer(help="Migrate each module's schema in its own database.", no_args_is_help=True)
@@ -62,7 +62,8 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("module", "database", "current", "head", title="module schemas")
+    table = Table(whole("module", [row["module"] for row in rows]), "database", "current",
+                  "head", title="module schemas")
     for row in rows:
         style = "green" if row["current"] == row["head"] else "yellow"
         table.add_row(row["module"], row["database"], f"[{style}]{row['current']}[/]", row["head"])

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from migration.cli.options import ConfigOption, JsonOption
-from migration.cli.output import console, print_json
+from migration.cli.output import console, print_json, whole
 from migration.events.broker_errors import reaching_broker
 from migration.events.catalog import event_catalog, require_event
 from migration.events.dead_letter_queue import list_dead_letters, replay
@@ -40,8 +40,8 @@ def list_events(config: ConfigOption = None, as_json: JsonOption = False) -> Non
     if as_json:
         print_json([event.as_dict() for event in events])
         return
-    table = Table("event", "publishers", "subscribers", "transport", "backlog", "queued",
-                  "dead letters", title="events")
+    table = Table(whole("event", [e.type for e in events]), "publishers", "subscribers",
+                  "transport", "backlog", "queued", "dead letters", title="events")
     for e in events:
         table.add_row(
             e.type, ", ".join(e.publishers) or "-", "\n".join(e.subscribers) or "-",

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Column, Table
+from rich.table import Table
 
 from migration.cli.options import JsonOption
-from migration.cli.output import console, print_json
+from migration.cli.output import console, print_json, whole
 from migration.gateway.client import AdminClient
 from migration.gateway.exporting import export_configuration
 from migration.gateway.routes import RouteMode
@@ -30,7 +29,7 @@ def list_routes(json: JsonOption = False) -> None:
         print_json(data)
         return
     table = Table(title=f"routes (version {data['version']})")
-    table.add_column("prefix", **_whole(route["prefix"] for route in data["routes"]))
+    table.columns.append(whole("prefix", [route["prefix"] for route in data["routes"]]))
     for column in ("mode", "service", "percent", "sticky", "live"):
         table.add_column(column)
     for route in data["routes"]:
@@ -38,11 +37,6 @@ def list_routes(json: JsonOption = False) -> None:
                       f"{route['percent']:g}%" if route["mode"] == "canary" else "-",
                       f"{route['sticky']['kind']}:{route['sticky']['name']}", _live(route))
     console.print(table)
-
-
-def _whole(prefixes: Iterable[str]) -> dict[str, Any]:
-    """Column options that keep every prefix whole: it is what a user types next."""
-    return {"no_wrap": True, "min_width": max(map(len, prefixes), default=6)}
 
 
 def _live(route: dict[str, Any]) -> str:
@@ -147,7 +141,7 @@ def audit(
     if json:
         print_json(entries)
         return
-    table = Table("when", Column("prefix", **_whole(entry["prefix"] for entry in entries)),
+    table = Table("when", whole("prefix", [entry["prefix"] for entry in entries]),
                   "old", "new", "reason", "by")
     for entry in entries:
         table.add_row(_when(entry["at"]), entry["prefix"], _mode(entry["old"]),

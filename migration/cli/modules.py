@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from migration.cli.options import ConfigOption, JsonOption
-from migration.cli.output import console, print_json
+from migration.cli.output import console, print_json, whole
 from migration.runtime.discovery import binding_of
 from migration.runtime.modules import ModuleSpec
 from migration.runtime.project import Project
@@ -42,7 +42,8 @@ def list_modules(config: ConfigOption = None, as_json: JsonOption = False) -> No
     if as_json:
         print_json(modules)
         return
-    table = Table("module", "binding", "tables", "operations", "publishes", "consumes", "uses",
+    table = Table(whole("module", [m["name"] for m in modules]), "binding", "tables",
+                  "operations", "publishes", "consumes", "uses",
                   title=f"modules of {project.config.project.modules}")
     for m in modules:
         table.add_row(

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Column
 
 console = Console()
 errors = Console(stderr=True)
+
+
+def whole(header: str, values: Iterable[str]) -> Column:
+    """A column that never cuts its values: the names a user types next (a module, a prefix).
+
+    The other columns wrap around it in a narrow terminal.
+    """
+    return Column(header, no_wrap=True, min_width=max(map(len, values), default=len(header)))
 
 
 def print_json(data: Any) -> None:
