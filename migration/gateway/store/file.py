@@ -90,28 +90,34 @@ class FileToggleStore:
         return entry
 
     def _append(self, entries: list[AuditEntry]) -> None:
-        with open(self.audit_path, "a") as audit:
-            audit.writelines(entry.model_dump_json() + "\n" for entry in entries)
+        with open(self.audit_path, "a+b") as audit:
+            # After a torn last line, start a new one: an entry appended to it would be lost.
+            if audit.tell() and (audit.seek(-1, os.SEEK_END), audit.read(1))[1] != b"\n":
+                audit.write(b"\n")
+            audit.writelines(entry.model_dump_json().encode() + b"\n" for entry in entries)
 
-    def _audit_edits(self, before: RouteTable, after: RouteTable) -> None:
-        """Audit the routes an edit of the file changed, unless already audited.
+    def _audit_edits(self, before: RouteTable) -> RouteTable:
+        """Audit the routes changed since ``before`` that no entry accounts for; the table now.
 
-        A change through :meth:`change` writes its own entry; so does an edit seen first by
-        another gateway on the same file: a route whose newest entry already says what it is
-        now is left alone. What is left was edited by hand (or by a tool).
+        The file is read again under the store's lock, so every change :meth:`change` made
+        meanwhile is in it together with its entry: a route whose newest entry already says
+        what it is now is left alone (so is an edit another gateway on the file audited
+        first). What is left was edited by hand, or by a tool.
         """
-        prefixes = {r.prefix for r in before.routes} | {r.prefix for r in after.routes}
-        changed = sorted(p for p in prefixes if before.get(p) != after.get(p))
-        if not changed:
-            return
         with self._locked():
-            newest: dict[str, AuditEntry] = {}
-            for entry in self._entries():
-                newest.setdefault(entry.prefix, entry)
-            edits = [audit_entry(p, before.get(p), after.get(p), f"edited in {self.path.name}",
-                                 False, after.version) for p in changed]
-            self._append([e for e in edits
-                          if e.prefix not in newest or newest[e.prefix].new != e.new])
+            after = self._read()
+            prefixes = {r.prefix for r in before.routes} | {r.prefix for r in after.routes}
+            changed = sorted(p for p in prefixes if before.get(p) != after.get(p))
+            if changed:
+                newest: dict[str, AuditEntry] = {}
+                for entry in self._entries():
+                    newest.setdefault(entry.prefix, entry)
+                edits = [audit_entry(p, before.get(p), after.get(p),
+                                     f"edited in {self.path.name}", False, after.version)
+                         for p in changed]
+                self._append([e for e in edits
+                              if e.prefix not in newest or newest[e.prefix].new != e.new])
+        return after
 
     async def audit(self, prefix: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The latest changes, newest first."""
@@ -119,12 +125,19 @@ class FileToggleStore:
         return [e for e in entries if prefix is None or e.prefix == prefix][:limit]
 
     def _entries(self) -> list[AuditEntry]:
-        """Every audit entry, newest first."""
+        """Every audit entry, newest first; a line that is not one (torn by a crash) is skipped."""
         try:
             lines = self.audit_path.read_text().splitlines()
         except FileNotFoundError:
             return []
-        return [AuditEntry.model_validate_json(line) for line in reversed(lines) if line]
+        entries = []
+        for number, line in zip(range(len(lines), 0, -1), reversed(lines), strict=True):
+            try:
+                entries.append(AuditEntry.model_validate_json(line))
+            except ValidationError:
+                if line.strip():
+                    log.warning("%s:%d is not an audit entry; skipped", self.audit_path, number)
+        return entries
 
     async def watch(self, on_change: OnChange) -> None:
         """Poll the file's identity; reload on change. A broken edit keeps the last table."""
@@ -140,21 +153,26 @@ class FileToggleStore:
                 continue
             seen = stamp
             try:
-                table = self._read()
+                last = await self._take(last, on_change)
             except RouteStoreError as exc:
                 self.problem = str(exc)
                 log.error("keeping the current routes: %s", exc)
-                continue
-            self.problem = None
-            try:
-                await asyncio.to_thread(self._audit_edits, last, table)
-            except OSError as exc:
-                log.error("the edit of %s is applied but could not be audited: %s",
-                          self.path, exc)
-            last = table
-            outcome = on_change(table)
-            if inspect.isawaitable(outcome):
-                await outcome
+            except Exception as exc:  # noqa: BLE001 - the watch must outlive any one change
+                self.problem = f"{self.description}: {exc}"
+                log.exception("keeping the current routes")
+
+    async def _take(self, last: RouteTable, on_change: OnChange) -> RouteTable:
+        """Audit and apply the table in the file; the table taken."""
+        table = self._read()
+        try:
+            table = await asyncio.to_thread(self._audit_edits, last)
+        except OSError as exc:
+            log.error("the edit of %s is applied but could not be audited: %s", self.path, exc)
+        self.problem = None
+        outcome = on_change(table)
+        if inspect.isawaitable(outcome):
+            await outcome
+        return table
 
     def _stamp(self) -> tuple[int, int, int] | None:
         try:

@@ -73,7 +73,11 @@ class RedisToggleStore:
         except (RedisError, OSError) as exc:
             raise RouteStoreError(f"route store {self.description}: {exc}") from exc
         routes = [self._route(key, value) for key, value in raw.items()]
-        return RouteTable(routes, int(version or 0))
+        try:
+            return RouteTable(routes, int(version or 0))
+        except ValueError as exc:
+            raise RouteStoreError(f"route store {self.description}: {self._version} holds "
+                                  f"{version!r}, not a version number") from exc
 
     def _route(self, key: bytes, raw: bytes) -> Route:
         """One entry of the hash; one that is not a route names its key and the problem."""
@@ -94,6 +98,9 @@ class RedisToggleStore:
             return await self._change(prefix, mutate, reason, automatic)
         except (RedisError, OSError) as exc:
             raise RouteStoreError(f"route store {self.description}: {exc}") from exc
+        except ValueError as exc:  # the version key holds no number
+            raise RouteStoreError(f"route store {self.description}: {self._version}: "
+                                  f"{exc}") from exc
 
     async def _change(self, prefix: str, mutate: Mutation, reason: str,
                       automatic: bool) -> AuditEntry:
@@ -124,8 +131,16 @@ class RedisToggleStore:
     async def audit(self, prefix: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The latest changes, newest first."""
         scan = limit if prefix is None else AUDIT_KEEP
-        raw = await self._client.lrange(self._audit, 0, scan - 1)
-        entries = [AuditEntry.model_validate_json(item) for item in raw]
+        try:
+            raw = await self._client.lrange(self._audit, 0, scan - 1)
+        except (RedisError, OSError) as exc:
+            raise RouteStoreError(f"route store {self.description}: {exc}") from exc
+        entries = []
+        for item in raw:
+            try:
+                entries.append(AuditEntry.model_validate_json(item))
+            except ValidationError:
+                log.warning("%s holds an item that is not an audit entry; skipped", self._audit)
         return [e for e in entries if prefix is None or e.prefix == prefix][:limit]
 
     async def watch(self, on_change: OnChange) -> None:
@@ -143,16 +158,24 @@ class RedisToggleStore:
                     while True:
                         await pubsub.get_message(ignore_subscribe_messages=True,
                                                  timeout=POLL_SECONDS)
-                        version = int(await self._client.get(self._version) or 0)
+                        version = await self._client.get(self._version)
                         if version != seen:
-                            seen = await self._deliver(on_change)
+                            await self._deliver(on_change)
+                            seen = version
             except (RedisError, OSError, RouteStoreError) as exc:
-                if str(exc) != self.problem:
-                    log.error("keeping the current routes: %s", exc)
-                self.problem = str(exc)
+                self._failed(str(exc))
+                await asyncio.sleep(1)
+            except Exception as exc:  # noqa: BLE001 - the watch must outlive any one change
+                log.exception("keeping the current routes")
+                self._failed(f"route store {self.description}: {exc}")
                 await asyncio.sleep(1)
 
-    async def _deliver(self, on_change: OnChange) -> int:
+    def _failed(self, problem: str) -> None:
+        if problem != self.problem:
+            log.error("keeping the current routes: %s", problem)
+        self.problem = problem
+
+    async def _deliver(self, on_change: OnChange) -> None:
         table = await self.load()
         if self.problem is not None:
             log.info("route store %s readable again", self.description)
@@ -160,7 +183,6 @@ class RedisToggleStore:
         outcome = on_change(table)
         if inspect.isawaitable(outcome):
             await outcome
-        return table.version
 
     async def ping(self) -> None:
         """Fail with a clear message when Redis cannot be reached."""

@@ -129,3 +129,25 @@ def wait_until(condition, seconds: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not within the time allowed"
         time.sleep(0.05)
+
+
+async def test_a_version_that_is_no_number_is_a_problem_the_watch_outlives(redis_prefix):
+    client, prefix = redis_prefix
+    store = RedisToggleStore(aioredis.Redis.from_url(REDIS_URL), prefix)
+    seen = []
+    watcher = asyncio.create_task(store.watch(seen.append))
+    try:
+        await store.change(INVENTORY, service, "go live")
+        await until(lambda: seen and seen[-1].version == 1)
+        client.set(f"{prefix}version", "abc")
+        await until(lambda: store.problem is not None)
+        assert "not a version number" in store.problem
+        client.set(f"{prefix}version", "7")
+        await until(lambda: seen[-1].version == 7)
+        client.rpush(f"{prefix}audit", "torn")
+        audit = await store.audit()
+    finally:
+        watcher.cancel()
+        await store.close()
+    assert store.problem is None
+    assert [e.reason for e in audit] == ["go live"]
