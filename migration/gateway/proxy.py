@@ -109,8 +109,17 @@ class Gateway:
 
     async def change_route(self, prefix: str, mutate: Callable[[Route | None], Route | None],
                            reason: str, automatic: bool = False):
-        """Change a route in the store and apply the new table here at once."""
-        entry = await self.store.change(prefix, mutate, reason, automatic)
+        """Change a route in the store and apply the new table here at once.
+
+        A canary's live window goes into the audit entry: the evidence the change was made on.
+        """
+        current = self.table.get(prefix)
+        verdict = self.guard.tracker.verdict(current) if current is not None else None
+        evidence = None if verdict is None else {
+            "percent": current.percent, "requests": verdict.requests,
+            "error_rate": round(verdict.error_rate, 4), "p99_ms": round(verdict.p99_ms, 3),
+            "breach": verdict.breach}
+        entry = await self.store.change(prefix, mutate, reason, automatic, evidence)
         try:
             self.apply(await self.store.load())
         except RouteStoreError as exc:

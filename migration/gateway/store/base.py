@@ -25,6 +25,9 @@ class AuditEntry(BaseModel):
     reason: str
     automatic: bool = False
     version: int = 0
+    # What the route's live window showed when the change was made (a canary's requests,
+    # error rate and p99): the evidence a promotion or a rollback was made on.
+    evidence: dict[str, Any] | None = None
 
 
 class RouteStoreError(ConfigError):
@@ -41,7 +44,8 @@ class ToggleStore(Protocol):
         """The table as stored now."""
 
     async def change(self, prefix: str, mutate: Mutation, reason: str,
-                     automatic: bool = False) -> AuditEntry:
+                     automatic: bool = False,
+                     evidence: dict[str, Any] | None = None) -> AuditEntry:
         """Apply ``mutate`` to one route (None: absent/removed) atomically; audit it."""
 
     async def audit(self, prefix: str | None = None, limit: int = 100) -> list[AuditEntry]:
@@ -55,8 +59,9 @@ class ToggleStore(Protocol):
 
 
 def audit_entry(prefix: str, old: Route | None, new: Route | None, reason: str,
-                automatic: bool, version: int) -> AuditEntry:
+                automatic: bool, version: int,
+                evidence: dict[str, Any] | None = None) -> AuditEntry:
     """An audit entry for a change from ``old`` to ``new``."""
     return AuditEntry(prefix=prefix, old=old.model_dump(mode="json") if old else None,
                       new=new.model_dump(mode="json") if new else None, reason=reason,
-                      automatic=automatic, version=version)
+                      automatic=automatic, version=version, evidence=evidence)

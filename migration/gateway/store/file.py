@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -60,10 +61,12 @@ class FileToggleStore:
         return parse_table(text, str(self.path))
 
     async def change(self, prefix: str, mutate: Mutation, reason: str,
-                     automatic: bool = False) -> AuditEntry:
+                     automatic: bool = False,
+                     evidence: dict[str, Any] | None = None) -> AuditEntry:
         """Read, change and rewrite under an exclusive lock, so concurrent writers queue."""
         try:
-            return await asyncio.to_thread(self._change, prefix, mutate, reason, automatic)
+            return await asyncio.to_thread(self._change, prefix, mutate, reason, automatic,
+                                           evidence)
         except OSError as exc:
             raise RouteStoreError(f"{self.description}: cannot write: {exc}") from exc
 
@@ -75,7 +78,8 @@ class FileToggleStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def _change(self, prefix: str, mutate: Mutation, reason: str, automatic: bool) -> AuditEntry:
+    def _change(self, prefix: str, mutate: Mutation, reason: str, automatic: bool,
+                evidence: dict[str, Any] | None) -> AuditEntry:
         with self._locked():
             table = self._read()
             old = table.get(prefix)
@@ -85,7 +89,7 @@ class FileToggleStore:
             temporary = self.path.with_name(self.path.name + ".tmp")
             temporary.write_text(json.dumps(updated.to_json(), indent=2) + "\n")
             os.replace(temporary, self.path)
-            entry = audit_entry(prefix, old, new, reason, automatic, updated.version)
+            entry = audit_entry(prefix, old, new, reason, automatic, updated.version, evidence)
             self._append([entry])
         return entry
 

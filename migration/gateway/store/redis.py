@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -92,18 +93,19 @@ class RedisToggleStore:
                 f"{self._routes} is not a valid route ({what})") from exc
 
     async def change(self, prefix: str, mutate: Mutation, reason: str,
-                     automatic: bool = False) -> AuditEntry:
+                     automatic: bool = False,
+                     evidence: dict[str, Any] | None = None) -> AuditEntry:
         """Optimistic transaction: retried when another writer got in between."""
         try:
-            return await self._change(prefix, mutate, reason, automatic)
+            return await self._change(prefix, mutate, reason, automatic, evidence)
         except (RedisError, OSError) as exc:
             raise RouteStoreError(f"route store {self.description}: {exc}") from exc
         except ValueError as exc:  # the version key holds no number
             raise RouteStoreError(f"route store {self.description}: {self._version}: "
                                   f"{exc}") from exc
 
-    async def _change(self, prefix: str, mutate: Mutation, reason: str,
-                      automatic: bool) -> AuditEntry:
+    async def _change(self, prefix: str, mutate: Mutation, reason: str, automatic: bool,
+                      evidence: dict[str, Any] | None) -> AuditEntry:
         async with self._client.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -112,7 +114,7 @@ class RedisToggleStore:
                     version = int(await pipe.get(self._version) or 0) + 1
                     old = self._route(prefix.encode(), raw) if raw else None
                     new = mutate(old)
-                    entry = audit_entry(prefix, old, new, reason, automatic, version)
+                    entry = audit_entry(prefix, old, new, reason, automatic, version, evidence)
                     pipe.multi()
                     if new is None:
                         pipe.hdel(self._routes, prefix)

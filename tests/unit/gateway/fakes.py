@@ -23,12 +23,12 @@ class MemoryToggleStore:
         return self.table
 
     async def change(self, prefix: str, mutate: Mutation, reason: str,
-                     automatic: bool = False) -> AuditEntry:
+                     automatic: bool = False, evidence: dict | None = None) -> AuditEntry:
         old = self.table.get(prefix)
         new = mutate(old)
         routes = [r for r in self.table.routes if r.prefix != prefix] + ([new] if new else [])
         self.table = RouteTable(routes, self.table.version + 1)
-        entry = audit_entry(prefix, old, new, reason, automatic, self.table.version)
+        entry = audit_entry(prefix, old, new, reason, automatic, self.table.version, evidence)
         self.entries.insert(0, entry)
         return entry
 

@@ -164,3 +164,18 @@ async def test_a_bad_prefix_is_a_422_problem_naming_it(method, path, body):
     assert response.json()["code"] == "gateway.route_invalid"
     assert repr(body["prefix"]) in response.json()["detail"]
     assert gw.table.routes == []
+
+
+async def test_leaving_a_canary_records_its_window_as_the_evidence():
+    canary = Route(prefix="/api", mode=RouteMode.CANARY, service="inventory", percent=25)
+    gw = gateway(routes=(canary,))
+    gw.apply(RouteTable([canary]))  # as a started gateway holds it
+    window = gw.guard.window(canary)
+    for n in range(30):
+        window.record(n == 0, 0.012)
+    await call(gw, "PUT", "/_carve/routes", json={"prefix": "/api", "mode": "service"})
+    entry = (await call(gw, "GET", "/_carve/audit")).json()[0]
+    assert entry["evidence"] == {"percent": 25, "requests": 30, "error_rate": 0.0333,
+                                 "p99_ms": 12.0, "breach": None}
+    await call(gw, "PUT", "/_carve/routes", json={"prefix": "/api", "mode": "monolith"})
+    assert (await call(gw, "GET", "/_carve/audit")).json()[0]["evidence"] is None
