@@ -13,6 +13,8 @@ from migration.analysis.report import analyze
 from migration.cli.options import ConfigOption, JsonOption
 from migration.cli.output import console, print_json
 from migration.extraction.extract import DEFAULT_OUT
+from migration.runtime.config import CONFIG_FILE
+from migration.runtime.errors import ConfigError
 from migration.runtime.project import Project
 from migration.status.report import SCHEMA, GatewayView, ModuleStatus, State, status
 
@@ -22,10 +24,9 @@ MARKS = {State.DONE: "[green]✓[/]", State.STARTED: "[yellow]◐[/]",
 
 def show_status(
     config: ConfigOption = None,
-    out: Annotated[Path | None, typer.Option(
-        metavar="DIR", show_default=False,
-        help=f"Where carve extract wrote the services (default: {DEFAULT_OUT} beside the "
-        "plan).")] = None,
+    out: Annotated[Path, typer.Option(
+        metavar="DIR", help="Where carve extract wrote the services (its --out).")
+    ] = Path(DEFAULT_OUT),
     gateway: Annotated[str | None, typer.Option(
         metavar="URL", show_default=False,
         help="A running gateway's URL, for steps 5 and 6 (default: CARVE_GATEWAY_URL).")
@@ -33,12 +34,14 @@ def show_status(
     as_json: JsonOption = False,
 ) -> None:
     """Where each module stands in the six steps, with the evidence for each."""
+    if config is not None and config.name != CONFIG_FILE:
+        # The lint and the analysis read the plan of a folder, by that name.
+        raise ConfigError(f"--config {config}: carve status reads a plan named {CONFIG_FILE}")
     project = Project.load(config)
-    root = config.parent if config else Path()
     with console.status("reading the evidence: lint, analysis, services, gateway …"):
-        analysis = analyze(root)
+        analysis = analyze(config.parent if config else None)
         view = GatewayView.read(gateway or os.environ.get("CARVE_GATEWAY_URL"))
-        modules = status(project, analysis, view, out or root / DEFAULT_OUT)
+        modules = status(project, analysis, view, out)
     if as_json:
         print_json({"schema": SCHEMA, "modules": [m.as_dict() for m in modules]})
         return

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from migration.analysis.report import Analysis
 from migration.extraction.extract import ExtractionRefused, check, service_folder
@@ -100,6 +101,10 @@ class GatewayView:
                     if r["prefix"] in ("/", prefix) or prefix.startswith(r["prefix"] + "/")]
         return max(covering, key=lambda r: len(r["prefix"]), default=None)
 
+    def routes_within(self, prefix: str) -> list[dict[str, Any]]:
+        """Routes for paths below ``prefix`` (``/api/v1/users/me`` within ``/api/v1/users``)."""
+        return [r for r in self.routes if r["prefix"].startswith(prefix + "/")]
+
     def history(self, prefix: str) -> list[dict[str, Any]]:
         """The audit entries of one route, newest first."""
         return [e for e in self.audit if e["prefix"] == prefix]
@@ -107,17 +112,23 @@ class GatewayView:
 
 def status(project: Project, analysis: Analysis, gateway: GatewayView,
            out: Path) -> list[ModuleStatus]:
-    """Every module's steps, in the extraction order ``carve analyze`` gives."""
-    return [module_status(project, r.module, analysis, gateway, out) for r in analysis.order
-            if r.module in project.specs]
+    """Every module the analysis found, in the extraction order ``carve analyze`` gives."""
+    return [module_status(project, r.module, analysis, gateway, out) for r in analysis.order]
 
 
 def module_status(project: Project, name: str, analysis: Analysis, gateway: GatewayView,
                   out: Path) -> ModuleStatus:
-    spec = project.module(name)
+    spec = project.specs.get(name)
+    if spec is None:
+        # A codebase carve has not been set up in yet: step 1 is where it stands.
+        unknown = (f"no ModuleSpec for {name}: steps 2 to 6 read the module's contract, "
+                   "tables and events from one")
+        return ModuleStatus(name, (
+            _boundaries(analysis, name), Step(2, State.UNKNOWN, unknown),
+            *(Step(number, State.UNKNOWN, "as step 2") for number in range(3, 7))))
     return ModuleStatus(name, (
         _boundaries(analysis, name), _database(project, name),
-        _interface(project, name, out), _events(project, spec),
+        _interface(project, spec, out), _events(project, spec),
         *traffic_steps(spec, gateway)))
 
 
@@ -132,15 +143,19 @@ def _boundaries(analysis: Analysis, name: str) -> Step:
 
 
 def _database(project: Project, name: str) -> Step:
+    if binding_of(name, project.config, project.environ) == "remote":
+        return Step(2, State.DONE, "bound remote: its tables live with the service, and the "
+                                   "monolith no longer migrates or reads them")
     url = project.database_url(name)
     shared = project.environ.get("DATABASE_URL") or project.config.database.url
-    if url != shared:
+    if not _same_database(url, shared):
         return Step(2, State.DONE, f"its own database: {_safe(url)}")
     return Step(2, State.NOT_STARTED, f"shares {_safe(url)} with the monolith "
                                       f"(DATABASE_URL_{name.upper()} gives it its own)")
 
 
-def _interface(project: Project, name: str, out: Path) -> Step:
+def _interface(project: Project, spec: ModuleSpec, out: Path) -> Step:
+    name = spec.name
     folder = service_folder(out, name)
     if not folder.is_dir():
         return Step(3, State.NOT_STARTED, f"not extracted (carve extract {name})")
@@ -150,9 +165,16 @@ def _interface(project: Project, name: str, out: Path) -> Step:
         return Step(3, State.STARTED, f"{folder} exists, but the module no longer "
                                       f"extracts: {exc}")
     binding = binding_of(name, project.config, project.environ)
-    where = ("the monolith calls it over HTTP (binding remote)" if binding == "remote"
-             else f"the monolith still runs it in-process (CARVE_{name.upper()}_BINDING=remote "
-                  "calls the service)")
+    consumed = [s.event.type for s in spec.subscriptions
+                if project.config.transport(s.event.type) != "queue"]
+    if binding == "remote":
+        where = "the monolith calls it over HTTP (binding remote)"
+    elif consumed:  # the monolith refuses a remote module whose events stay in-process
+        where = (f"the monolith still runs it in-process; once {', '.join(consumed)} goes "
+                 f"through the queue (step 4), CARVE_{name.upper()}_BINDING=remote calls it")
+    else:
+        where = (f"the monolith still runs it in-process (CARVE_{name.upper()}_BINDING=remote "
+                 "calls the service)")
     if drifted:
         return Step(3, State.STARTED, f"{folder}: {len(drifted)} file(s) differ from the "
                                       f"module (carve extract {name} --check); {where}")
@@ -183,6 +205,12 @@ def traffic_steps(spec: ModuleSpec, gateway: GatewayView) -> tuple[Step, Step]:
     prefix = spec.contract.prefix()
     route = gateway.route_for(prefix)
     if route is None or route["mode"] == "monolith":
+        within = [f"{r['prefix']} {r['mode']}" for r in gateway.routes_within(prefix)
+                  if r["mode"] != "monolith"]
+        if within:
+            return (Step(5, State.STARTED, f"routes within {prefix}: {', '.join(within)}; "
+                                           "the monolith serves the rest"),
+                    Step(6, State.UNKNOWN, "read per route: carve route list"))
         where = f"route {route['prefix']} in monolith mode" if route else "no route"
         return (Step(5, State.NOT_STARTED, f"{where}: the monolith serves {prefix}"),
                 _rollbacks(gateway.history(route["prefix"]) if route else []))
@@ -200,11 +228,29 @@ def traffic_steps(spec: ModuleSpec, gateway: GatewayView) -> tuple[Step, Step]:
     when = f" since {_when(promoted['at'])}" if promoted else ""
     done = Step(5, State.DONE, f"{mode} → {service}{when}" if mode == "service"
                 else f"retired{when}: the gateway answers 410")
-    # Promoted on evidence: a canary ran (its SLO watched, rolled back on a breach) first.
-    if any((e.get("new") or {}).get("mode") == "canary" for e in history):
-        return done, Step(6, State.DONE, f"{mode}{when}, after a canary under its SLO")
-    return done, Step(6, State.STARTED, f"{mode}{when} without a canary before it: "
-                                        "no SLO evidence for the move")
+    return done, _promotion(mode, when, promoted)
+
+
+def _promotion(mode: str, when: str, promoted: dict[str, Any] | None) -> Step:
+    """Whether the route was promoted on evidence: from a canary whose window met its SLO."""
+    old = (promoted or {}).get("old") or {}
+    if old.get("mode") != "canary":
+        return Step(6, State.STARTED, f"{mode}{when} without a canary before it: no SLO "
+                                      "evidence for the move")
+    seen = (promoted or {}).get("evidence")
+    if not seen:
+        return Step(6, State.STARTED, f"{mode}{when} from a canary whose window was not "
+                                      "recorded")
+    needed = old.get("slo", {}).get("min_requests", 0)
+    figures = (f"{seen['requests']} requests, {seen['error_rate']:.1%} errors, "
+               f"p99 {seen['p99_ms']:.0f} ms")
+    if seen["breach"]:
+        return Step(6, State.STARTED, f"{mode}{when} from a canary in breach: {seen['breach']}")
+    if seen["requests"] < needed:
+        return Step(6, State.STARTED, f"{mode}{when} from a canary of {seen['percent']:g}% "
+                                      f"with {figures}: fewer than the {needed} its SLO needs")
+    return Step(6, State.DONE, f"{mode}{when} from a canary of {seen['percent']:g}% within its "
+                               f"SLO: {figures}")
 
 
 def _window(route: dict[str, Any], history: list[dict[str, Any]]) -> Step:
@@ -219,15 +265,31 @@ def _window(route: dict[str, Any], history: list[dict[str, Any]]) -> Step:
 
 
 def _rollbacks(history: list[dict[str, Any]]) -> Step:
-    rolled = next((e for e in history if e.get("automatic")), None)
-    if rolled is None:
+    """A route back on the monolith: whether a canary ran, and how it ended."""
+    ended = next((e for e in history if (e.get("old") or {}).get("mode") == "canary"), None)
+    if ended is None:
         return Step(6, State.NOT_STARTED, "no canary yet")
-    return Step(6, State.STARTED, f"rolled back automatically {_when(rolled['at'])}: "
-                                  f"{rolled['reason']}")
+    how = "automatically" if ended.get("automatic") else "by hand"
+    return Step(6, State.STARTED, f"a canary ran, rolled back {how} {_when(ended['at'])}: "
+                                  f"{ended['reason']}")
 
 
 def _safe(url: str) -> str:
-    return make_url(normalize_url(url)).render_as_string(hide_password=True)
+    try:
+        return make_url(normalize_url(url)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "an unreadable database URL"  # never echo it: it may hold a password
+
+
+def _same_database(first: str, second: str) -> bool:
+    """Whether two URLs name one database (``postgres://`` is ``postgresql://``, say)."""
+    try:
+        one, other = make_url(normalize_url(first)), make_url(normalize_url(second))
+    except ArgumentError:
+        return first == second
+    if one.get_backend_name() == other.get_backend_name() == "sqlite":
+        return Path(one.database or "").resolve() == Path(other.database or "").resolve()
+    return one == other
 
 
 def _when(epoch: float) -> str:
