@@ -16,4 +16,5 @@ ConfigOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")]
+PortOption = Annotated[int, typer.Option(min=1, max=65535, metavar="PORT",
+                                         help="Port to listen on.")]

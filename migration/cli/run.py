@@ -53,17 +53,18 @@ def run_monolith(
 
 @app.command("gateway")
 def run_gateway(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")
+                    ] = "127.0.0.1",
     port: PortOption = 8080,
-    monolith: Annotated[str, typer.Option(envvar="CARVE_MONOLITH_URL",
+    monolith: Annotated[str, typer.Option(envvar="CARVE_MONOLITH_URL", metavar="URL",
                                           help="The monolith's URL.")] = "http://127.0.0.1:8000",
     service: Annotated[list[str] | None, typer.Option(
         metavar="NAME=URL", help="A service; repeat for each.")] = None,
-    routes: Annotated[str, typer.Option(envvar="CARVE_ROUTES",
+    routes: Annotated[str, typer.Option(envvar="CARVE_ROUTES", metavar="FILE|URL",
                                         help="Route store: a JSON file, or redis://…[?prefix=P].")
                       ] = "routes.json",
-    max_body_mb: Annotated[int, typer.Option(min=1, help="Largest request body in MiB (413 "
-                                             "above).")] = 256,
+    max_body_mb: Annotated[int, typer.Option(min=1, metavar="MIB",
+                                             help="Largest request body (413 above).")] = 256,
 ) -> None:
     """Serve the strangler-fig gateway in front of the monolith and the services."""
     from migration.gateway.server import serve
