@@ -44,6 +44,8 @@ def test_events_list_shows_the_backlog_while_the_broker_is_down(
         "transport": "queue", "backlog": 2, "dead_letters": 0, "queued": None,
     }
     table = _carve(["events", "list"], {**env, "COLUMNS": "200"})
+    narrow = _carve(["events", "list"], {**env, "COLUMNS": "80"})
+    assert "│ order.created" in narrow.stdout  # the name whole, the other columns wrap
     assert table.returncode == 0 and "order.created" in table.stdout
 
     # Sending needs the broker: one line naming it, and the events stay where they are.
