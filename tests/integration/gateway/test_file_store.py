@@ -2,12 +2,12 @@
 
 import asyncio
 import json
-import time
 
 import pytest
 
 from migration.gateway.routes import Route, RouteMode
 from migration.gateway.store import FileToggleStore
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 INVENTORY = "/api/v1/inventory"
@@ -15,13 +15,6 @@ INVENTORY = "/api/v1/inventory"
 
 def to(mode: RouteMode, percent: float = 0):
     return lambda _: Route(prefix=INVENTORY, mode=mode, service="inventory", percent=percent)
-
-
-async def until(condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.02)
 
 
 async def test_changes_and_hand_edits_are_each_audited_once(tmp_path):

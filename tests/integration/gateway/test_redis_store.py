@@ -10,8 +10,10 @@ import redis.asyncio as aioredis
 from migration.gateway.routes import Route, RouteMode
 from migration.gateway.store import RouteStoreError
 from migration.gateway.store.redis import RedisToggleStore
+from tests.support.events import wait_for
 from tests.support.gateway_processes import echo_backend, gateway_process
 from tests.support.services import REDIS_URL
+from tests.support.waiting import until, watching
 
 pytestmark = [pytest.mark.redis, pytest.mark.anyio]
 INVENTORY = "/api/v1/inventory"
@@ -75,9 +77,7 @@ def test_a_second_gateway_sees_a_change_within_a_second(redis_prefix):
 async def test_an_entry_that_is_not_a_route_keeps_the_table_until_it_is_repaired(redis_prefix):
     client, prefix = redis_prefix
     store = RedisToggleStore(aioredis.Redis.from_url(REDIS_URL), prefix)
-    seen = []
-    watcher = asyncio.create_task(store.watch(seen.append))
-    try:
+    async with watching(store) as seen:
         await store.change(INVENTORY, service, "go live")
         await until(lambda: seen and seen[-1].version == 1)
         # A hand edit, or a replica of another carve version, leaves an entry we can't read.
@@ -90,9 +90,6 @@ async def test_an_entry_that_is_not_a_route_keeps_the_table_until_it_is_repaired
         client.hdel(f"{prefix}routes", "/bad")
         await store.change(INVENTORY, lambda r: None, "roll back")
         await until(lambda: seen[-1].version == 3)  # the watcher lived through it
-    finally:
-        watcher.cancel()
-        await store.close()
     assert store.problem is None and seen[-1].get(INVENTORY) is None
 
 
@@ -104,39 +101,24 @@ def test_a_replica_says_it_is_degraded_while_the_table_is_unreadable(redis_prefi
             gateway_process(routes, monolith, {"inventory": inventory}) as second:
         client.hset(f"{prefix}:routes", "/bad", "not json")
         client.incr(f"{prefix}:version")
-        wait_until(lambda: httpx.get(second.url + "/_carve/healthz").json()["status"]
-                   == "degraded")
+        assert wait_for(lambda: health(second)["status"] == "degraded", 5)
         refused = first.admin("PUT", "/_carve/routes", json={
             "prefix": INVENTORY, "mode": "service", "service": "inventory"})
         assert refused.status_code == 503
         assert "saved" in refused.json()["detail"] and "'/bad'" in refused.json()["detail"]
         client.hdel(f"{prefix}:routes", "/bad")
         first.admin("POST", "/_carve/routes/rollback", json={"prefix": INVENTORY})
-        wait_until(lambda: httpx.get(second.url + "/_carve/healthz").json()["status"] == "ok")
-        assert httpx.get(second.url + "/_carve/healthz").json()["routes_version"] == 3
+        assert wait_for(lambda: health(second)["status"] == "ok", 5)
+        assert health(second)["routes_version"] == 3
         assert httpx.get(second.url + INVENTORY).headers["x-carve-upstream"] == "monolith"
 
 
-async def until(condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.02)
-
-
-def wait_until(condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        time.sleep(0.05)
 
 
 async def test_a_version_that_is_no_number_is_a_problem_the_watch_outlives(redis_prefix):
     client, prefix = redis_prefix
     store = RedisToggleStore(aioredis.Redis.from_url(REDIS_URL), prefix)
-    seen = []
-    watcher = asyncio.create_task(store.watch(seen.append))
-    try:
+    async with watching(store) as seen:
         await store.change(INVENTORY, service, "go live")
         await until(lambda: seen and seen[-1].version == 1)
         client.set(f"{prefix}version", "abc")
@@ -146,8 +128,9 @@ async def test_a_version_that_is_no_number_is_a_problem_the_watch_outlives(redis
         await until(lambda: seen[-1].version == 7)
         client.rpush(f"{prefix}audit", "torn")
         audit = await store.audit()
-    finally:
-        watcher.cancel()
-        await store.close()
     assert store.problem is None
     assert [e.reason for e in audit] == ["go live"]
+
+
+def health(gateway) -> dict:
+    return httpx.get(gateway.url + "/_carve/healthz", timeout=5).json()
