@@ -145,9 +145,18 @@ def audit(
                   "old", "new", "reason", "by")
     for entry in entries:
         table.add_row(_when(entry["at"]), entry["prefix"], _mode(entry["old"]),
-                      _mode(entry["new"]), entry["reason"],
+                      _mode(entry["new"]), _reason(entry),
                       "gateway" if entry["automatic"] else "person")
     console.print(table)
+
+
+def _reason(entry: dict[str, Any]) -> str:
+    """The reason, and under it what the canary's window showed when the change was made."""
+    seen = entry.get("evidence")
+    if not seen:
+        return entry["reason"]
+    return (f"{entry['reason']}\n[dim]canary window: {seen['requests']} req, "
+            f"{seen['error_rate']:.1%} errors, p99 {seen['p99_ms']:.0f} ms[/]")
 
 
 def _report(entry: dict[str, Any], json: bool) -> None:

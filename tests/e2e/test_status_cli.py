@@ -41,6 +41,9 @@ def test_each_step_of_a_module_on_its_way_out(tmp_path, sqlite_url):
         promoted = steps_of(status(moving, "--json"), "inventory")
         users = steps_of(status(moving, "--json"), "users")
         text = status({**moving, "COLUMNS": "120"})
+        audit = subprocess.run([sys.executable, "-m", "migration.cli", "route", "audit"],
+                               cwd=ROOT, env={**moving, "COLUMNS": "160"}, capture_output=True,
+                               text=True, timeout=60)
     assert "its own database: sqlite" in local[2]["evidence"]
     assert "order.created goes through the queue (step 4)" in local[3]["evidence"]
     assert [before[n]["state"] for n in range(1, 5)] == ["done", "done", "done", "not started"]
@@ -56,6 +59,7 @@ def test_each_step_of_a_module_on_its_way_out(tmp_path, sqlite_url):
         promoted[6]["evidence"]
     assert users[2]["state"] == "not started" and users[3]["state"] == "not started"
     assert "inventory: next, step 4 (events)" in text.stdout
+    assert "canary window: 25 req, 0.0% errors" in audit.stdout  # the promotion's evidence
 
 
 def test_a_codebase_without_module_specs_stands_at_step_one():
