@@ -193,6 +193,18 @@ async def warmed(client: httpx.AsyncClient, running: Running) -> None:
     running.taken.clear()
 
 
+def warm_gets(*paths: str, mode: RouteMode = RouteMode.SERVICE,
+              **options) -> tuple[Running, list[httpx.Response]]:
+    """GETs of ``paths`` in turn on one client connection, after :func:`warmed`."""
+    async def scenario():
+        async with gateway(mode, **options) as running, \
+                httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            return running, [await client.get(path) for path in paths]
+
+    return run(scenario())
+
+
 def test_a_plain_get_is_relayed_directly_with_the_same_answer_as_the_asgi_path():
     async def scenario():
         async with gateway() as running, httpx.AsyncClient(base_url=running.url) as client:
@@ -216,26 +228,13 @@ def test_a_plain_get_is_relayed_directly_with_the_same_answer_as_the_asgi_path()
 
 
 def test_a_body_that_arrives_after_its_head_is_waited_for_and_sent_in_one_answer():
-    async def scenario():
-        async with gateway() as running, httpx.AsyncClient(base_url=running.url) as client:
-            await warmed(client, running)
-            answer = await client.get("/split")
-        return running, answer
-
-    running, answer = run(scenario())
+    running, (answer,) = warm_gets("/split")
     assert running.taken == ["/split"]
     assert answer.status_code == 200 and answer.text == "inventory"
 
 
 def test_a_large_body_is_streamed_on_by_a_task():
-    async def scenario():
-        async with gateway() as running, httpx.AsyncClient(base_url=running.url) as client:
-            await warmed(client, running)
-            answer = await client.get("/big")
-            after = await client.get("/after")
-        return running, answer, after
-
-    running, answer, after = run(scenario())
+    running, (answer, after) = warm_gets("/big", "/after")
     assert running.taken == ["/big", "/after"]  # the connection went back to the pool
     assert answer.status_code == 200 and answer.content == b"x" * BIG
     assert after.text == "inventory"
@@ -243,14 +242,8 @@ def test_a_large_body_is_streamed_on_by_a_task():
 
 
 def test_a_service_5xx_is_answered_by_the_monolith_and_counted_by_the_breaker():
-    async def scenario():
-        async with gateway() as running, httpx.AsyncClient(base_url=running.url) as client:
-            await warmed(client, running)
-            answer = await client.get("/fail")
-            breaker = running.gateway.pools["inventory"].breaker
-            return running, answer, breaker._failed
-
-    running, answer, failed_calls = run(scenario())
+    running, (answer,) = warm_gets("/fail")
+    failed_calls = running.gateway.pools["inventory"].breaker._failed
     assert running.taken == ["/fail"]
     assert answer.status_code == 200 and answer.text == "monolith"
     assert answer.headers["x-carve-fallback"] == "status_503"
@@ -260,13 +253,7 @@ def test_a_service_5xx_is_answered_by_the_monolith_and_counted_by_the_breaker():
 
 
 def test_a_silent_service_times_out_and_the_monolith_answers():
-    async def scenario():
-        async with gateway() as running, httpx.AsyncClient(base_url=running.url) as client:
-            await warmed(client, running)
-            answer = await client.get("/silent")
-        return running, answer
-
-    running, answer = run(scenario())
+    running, (answer,) = warm_gets("/silent")
     assert running.taken == ["/silent"]
     assert answer.status_code == 200 and answer.text == "monolith"
     assert answer.headers["x-carve-fallback"] == "gateway.upstream_timeout"
@@ -288,14 +275,7 @@ def test_a_body_cut_short_or_stalled_is_a_problem_not_half_a_body():
 
 
 def test_a_kept_alive_connection_the_upstream_closed_is_retried_on_a_new_one():
-    async def scenario():
-        async with gateway(drop_reused=True) as running, \
-                httpx.AsyncClient(base_url=running.url) as client:
-            await warmed(client, running)
-            answer = await client.get("/again")
-        return running, answer
-
-    running, answer = run(scenario())
+    running, (answer,) = warm_gets("/again", drop_reused=True)
     assert running.taken == ["/again"]
     assert answer.status_code == 200 and answer.text == "inventory"
     assert "x-carve-fallback" not in answer.headers
@@ -405,15 +385,7 @@ def test_a_stream_of_unknown_length_is_passed_on_as_it_comes():
 
 
 def test_an_interim_answer_is_not_taken_for_the_response():
-    async def scenario():
-        async with gateway(RouteMode.MONOLITH) as running, \
-                httpx.AsyncClient(base_url=running.url) as client:
-            await warmed(client, running)
-            hints = await client.get("/hints")
-            after = await client.get("/after")
-        return running, hints, after
-
-    running, hints, after = run(scenario())
+    running, (hints, after) = warm_gets("/hints", "/after", mode=RouteMode.MONOLITH)
     assert running.taken == ["/hints", "/after"]
     assert hints.status_code == 200 and hints.text == "hints"
     assert after.status_code == 200 and after.text == "monolith"
