@@ -34,6 +34,14 @@ def module_database_url(
     )
 
 
+def safe_url(url: str) -> str:
+    """``url`` with any password hidden; one that cannot be parsed is not echoed at all."""
+    try:
+        return make_url(normalize_url(url)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "an unreadable database URL"
+
+
 def normalize_url(url: str) -> str:
     """Accept ``postgres://`` and ``postgresql://`` URLs and use the psycopg 3 driver."""
     for scheme in ("postgres://", "postgresql://"):
@@ -96,7 +104,7 @@ class Database:
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden, fit for messages and logs."""
-        return make_url(normalize_url(self.url)).render_as_string(hide_password=True)
+        return safe_url(self.url)
 
     def ping(self) -> None:
         """Run ``SELECT 1`` or raise :class:`DatabaseUnreachable` naming the URL."""

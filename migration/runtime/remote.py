@@ -46,13 +46,18 @@ def inprocess_problems(remote: Iterable[ModuleSpec], config: CarveConfig) -> lis
     the outbox row dispatched, so a remote subscriber of that event never gets it.
     """
     return [
-        f"module '{spec.name}' is remote but consumes '{sub.event.type}', which carve.toml "
-        f"delivers in-process: set [events.\"{sub.event.type}\"] transport = \"queue\" "
-        f"(carve events swap {sub.event.type} --to queue) or bind '{spec.name}' local"
+        f"module '{spec.name}' is remote but consumes '{event}', which carve.toml "
+        f"delivers in-process: set [events.\"{event}\"] transport = \"queue\" "
+        f"(carve events swap {event} --to queue) or bind '{spec.name}' local"
         for spec in remote
-        for sub in spec.subscriptions
-        if config.transport(sub.event.type) == "inprocess"
+        for event in inprocess_consumed(spec, config)
     ]
+
+
+def inprocess_consumed(spec: ModuleSpec, config: CarveConfig) -> list[str]:
+    """The events ``spec`` consumes that ``config`` delivers in-process: what keeps it local."""
+    return [sub.event.type for sub in spec.subscriptions
+            if config.transport(sub.event.type) == "inprocess"]
 
 
 def transport_guard(project: Project) -> Callable[[CarveConfig], None]:

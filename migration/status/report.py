@@ -21,11 +21,13 @@ from sqlalchemy.exc import ArgumentError
 from migration.analysis.report import Analysis
 from migration.extraction.extract import ExtractionRefused, check, service_folder
 from migration.gateway.client import AdminClient
-from migration.runtime.db import normalize_url
+from migration.gateway.routes import Route, RouteTable
+from migration.runtime.db import normalize_url, safe_url
 from migration.runtime.discovery import binding_of
 from migration.runtime.errors import CarveError
 from migration.runtime.modules import ModuleSpec
 from migration.runtime.project import Project
+from migration.runtime.remote import inprocess_consumed
 
 SCHEMA = "carve.status/1"
 STEPS = ("boundaries", "database", "service interface", "events", "gateway route",
@@ -96,10 +98,12 @@ class GatewayView:
             return cls([], [], str(exc))
 
     def route_for(self, prefix: str) -> dict[str, Any] | None:
-        """The route the gateway matches for ``prefix``: the longest one that covers it."""
-        covering = [r for r in self.routes
-                    if r["prefix"] in ("/", prefix) or prefix.startswith(r["prefix"] + "/")]
-        return max(covering, key=lambda r: len(r["prefix"]), default=None)
+        """The route the gateway matches for ``prefix``, by the gateway's own table."""
+        fields = Route.model_fields
+        table = RouteTable([Route.model_validate({k: v for k, v in r.items() if k in fields})
+                            for r in self.routes])
+        matched = table.match(prefix)
+        return next(r for r in self.routes if r["prefix"] == matched.prefix) if matched else None
 
     def routes_within(self, prefix: str) -> list[dict[str, Any]]:
         """Routes for paths below ``prefix`` (``/api/v1/users/me`` within ``/api/v1/users``)."""
@@ -149,8 +153,8 @@ def _database(project: Project, name: str) -> Step:
     url = project.database_url(name)
     shared = project.environ.get("DATABASE_URL") or project.config.database.url
     if not _same_database(url, shared):
-        return Step(2, State.DONE, f"its own database: {_safe(url)}")
-    return Step(2, State.NOT_STARTED, f"shares {_safe(url)} with the monolith "
+        return Step(2, State.DONE, f"its own database: {safe_url(url)}")
+    return Step(2, State.NOT_STARTED, f"shares {safe_url(url)} with the monolith "
                                       f"(DATABASE_URL_{name.upper()} gives it its own)")
 
 
@@ -165,8 +169,7 @@ def _interface(project: Project, spec: ModuleSpec, out: Path) -> Step:
         return Step(3, State.STARTED, f"{folder} exists, but the module no longer "
                                       f"extracts: {exc}")
     binding = binding_of(name, project.config, project.environ)
-    consumed = [s.event.type for s in spec.subscriptions
-                if project.config.transport(s.event.type) != "queue"]
+    consumed = inprocess_consumed(spec, project.config)
     if binding == "remote":
         where = "the monolith calls it over HTTP (binding remote)"
     elif consumed:  # the monolith refuses a remote module whose events stay in-process
@@ -272,13 +275,6 @@ def _rollbacks(history: list[dict[str, Any]]) -> Step:
     how = "automatically" if ended.get("automatic") else "by hand"
     return Step(6, State.STARTED, f"a canary ran, rolled back {how} {_when(ended['at'])}: "
                                   f"{ended['reason']}")
-
-
-def _safe(url: str) -> str:
-    try:
-        return make_url(normalize_url(url)).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "an unreadable database URL"  # never echo it: it may hold a password
 
 
 def _same_database(first: str, second: str) -> bool:
