@@ -77,6 +77,14 @@ class Project:
             database.dispose()
         self._databases.clear()
 
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Connections are released whatever happened inside the block; an
+        # exception raised there still propagates (nothing is swallowed).
+        self.close()
+
 
 def _put_source_on_path(config: CarveConfig) -> None:
     """Make the project's source folder importable, relative to ``carve.toml``."""
