@@ -66,6 +66,16 @@ class BrokerConfig(_Strict):
     heartbeat_timeout_ms: int = Field(default=60_000, ge=1000)
 
 
+class GatewayConfig(_Strict):
+    """The gateway ``carve up`` and the exports run in front of the system.
+
+    Without ``routes`` there is no gateway: the monolith is the front door.
+    """
+
+    routes: str | None = None
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
 class CarveConfig(_Strict):
     """The whole of ``carve.toml``."""
 
@@ -74,6 +84,7 @@ class CarveConfig(_Strict):
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     modules: dict[str, ModuleConfig] = Field(default_factory=dict)
     events: dict[str, EventConfig] = Field(default_factory=dict)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     path: Path | None = Field(default=None, exclude=True)
 
     def module(self, name: str) -> ModuleConfig:
