@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migration.extraction.source import ModuleSource
-from migration.extraction.templates import HEADER
+from migration.extraction.templates import HEADER, render
 
 
 def _operations(source: ModuleSource) -> str:
@@ -79,40 +79,14 @@ def _environment(source: ModuleSource) -> str:
 def service_readme(source: ModuleSource) -> str:
     """``README.md`` of the service: what it serves, publishes, consumes and needs."""
     name, spec = source.spec.name, source.spec
-    return f"""# {name}-service
-
-{spec.description or f"The {name} module."} {HEADER.format(name=name)}
-
-`src/{source.service_package}/` is the `{source.package}` module with its imports
-rewritten; `app.py` serves its contract (`{spec.contract.__module__}.{spec.contract.__name__}`)
-at the same paths as the monolith, with `/healthz`, `/readyz` and `/metrics` (Prometheus).
-
-## Operations
-
-| route | operation | what it does |
-|---|---|---|
-{_operations(source)}
-
-## Events
-
-{_events(source)}
-
-## Settings
-
-| variable | what | default |
-|---|---|---|
-{_environment(source)}
-
-## Run and test
-
-```bash
-carve run service {name} --path . --port 8001   # applies database/ then serves
-{_worker_command(source)}\
-pytest                                          # the contract tests, over HTTP
-pip wheel --no-deps -w wheels <the carve checkout>   # until carve-migrate is on your index
-docker build -t {name}-service .
-{_worker_container(source)}```
-"""
+    return render(
+        "README.md.tmpl", name=name, package=source.service_package,
+        module_package=source.package, header=HEADER.format(name=name),
+        description=spec.description or f"The {name} module.",
+        contract=f"{spec.contract.__module__}.{spec.contract.__name__}",
+        operations=_operations(source), events=_events(source),
+        environment=_environment(source), worker_commands=_worker_command(source),
+        worker_containers=_worker_container(source))
 
 
 def _worker_command(source: ModuleSource) -> str:

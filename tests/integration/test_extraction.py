@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from migration.extraction.extract import check, extract
+from migration.extraction.plan import is_ignored
 from migration.extraction.source import ExtractionRefused
 from migration.runtime.errors import UnknownModule
 from migration.runtime.project import Project
@@ -23,8 +24,10 @@ def carve(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
+    """Every generated file: caches (ruff's, Python's) and local databases are not output."""
     return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and not is_ignored(p.relative_to(folder))}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +41,16 @@ def test_the_committed_inventory_service_is_what_extracting_gives(
     assert check(project, "inventory", ROOT / "extracted").drifted == []
     extract(project, "inventory", tmp_path)
     assert tree(tmp_path / "inventory-service") == tree(ROOT / "extracted" / "inventory-service")
+
+
+@pytest.mark.parametrize("module", ["orders", "users", "notifications"])
+def test_a_generated_service_lints_clean_with_its_own_ruff_settings(
+    project: Project, module: str, tmp_path: Path
+) -> None:
+    folder = extract(project, module, tmp_path).folder
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+                            cwd=folder, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
 
 
 def test_regenerating_with_force_changes_nothing(project: Project, tmp_path: Path) -> None:

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from contracts.inventory import Inventory
 from contracts.orders import OrderCreated
-from migration.runtime.modules import ModuleContext, ModuleSpec, Subscription
 from inventory_service.handlers import when_order_created_reserve_stock
 from inventory_service.service import InventoryService
 from inventory_service.tables import metadata
+from migration.runtime.modules import ModuleContext, ModuleSpec, Subscription
 
 
 def _build(context: ModuleContext) -> InventoryService:

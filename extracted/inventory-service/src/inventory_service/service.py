@@ -18,8 +18,8 @@ from contracts.inventory import (
     StockLevel,
 )
 from contracts.orders import OrderCreated
-from migration.runtime.unit_of_work import UnitOfWork
 from inventory_service.tables import reservations, stock
+from migration.runtime.unit_of_work import UnitOfWork
 
 
 def _item(row: Any) -> StockItem:
