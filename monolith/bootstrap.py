@@ -55,9 +55,9 @@ def bootstrap(
     given = {**remote, **dict(bindings or {})}
     contracts = {project.module(name).contract: impl for name, impl in given.items()}
     local = [spec for spec in project.specs.values() if spec.name not in given]
-    # Transports are re-read from carve.toml on change: `carve events swap` needs no restart.
-    transports = LiveTransports(project.config, transport_guard(project))
-    outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox) for s in local}
+    # carve.toml is re-read on change: `carve events swap` and `carve db cutover` need no restart.
+    transports = project.follow(LiveTransports(project.config, transport_guard(project)))
+    outboxes = {s.name: OutboxStore(project.sessions(s.name), s.outbox) for s in local}
     delivery = InProcessDelivery(outboxes, (), transports.transport)
     units = {spec.name: _units(project, spec, delivery.after_commit) for spec in local}
     services: dict[str, Contract] = {}
@@ -75,7 +75,7 @@ def bootstrap(
 
 def _units(project: Project, spec: ModuleSpec, on_commit: CommitHook) -> Callable[[], UnitOfWork]:
     """A factory of units of work on the module's database, announcing what they publish."""
-    sessions = project.database(spec.name).sessions
+    sessions = project.sessions(spec.name)
     return lambda: UnitOfWork(spec.name, sessions, spec.outbox, spec.inbox, on_commit=on_commit)
 
 

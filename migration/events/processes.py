@@ -55,9 +55,10 @@ def build_relay(project: Project, broker: Broker, modules: Iterable[str] | None 
         s for s in project.specs.values()
         if binding_of(s.name, project.config, project.environ) == "local"
     ]
-    outboxes = {s.name: OutboxStore(project.database(s.name).sessions, s.outbox) for s in chosen}
-    return Relay(outboxes, routes_for(project.specs.values()), broker,
-                 LiveTransports(project.config, transport_guard(project)).transport,
+    # The relay follows carve.toml: event swaps and database cut-overs need no restart.
+    transports = project.follow(LiveTransports(project.config, transport_guard(project)))
+    outboxes = {s.name: OutboxStore(project.sessions(s.name), s.outbox) for s in chosen}
+    return Relay(outboxes, routes_for(project.specs.values()), broker, transports.transport,
                  batch_size=batch_size)
 
 

@@ -35,7 +35,9 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> di
 
 async def _contract_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ContractError)
-    return problem_response(exc.problem())
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return problem_response(exc.problem(), headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

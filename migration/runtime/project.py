@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from migration.runtime.config import CarveConfig, load_config
 from migration.runtime.db import Database, module_database_url
+from migration.runtime.live_plan import LivePlan
 from migration.runtime.migrations import ModuleMigrations
 from migration.runtime.modules import ModuleSpec, discover_modules, select_module
+from migration.runtime.routing import FreezeGate, RoutedSessions, freeze_file
 
 
 @dataclass
@@ -26,6 +29,9 @@ class Project:
     specs: dict[str, ModuleSpec]
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     _databases: dict[str, Database] = field(default_factory=dict, init=False, repr=False)
+    _moved: dict[tuple[str, str], Database] = field(default_factory=dict, init=False, repr=False)
+    _plan: LivePlan | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def load(
@@ -56,6 +62,32 @@ class Project:
             self._databases[name] = Database(name, self.database_url(name))
         return self._databases[name]
 
+    def follow(self, plan: LivePlan) -> LivePlan:
+        """Make :meth:`sessions` follow this live plan (one watcher per process)."""
+        self._plan = plan
+        return plan
+
+    def sessions(self, name: str) -> RoutedSessions:
+        """Sessions on the module's database as the live plan names it *now*.
+
+        Running processes use these: ``carve db cutover`` switches a module's
+        database in carve.toml and the next unit of work follows, no restart.
+        """
+        if self._plan is None:
+            self._plan = LivePlan(self.config)
+        plan = self._plan
+        gate = FreezeGate(name, freeze_file(self.config.path, name))
+        return RoutedSessions(lambda: self._current_database(name, plan), gate)
+
+    def _current_database(self, name: str, plan: LivePlan) -> Database:
+        url = module_database_url(name, plan.config(), self.environ)
+        if url == self.database_url(name):
+            return self.database(name)
+        with self._lock:
+            if (name, url) not in self._moved:
+                self._moved[name, url] = Database(name, url)
+            return self._moved[name, url]
+
     def migrations(self, name: str) -> ModuleMigrations:
         """The module's migration history."""
         spec = self.module(name)
@@ -73,9 +105,10 @@ class Project:
 
     def close(self) -> None:
         """Release every database connection."""
-        for database in self._databases.values():
+        for database in [*self._databases.values(), *self._moved.values()]:
             database.dispose()
         self._databases.clear()
+        self._moved.clear()
 
     def __enter__(self) -> Project:
         return self

@@ -15,12 +15,16 @@ from typing import Any
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.events import Event
 from migration.runtime.held_connections import lent_connection
+from migration.runtime.routing import ModuleMoving
 
 CommitHook = Callable[[str, list[str]], None]
+#: What a module's capture trigger says when it refuses a write (see migration.datasplit).
+MOVED_MARK = "carve:moved:"
 _UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
@@ -61,6 +65,11 @@ class UnitOfWork:
     ) -> None:
         self.session.rollback()
         self.session.close()
+        if isinstance(exc, DBAPIError) and MOVED_MARK in str(exc.orig):
+            # The old database's capture trigger refused the write: the module moved
+            # under this unit of work. Nothing was written; the caller may retry.
+            raise ModuleMoving(f"module '{self.module}' moved to another database while "
+                               "this request ran; retry it") from exc
 
     def publish(self, event: Event) -> None:
         """Write the event to this module's outbox, in this transaction."""
