@@ -50,6 +50,7 @@ COMMANDS: dict[str, Callable[[], Any]] = {
     "export": _imported("migration.cli.gateway", "export_app"),
     "run": _run_group,
     "status": _imported("migration.cli.status", "show_status"),
+    "up": _imported("migration.cli.up", "up"),
 }
 
 
