@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from migration.cli.options import JsonOption
 from migration.cli.output import console, print_json, whole
+from migration.gateway.admin_views import RouteView
 from migration.gateway.client import AdminClient
 from migration.gateway.exporting import export_configuration
-from migration.gateway.routes import RouteMode
+from migration.gateway.route_changes import RouteChange
+from migration.gateway.routes import FallbackOptions, Route, RouteMode, ShadowOptions, StickyKey
 from migration.gateway.settings import parse_services
+from migration.gateway.store.base import AuditEntry
 from migration.runtime.errors import ConfigError
 
 route_app = typer.Typer(help="Read and change the gateway's routes (CARVE_GATEWAY_URL, "
@@ -24,27 +27,27 @@ route_app = typer.Typer(help="Read and change the gateway's routes (CARVE_GATEWA
 @route_app.command("list")
 def list_routes(json: JsonOption = False) -> None:
     """Show every route: mode, service, canary percent, live SLO and shadow figures."""
-    data = AdminClient().routes()
+    listing = AdminClient().routes()
     if json:
-        print_json(data)
+        print_json(listing.as_json())
         return
-    table = Table(title=f"routes (version {data['version']})")
-    table.columns.append(whole("prefix", [route["prefix"] for route in data["routes"]]))
+    table = Table(title=f"routes (version {listing.version})")
+    table.columns.append(whole("prefix", [route.prefix for route in listing.routes]))
     for column in ("mode", "service", "percent", "sticky", "live"):
         table.add_column(column)
-    for route in data["routes"]:
-        table.add_row(route["prefix"], route["mode"], route.get("service") or "-",
-                      f"{route['percent']:g}%" if route["mode"] == "canary" else "-",
-                      f"{route['sticky']['kind']}:{route['sticky']['name']}", _live(route))
+    for route in listing.routes:
+        table.add_row(route.prefix, route.mode.value, route.service or "-",
+                      f"{route.percent:g}%" if route.mode is RouteMode.CANARY else "-",
+                      f"{route.sticky.kind}:{route.sticky.name}", _live(route))
     console.print(table)
 
 
-def _live(route: dict[str, Any]) -> str:
-    if window := route.get("slo_window"):
-        return (f"{window['requests']} req, {window['error_rate']:.1%} errors, "
-                f"p99 {window['p99_ms']:.0f} ms")
-    if stats := route.get("shadow_stats"):
-        return f"{stats['compared']} compared, {stats['diff_rate']:.1%} differ"
+def _live(route: RouteView) -> str:
+    if window := route.slo_window:
+        return (f"{window.requests} req, {window.error_rate:.1%} errors, "
+                f"p99 {window.p99_ms:.0f} ms")
+    if stats := route.shadow_stats:
+        return f"{stats.compared} compared, {stats.diff_rate:.1%} differ"
     return ""
 
 
@@ -79,19 +82,13 @@ def set_route(
     """Change a route's mode live: no restart, requests in flight finish as they started."""
     if sticky_header and sticky_cookie:
         raise typer.BadParameter("give --sticky-header or --sticky-cookie, not both")
-    change: dict[str, Any] = {"prefix": prefix, "mode": mode.value, "reason": reason}
-    if to is not None:
-        change["service"] = to
-    if percent is not None:
-        change["percent"] = percent
-    if sticky_cookie:
-        change["sticky"] = {"kind": "cookie", "name": sticky_cookie}
-    elif sticky_header:
-        change["sticky"] = {"kind": "header", "name": sticky_header}
-    if ignore:
-        change["shadow"] = {"ignore_fields": ignore}
-    if fallback_writes is not None:
-        change["fallback"] = {"idempotent_writes": fallback_writes}
+    sticky = (StickyKey(kind="cookie", name=sticky_cookie) if sticky_cookie
+              else StickyKey(kind="header", name=sticky_header) if sticky_header else None)
+    change = RouteChange(
+        prefix=prefix, mode=mode, service=to, percent=percent, sticky=sticky, reason=reason,
+        shadow=ShadowOptions(ignore_fields=tuple(ignore)) if ignore else None,
+        fallback=None if fallback_writes is None else FallbackOptions(
+            idempotent_writes=fallback_writes))
     _report(AdminClient().set_route(change), json)
 
 
@@ -112,21 +109,21 @@ def diffs(
 ) -> None:
     """Shadow comparison of a route: diff rate and the latest differing requests."""
     prefix = _normalized(prefix)  # as the gateway keys it: /a/b/ is /a/b
-    data = AdminClient().diffs(prefix).get(prefix)
+    report = AdminClient().diffs(prefix).get(prefix)
     if json:
-        print_json(data or {})
+        print_json(report.model_dump(mode="json") if report else {})
         return
-    if not data:
+    if not report:
         console.print(f"no shadow comparisons for {prefix} on this gateway yet")
         return
-    console.print(f"{data['compared']} compared, {data['differed']} differ "
-                  f"({data['diff_rate']:.1%}), service failed {data['service_failed']}, "
-                  f"dropped {data['dropped']}")
+    console.print(f"{report.compared} compared, {report.differed} differ "
+                  f"({report.diff_rate:.1%}), service failed {report.service_failed}, "
+                  f"dropped {report.dropped}")
     table = Table("when", "request", "monolith", "service", "differences")
-    for sample in data["samples"]:
-        table.add_row(_when(sample["at"]), f"{sample['method']} {sample['path']}",
-                      str(sample["monolith_status"]), str(sample["service_status"] or "failed"),
-                      ", ".join(sample["differences"]))
+    for sample in report.samples or []:
+        table.add_row(_when(sample.at), f"{sample.method} {sample.path}",
+                      str(sample.monolith_status), str(sample.service_status or "failed"),
+                      ", ".join(sample.differences))
     console.print(table)
 
 
@@ -139,41 +136,40 @@ def audit(
     """Every change of the routes: when, old, new, why, and whether automatic."""
     entries = AdminClient().audit(prefix and _normalized(prefix), limit)
     if json:
-        print_json(entries)
+        print_json([entry.model_dump(mode="json") for entry in entries])
         return
-    table = Table("when", whole("prefix", [entry["prefix"] for entry in entries]),
+    table = Table("when", whole("prefix", [entry.prefix for entry in entries]),
                   "old", "new", "reason", "by")
     for entry in entries:
-        table.add_row(_when(entry["at"]), entry["prefix"], _mode(entry["old"]),
-                      _mode(entry["new"]), _reason(entry),
-                      "gateway" if entry["automatic"] else "person")
+        table.add_row(_when(entry.at), entry.prefix, _mode(entry.old), _mode(entry.new),
+                      _reason(entry), "gateway" if entry.automatic else "person")
     console.print(table)
 
 
-def _reason(entry: dict[str, Any]) -> str:
+def _reason(entry: AuditEntry) -> str:
     """The reason, and under it what the canary's window showed when the change was made."""
-    seen = entry.get("evidence")
+    seen = entry.evidence
     if not seen:
-        return entry["reason"]
-    return (f"{entry['reason']}\n[dim]canary window: {seen['requests']} req, "
-            f"{seen['error_rate']:.1%} errors, p99 {seen['p99_ms']:.0f} ms[/]")
+        return entry.reason
+    return (f"{entry.reason}\n[dim]canary window: {seen.requests} req, "
+            f"{seen.error_rate:.1%} errors, p99 {seen.p99_ms:.0f} ms[/]")
 
 
-def _report(entry: dict[str, Any], json: bool) -> None:
+def _report(entry: AuditEntry, json: bool) -> None:
     if json:
-        print_json(entry)
+        print_json(entry.model_dump(mode="json"))
         return
-    console.print(f"[green]{entry['prefix']}[/]: {_mode(entry['old'])} → {_mode(entry['new'])}"
-                  f" (version {entry['version']})")
+    console.print(f"[green]{entry.prefix}[/]: {_mode(entry.old)} → {_mode(entry.new)}"
+                  f" (version {entry.version})")
 
 
-def _mode(route: dict[str, Any] | None) -> str:
+def _mode(route: Route | None) -> str:
     if route is None:
         return "-"
-    if route["mode"] == "canary":
-        return f"canary {route['percent']:g}% → {route['service']}"
-    towards = route["mode"] != "monolith" and route.get("service")
-    return route["mode"] + (f" → {route['service']}" if towards else "")
+    if route.mode is RouteMode.CANARY:
+        return f"canary {route.percent:g}% → {route.service}"
+    towards = route.mode is not RouteMode.MONOLITH and route.service
+    return route.mode.value + (f" → {route.service}" if towards else "")
 
 
 def _when(epoch: float) -> str:

@@ -5,22 +5,17 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route as Endpoint
 
-from migration.gateway.routes import (
-    FallbackOptions,
-    Route,
-    RouteMode,
-    ShadowOptions,
-    Slo,
-    StickyKey,
-)
-from migration.gateway.settings import GATEWAY
+from migration.gateway.admin_views import RouteListing, RouteView
+from migration.gateway.route_changes import Rollback, RouteChange
+from migration.gateway.routes import Route, RouteMode
+from migration.gateway.settings import GATEWAY, MONOLITH
 from migration.gateway.store import RouteStoreError
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
 
@@ -29,29 +24,6 @@ if TYPE_CHECKING:
 
 PUBLIC = frozenset({"/_carve/healthz"})
 UPSTREAM_GATEWAY = (b"x-carve-upstream", GATEWAY.encode())
-
-
-class RouteChange(BaseModel):
-    """A change to one route: the fields given replace the route's, the others stay."""
-
-    model_config = ConfigDict(extra="forbid")
-    prefix: str
-    mode: RouteMode | None = None
-    service: str | None = None
-    percent: float | None = None
-    sticky: StickyKey | None = None
-    slo: Slo | None = None
-    shadow: ShadowOptions | None = None
-    fallback: FallbackOptions | None = None
-    reason: str = ""
-
-
-class Rollback(BaseModel):
-    """Put one route back to the monolith."""
-
-    model_config = ConfigDict(extra="forbid")
-    prefix: str
-    reason: str = ""
 
 
 class _Refused(Exception):
@@ -183,15 +155,16 @@ async def healthz(request: Request) -> Response:
 async def list_routes(request: Request) -> Response:
     """``GET /_carve/routes``: the table, with live SLO windows and shadow figures."""
     gateway = _gateway(request)
-    return JSONResponse({"version": gateway.table.version,
-                         "routes": [_route_view(gateway, r) for r in gateway.table.routes]})
+    listing = RouteListing(version=gateway.table.version,
+                           routes=[_route_view(gateway, r) for r in gateway.table.routes])
+    return JSONResponse(listing.as_json())
 
 
 async def set_route(request: Request) -> Response:
     """``PUT /_carve/routes``: change one route; the fields not given stay."""
     gateway = _gateway(request)
     change = await _body(request, RouteChange)
-    services = {name for name in gateway.pools if name != "monolith"}
+    services = {name for name in gateway.pools if name != MONOLITH}
     entry = await gateway.change_route(_prefix(change.prefix),
                                        lambda current: _merged(change, current, services),
                                        change.reason or "set through the admin API")
@@ -228,7 +201,8 @@ async def diffs(request: Request) -> Response:
     """``GET /_carve/diffs[?prefix=]``: shadow diff rates and samples."""
     prefix = request.query_params.get("prefix")
     routes = _gateway(request).shadow.routes
-    return JSONResponse({p: s.as_json() for p, s in routes.items() if prefix in (None, p)})
+    return JSONResponse({p: s.report().model_dump(mode="json") for p, s in routes.items()
+                         if prefix in (None, p)})
 
 
 async def upstreams(request: Request) -> Response:
@@ -260,16 +234,11 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return _problem(exc.status_code, f"http.{exc.status_code}", str(exc.detail))
 
 
-def _route_view(gateway: Gateway, route: Route) -> dict[str, Any]:
-    view = route.model_dump(mode="json")
+def _route_view(gateway: Gateway, route: Route) -> RouteView:
     verdict = gateway.guard.tracker.verdict(route)
-    if verdict is not None:
-        view["slo_window"] = {"requests": verdict.requests, "error_rate": verdict.error_rate,
-                              "p99_ms": round(verdict.p99_ms, 3)}
     stats = gateway.shadow.routes.get(route.prefix)
-    if stats is not None:
-        view["shadow_stats"] = {k: v for k, v in stats.as_json().items() if k != "samples"}
-    return view
+    return RouteView(**dict(route), slo_window=verdict and verdict.figures(),
+                     shadow_stats=stats and stats.report(samples=False))
 
 
 def _gauges(gateway: Gateway) -> dict[str, list[tuple[dict[str, str], float]]]:

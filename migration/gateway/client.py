@@ -6,7 +6,11 @@ import os
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from migration.gateway.admin_views import RouteListing
+from migration.gateway.shadow import ShadowReport
+from migration.gateway.store.base import AuditEntry
 from migration.runtime.errors import CarveError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -34,29 +38,39 @@ class AdminClient:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
-    def routes(self) -> dict[str, Any]:
+    def routes(self) -> RouteListing:
         """The route table with live SLO and shadow figures."""
-        return self._call("GET", "/_carve/routes")
+        return self._read(RouteListing, self._call("GET", "/_carve/routes"))
 
-    def set_route(self, change: dict[str, Any]) -> dict[str, Any]:
+    def set_route(self, change: BaseModel) -> AuditEntry:
         """Change one route; returns the audit entry."""
-        return self._call("PUT", "/_carve/routes", json=change)
+        body = change.model_dump(mode="json", exclude_none=True)
+        return self._read(AuditEntry, self._call("PUT", "/_carve/routes", json=body))
 
-    def rollback(self, prefix: str, reason: str = "") -> dict[str, Any]:
+    def rollback(self, prefix: str, reason: str = "") -> AuditEntry:
         """Put one route back to the monolith; returns the audit entry."""
-        return self._call("POST", "/_carve/routes/rollback", json={"prefix": prefix,
-                                                                  "reason": reason})
+        return self._read(AuditEntry, self._call("POST", "/_carve/routes/rollback",
+                                                 json={"prefix": prefix, "reason": reason}))
 
-    def diffs(self, prefix: str | None = None) -> dict[str, Any]:
-        """Shadow diff rates and samples."""
-        return self._call("GET", "/_carve/diffs", params={"prefix": prefix} if prefix else None)
+    def diffs(self, prefix: str | None = None) -> dict[str, ShadowReport]:
+        """Shadow diff rates and samples, by route prefix."""
+        return self._read(dict[str, ShadowReport], self._call(
+            "GET", "/_carve/diffs", params={"prefix": prefix} if prefix else None))
 
-    def audit(self, prefix: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def audit(self, prefix: str | None = None, limit: int = 50) -> list[AuditEntry]:
         """The latest route changes, newest first."""
         params: dict[str, Any] = {"limit": limit}
         if prefix:
             params["prefix"] = prefix
-        return self._call("GET", "/_carve/audit", params=params)
+        return self._read(list[AuditEntry], self._call("GET", "/_carve/audit", params=params))
+
+    def _read(self, shape: Any, data: Any) -> Any:
+        """The answer as typed data; an answer of another shape is a gateway of another kind."""
+        try:
+            return TypeAdapter(shape).validate_python(data)
+        except ValidationError as exc:
+            raise AdminRefused(f"gateway {self.url} answered in an unexpected shape "
+                               f"(another carve version?): {exc.errors()[0]['msg']}") from exc
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

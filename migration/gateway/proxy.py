@@ -115,10 +115,7 @@ class Gateway:
         """
         current = self.table.get(prefix)
         verdict = self.guard.tracker.verdict(current) if current is not None else None
-        evidence = None if verdict is None else {
-            "percent": current.percent, "requests": verdict.requests,
-            "error_rate": round(verdict.error_rate, 4), "p99_ms": round(verdict.p99_ms, 3),
-            "breach": verdict.breach}
+        evidence = None if verdict is None else verdict.evidence(current.percent)
         entry = await self.store.change(prefix, mutate, reason, automatic, evidence)
         try:
             self.apply(await self.store.load())

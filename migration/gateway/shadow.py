@@ -8,6 +8,8 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 _MISSING = object()
 
 
@@ -80,10 +82,36 @@ class ShadowStats:
 
     def as_json(self) -> dict[str, Any]:
         """The stats and the latest samples, newest first."""
+        return self.report().model_dump(mode="json")
+
+    def report(self, samples: bool = True) -> ShadowReport:
+        """The stats, with the latest samples (newest first) unless ``samples`` is False."""
         rate = self.differed / self.compared if self.compared else 0.0
-        return {"compared": self.compared, "differed": self.differed, "diff_rate": rate,
-                "service_failed": self.failed, "dropped": self.dropped,
-                "samples": [asdict(s) for s in reversed(self.samples)]}
+        kept = [SampleView(**asdict(s)) for s in reversed(self.samples)] if samples else None
+        return ShadowReport(compared=self.compared, differed=self.differed, diff_rate=rate,
+                            service_failed=self.failed, dropped=self.dropped, samples=kept)
+
+
+class SampleView(BaseModel):
+    """One differing request as the admin API shows it."""
+
+    at: float
+    method: str
+    path: str
+    monolith_status: int
+    service_status: int | None
+    differences: list[str]
+
+
+class ShadowReport(BaseModel):
+    """How a shadowed route compares, as the admin API shows it (samples only in diffs)."""
+
+    compared: int
+    differed: int
+    diff_rate: float
+    service_failed: int
+    dropped: int
+    samples: list[SampleView] | None = None
 
 
 class ShadowRecorder:

@@ -7,6 +7,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict
+
 from migration.gateway.routes import Route, Slo
 
 
@@ -18,6 +20,37 @@ class SloVerdict:
     error_rate: float
     p99_ms: float
     breach: str | None
+
+    def figures(self) -> WindowFigures:
+        """What the admin API shows of a live window."""
+        return WindowFigures(requests=self.requests, error_rate=self.error_rate,
+                             p99_ms=round(self.p99_ms, 3))
+
+    def evidence(self, percent: float) -> CanaryEvidence:
+        """What an audit entry keeps of the window a change out of a canary was made on."""
+        return CanaryEvidence(percent=percent, requests=self.requests,
+                              error_rate=round(self.error_rate, 4),
+                              p99_ms=round(self.p99_ms, 3), breach=self.breach)
+
+
+class WindowFigures(BaseModel):
+    """A canary's live window as the admin API shows it: requests, error rate, p99."""
+
+    model_config = ConfigDict(frozen=True)
+    requests: int
+    error_rate: float
+    p99_ms: float
+
+
+class CanaryEvidence(BaseModel):
+    """The canary window a route change was made on: its share, figures and any breach."""
+
+    model_config = ConfigDict(frozen=True)
+    percent: float
+    requests: int
+    error_rate: float
+    p99_ms: float
+    breach: str | None = None
 
 
 class SloWindow:

@@ -20,8 +20,10 @@ from sqlalchemy.exc import ArgumentError
 
 from migration.analysis.report import Analysis
 from migration.extraction.extract import ExtractionRefused, check, service_folder
+from migration.gateway.admin_views import RouteView
 from migration.gateway.client import AdminClient
-from migration.gateway.routes import Route, RouteTable
+from migration.gateway.routes import RouteMode, RouteTable
+from migration.gateway.store.base import AuditEntry
 from migration.runtime.db import normalize_url, safe_url
 from migration.runtime.discovery import binding_of
 from migration.runtime.errors import CarveError
@@ -82,8 +84,8 @@ class ModuleStatus:
 class GatewayView:
     """The routes and audit log of a running gateway, or why they could not be read."""
 
-    routes: list[dict[str, Any]]
-    audit: list[dict[str, Any]]
+    routes: list[RouteView]
+    audit: list[AuditEntry]
     problem: str | None = None
 
     @classmethod
@@ -93,25 +95,21 @@ class GatewayView:
             return cls([], [], "no gateway given (set CARVE_GATEWAY_URL or --gateway)")
         client = AdminClient(url)
         try:
-            return cls(client.routes()["routes"], client.audit(limit=1000))
+            return cls(client.routes().routes, client.audit(limit=1000))
         except CarveError as exc:
             return cls([], [], str(exc))
 
-    def route_for(self, prefix: str) -> dict[str, Any] | None:
+    def route_for(self, prefix: str) -> RouteView | None:
         """The route the gateway matches for ``prefix``, by the gateway's own table."""
-        fields = Route.model_fields
-        table = RouteTable([Route.model_validate({k: v for k, v in r.items() if k in fields})
-                            for r in self.routes])
-        matched = table.match(prefix)
-        return next(r for r in self.routes if r["prefix"] == matched.prefix) if matched else None
+        return RouteTable(self.routes).match(prefix)  # type: ignore[return-value]
 
-    def routes_within(self, prefix: str) -> list[dict[str, Any]]:
+    def routes_within(self, prefix: str) -> list[RouteView]:
         """Routes for paths below ``prefix`` (``/api/v1/users/me`` within ``/api/v1/users``)."""
-        return [r for r in self.routes if r["prefix"].startswith(prefix + "/")]
+        return [r for r in self.routes if r.prefix.startswith(prefix + "/")]
 
-    def history(self, prefix: str) -> list[dict[str, Any]]:
+    def history(self, prefix: str) -> list[AuditEntry]:
         """The audit entries of one route, newest first."""
-        return [e for e in self.audit if e["prefix"] == prefix]
+        return [e for e in self.audit if e.prefix == prefix]
 
 
 def status(project: Project, analysis: Analysis, gateway: GatewayView,
@@ -207,74 +205,75 @@ def traffic_steps(spec: ModuleSpec, gateway: GatewayView) -> tuple[Step, Step]:
                 Step(6, State.UNKNOWN, gateway.problem))
     prefix = spec.contract.prefix()
     route = gateway.route_for(prefix)
-    if route is None or route["mode"] == "monolith":
-        within = [f"{r['prefix']} {r['mode']}" for r in gateway.routes_within(prefix)
-                  if r["mode"] != "monolith"]
+    if route is None or route.mode is RouteMode.MONOLITH:
+        within = [f"{r.prefix} {r.mode.value}" for r in gateway.routes_within(prefix)
+                  if r.mode is not RouteMode.MONOLITH]
         if within:
             return (Step(5, State.STARTED, f"routes within {prefix}: {', '.join(within)}; "
                                            "the monolith serves the rest"),
                     Step(6, State.UNKNOWN, "read per route: carve route list"))
-        where = f"route {route['prefix']} in monolith mode" if route else "no route"
+        where = f"route {route.prefix} in monolith mode" if route else "no route"
         return (Step(5, State.NOT_STARTED, f"{where}: the monolith serves {prefix}"),
-                _rollbacks(gateway.history(route["prefix"]) if route else []))
-    mode, service = route["mode"], route.get("service")
-    history = gateway.history(route["prefix"])
-    if mode == "shadow":
-        stats = route.get("shadow_stats")
-        seen = (f": {stats['compared']} compared, {stats['diff_rate']:.1%} differ"
+                _rollbacks(gateway.history(route.prefix) if route else []))
+    mode, service = route.mode, route.service
+    history = gateway.history(route.prefix)
+    if mode is RouteMode.SHADOW:
+        stats = route.shadow_stats
+        seen = (f": {stats.compared} compared, {stats.diff_rate:.1%} differ"
                 if stats else ": nothing compared yet")
         return Step(5, State.STARTED, f"shadow → {service}{seen}"), _rollbacks(history)
-    if mode == "canary":
-        return (Step(5, State.STARTED, f"canary {route['percent']:g}% → {service}"),
-                _window(route, history))
-    promoted = next((e for e in history if (e.get("new") or {}).get("mode") == mode), None)
-    when = f" since {_when(promoted['at'])}" if promoted else ""
-    done = Step(5, State.DONE, f"{mode} → {service}{when}" if mode == "service"
+    if mode is RouteMode.CANARY:
+        return (Step(5, State.STARTED, f"canary {route.percent:g}% → {service}"),
+                _window(route))
+    promoted = next((e for e in history if e.new is not None and e.new.mode is mode), None)
+    when = f" since {_when(promoted.at)}" if promoted else ""
+    done = Step(5, State.DONE, f"{mode} → {service}{when}" if mode is RouteMode.SERVICE
                 else f"retired{when}: the gateway answers 410")
     return done, _promotion(mode, when, promoted)
 
 
-def _promotion(mode: str, when: str, promoted: dict[str, Any] | None) -> Step:
+def _promotion(mode: RouteMode, when: str, promoted: AuditEntry | None) -> Step:
     """Whether the route was promoted on evidence: from a canary whose window met its SLO."""
-    old = (promoted or {}).get("old") or {}
-    if old.get("mode") != "canary":
+    old = promoted.old if promoted else None
+    if old is None or old.mode is not RouteMode.CANARY:
         return Step(6, State.STARTED, f"{mode}{when} without a canary before it: no SLO "
                                       "evidence for the move")
-    seen = (promoted or {}).get("evidence")
+    seen = promoted.evidence if promoted else None
     if not seen:
         return Step(6, State.STARTED, f"{mode}{when} from a canary whose window was not "
                                       "recorded")
-    needed = old.get("slo", {}).get("min_requests", 0)
-    figures = (f"{seen['requests']} requests, {seen['error_rate']:.1%} errors, "
-               f"p99 {seen['p99_ms']:.0f} ms")
-    if seen["breach"]:
-        return Step(6, State.STARTED, f"{mode}{when} from a canary in breach: {seen['breach']}")
-    if seen["requests"] < needed:
-        return Step(6, State.STARTED, f"{mode}{when} from a canary of {seen['percent']:g}% "
+    needed = old.slo.min_requests
+    figures = (f"{seen.requests} requests, {seen.error_rate:.1%} errors, "
+               f"p99 {seen.p99_ms:.0f} ms")
+    if seen.breach:
+        return Step(6, State.STARTED, f"{mode}{when} from a canary in breach: {seen.breach}")
+    if seen.requests < needed:
+        return Step(6, State.STARTED, f"{mode}{when} from a canary of {seen.percent:g}% "
                                       f"with {figures}: fewer than the {needed} its SLO needs")
-    return Step(6, State.DONE, f"{mode}{when} from a canary of {seen['percent']:g}% within its "
+    return Step(6, State.DONE, f"{mode}{when} from a canary of {seen.percent:g}% within its "
                                f"SLO: {figures}")
 
 
-def _window(route: dict[str, Any], history: list[dict[str, Any]]) -> Step:
-    slo = route["slo"]
-    target = f"SLO {slo['max_error_rate']:.0%} errors, p99 {slo['max_p99_ms']:g} ms"
-    window = route.get("slo_window")
+def _window(route: RouteView) -> Step:
+    slo = route.slo
+    target = f"SLO {slo.max_error_rate:.0%} errors, p99 {slo.max_p99_ms:g} ms"
+    window = route.slo_window
     if not window:
         return Step(6, State.STARTED, f"canary watched ({target}); no requests in the window")
     return Step(6, State.STARTED,
-                f"canary window: {window['requests']} requests, {window['error_rate']:.1%} "
-                f"errors, p99 {window['p99_ms']:.0f} ms ({target})")
+                f"canary window: {window.requests} requests, {window.error_rate:.1%} "
+                f"errors, p99 {window.p99_ms:.0f} ms ({target})")
 
 
-def _rollbacks(history: list[dict[str, Any]]) -> Step:
+def _rollbacks(history: list[AuditEntry]) -> Step:
     """A route back on the monolith: whether a canary ran, and how it ended."""
-    ended = next((e for e in history if (e.get("old") or {}).get("mode") == "canary"), None)
+    ended = next((e for e in history
+                  if e.old is not None and e.old.mode is RouteMode.CANARY), None)
     if ended is None:
         return Step(6, State.NOT_STARTED, "no canary yet")
-    how = "automatically" if ended.get("automatic") else "by hand"
-    return Step(6, State.STARTED, f"a canary ran, rolled back {how} {_when(ended['at'])}: "
-                                  f"{ended['reason']}")
+    how = "automatically" if ended.automatic else "by hand"
+    return Step(6, State.STARTED, f"a canary ran, rolled back {how} {_when(ended.at)}: "
+                                  f"{ended.reason}")
 
 
 def _same_database(first: str, second: str) -> bool:

@@ -4,6 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from migration.gateway.admin_views import RouteView
+from migration.gateway.store.base import AuditEntry
 from migration.status.report import GatewayView, State, _same_database, traffic_steps
 
 PREFIX = "/api/v1/inventory"
@@ -12,16 +14,16 @@ SLO = {"max_error_rate": 0.05, "max_p99_ms": 1000.0, "min_requests": 20}
 DAY = 86400.0  # 1970-01-02 00:00 UTC
 
 
-def route(mode: str, prefix: str = PREFIX, **extra) -> dict:
-    return {"prefix": prefix, "mode": mode, "service": "inventory", "percent": 0, "slo": SLO,
-            **extra}
+def route(mode: str, prefix: str = PREFIX, **extra) -> RouteView:
+    return RouteView.model_validate({"prefix": prefix, "mode": mode, "service": "inventory",
+                                     "percent": 0, "slo": SLO, **extra})
 
 
 def entry(old: str | None, new: str, at: float = DAY, automatic: bool = False,
-          reason: str = "", evidence: dict | None = None) -> dict:
-    return {"prefix": PREFIX, "old": {"mode": old, "slo": SLO} if old else None,
-            "new": {"mode": new}, "at": at, "automatic": automatic, "reason": reason,
-            "evidence": evidence}
+          reason: str = "", evidence: dict | None = None) -> AuditEntry:
+    return AuditEntry.model_validate({
+        "prefix": PREFIX, "old": route(old) if old else None, "new": route(new), "at": at,
+        "automatic": automatic, "reason": reason, "evidence": evidence})
 
 
 def window(requests: int = 30, breach: str | None = None) -> dict:
@@ -29,7 +31,7 @@ def window(requests: int = 30, breach: str | None = None) -> dict:
             "breach": breach}
 
 
-def traffic(routes: list[dict], audit: list[dict] = ()) -> tuple:
+def traffic(routes: list[RouteView], audit: list[AuditEntry] = ()) -> tuple:
     five, six = traffic_steps(SPEC, GatewayView(routes, list(audit)))
     return (five.state, five.evidence), (six.state, six.evidence)
 
@@ -37,7 +39,7 @@ def traffic(routes: list[dict], audit: list[dict] = ()) -> tuple:
 def test_the_longest_route_that_covers_the_contract_is_the_modules():
     view = GatewayView([route("service", "/"), route("canary", "/api/v1"),
                         route("shadow", "/api/v1/inventoryx")], [])
-    assert view.route_for(PREFIX)["prefix"] == "/api/v1"
+    assert view.route_for(PREFIX).prefix == "/api/v1"
 
 
 def test_routes_below_the_contract_are_a_start():
@@ -81,7 +83,8 @@ def test_a_service_route_is_done_only_when_promoted_from_a_canary_within_its_slo
 
 
 def test_shadow_shows_what_was_compared():
-    stats = {"compared": 40, "diff_rate": 0.025}
+    stats = {"compared": 40, "differed": 1, "diff_rate": 0.025, "service_failed": 0,
+             "dropped": 0}
     five, _ = traffic([route("shadow", shadow_stats=stats)])
     assert five == (State.STARTED, "shadow → inventory: 40 compared, 2.5% differ")
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
 from migration.gateway.routes import Route, RouteTable
+from migration.gateway.slo import CanaryEvidence
 from migration.runtime.errors import ConfigError
 
 Mutation = Callable[[Route | None], Route | None]
@@ -20,14 +21,14 @@ class AuditEntry(BaseModel):
 
     at: float = Field(default_factory=time.time)
     prefix: str
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
+    old: Route | None
+    new: Route | None
     reason: str
     automatic: bool = False
     version: int = 0
     # What the route's live window showed when the change was made (a canary's requests,
     # error rate and p99): the evidence a promotion or a rollback was made on.
-    evidence: dict[str, Any] | None = None
+    evidence: CanaryEvidence | None = None
 
 
 class RouteStoreError(ConfigError):
@@ -45,7 +46,7 @@ class ToggleStore(Protocol):
 
     async def change(self, prefix: str, mutate: Mutation, reason: str,
                      automatic: bool = False,
-                     evidence: dict[str, Any] | None = None) -> AuditEntry:
+                     evidence: CanaryEvidence | None = None) -> AuditEntry:
         """Apply ``mutate`` to one route (None: absent/removed) atomically; audit it."""
 
     async def audit(self, prefix: str | None = None, limit: int = 100) -> list[AuditEntry]:
@@ -60,8 +61,7 @@ class ToggleStore(Protocol):
 
 def audit_entry(prefix: str, old: Route | None, new: Route | None, reason: str,
                 automatic: bool, version: int,
-                evidence: dict[str, Any] | None = None) -> AuditEntry:
+                evidence: CanaryEvidence | None = None) -> AuditEntry:
     """An audit entry for a change from ``old`` to ``new``."""
-    return AuditEntry(prefix=prefix, old=old.model_dump(mode="json") if old else None,
-                      new=new.model_dump(mode="json") if new else None, reason=reason,
-                      automatic=automatic, version=version, evidence=evidence)
+    return AuditEntry(prefix=prefix, old=old, new=new, reason=reason, automatic=automatic,
+                      version=version, evidence=evidence)

@@ -11,11 +11,11 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from migration.gateway.routes import Route, RouteTable
+from migration.gateway.slo import CanaryEvidence
 from migration.gateway.store.base import (
     AuditEntry,
     Mutation,
@@ -62,7 +62,7 @@ class FileToggleStore:
 
     async def change(self, prefix: str, mutate: Mutation, reason: str,
                      automatic: bool = False,
-                     evidence: dict[str, Any] | None = None) -> AuditEntry:
+                     evidence: CanaryEvidence | None = None) -> AuditEntry:
         """Read, change and rewrite under an exclusive lock, so concurrent writers queue."""
         try:
             return await asyncio.to_thread(self._change, prefix, mutate, reason, automatic,
@@ -79,7 +79,7 @@ class FileToggleStore:
             yield
 
     def _change(self, prefix: str, mutate: Mutation, reason: str, automatic: bool,
-                evidence: dict[str, Any] | None) -> AuditEntry:
+                evidence: CanaryEvidence | None) -> AuditEntry:
         with self._locked():
             table = self._read()
             old = table.get(prefix)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError, WatchError
 
 from migration.gateway.routes import Route, RouteTable
+from migration.gateway.slo import CanaryEvidence
 from migration.gateway.store.base import (
     AuditEntry,
     Mutation,
@@ -94,7 +94,7 @@ class RedisToggleStore:
 
     async def change(self, prefix: str, mutate: Mutation, reason: str,
                      automatic: bool = False,
-                     evidence: dict[str, Any] | None = None) -> AuditEntry:
+                     evidence: CanaryEvidence | None = None) -> AuditEntry:
         """Optimistic transaction: retried when another writer got in between."""
         try:
             return await self._change(prefix, mutate, reason, automatic, evidence)
@@ -105,7 +105,7 @@ class RedisToggleStore:
                                   f"{exc}") from exc
 
     async def _change(self, prefix: str, mutate: Mutation, reason: str, automatic: bool,
-                      evidence: dict[str, Any] | None) -> AuditEntry:
+                      evidence: CanaryEvidence | None) -> AuditEntry:
         async with self._client.pipeline(transaction=True) as pipe:
             while True:
                 try:

@@ -41,8 +41,8 @@ async def test_changes_and_hand_edits_are_each_audited_once(tmp_path):
         ("/api/v1/users", "edited in routes.json"), (INVENTORY, "edited in routes.json"),
         (INVENTORY, "a tenth"), (INVENTORY, "shadow first")]
     edit = entries[1]
-    assert edit.old["percent"] == 10 and edit.new["percent"] == 50 and not edit.automatic
-    assert entries[0].old is None and entries[0].new["mode"] == "monolith"
+    assert edit.old.percent == 10 and edit.new.percent == 50 and not edit.automatic
+    assert entries[0].old is None and entries[0].new.mode == "monolith"
 
 
 async def test_a_torn_audit_line_neither_stops_the_watch_nor_hides_the_log(tmp_path):

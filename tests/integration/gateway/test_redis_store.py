@@ -36,7 +36,7 @@ async def test_changes_are_stored_versioned_and_audited(redis_prefix):
         await store.close()
     assert table.version == 3 and table.get(INVENTORY).mode is RouteMode.SERVICE
     assert [e.reason for e in audit] == ["again", "remove", "go live"]
-    assert audit[1].old["mode"] == "service" and audit[1].new is None
+    assert audit[1].old.mode == "service" and audit[1].new is None
     assert audit[0].automatic and audit[0].version == 3
 
 

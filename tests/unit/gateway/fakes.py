@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from migration.gateway.routes import RouteTable
+from migration.gateway.slo import CanaryEvidence
 from migration.gateway.store.base import AuditEntry, Mutation, OnChange, audit_entry
 from migration.gateway.upstream import UpstreamPool
 
@@ -23,7 +24,8 @@ class MemoryToggleStore:
         return self.table
 
     async def change(self, prefix: str, mutate: Mutation, reason: str,
-                     automatic: bool = False, evidence: dict | None = None) -> AuditEntry:
+                     automatic: bool = False,
+                     evidence: CanaryEvidence | None = None) -> AuditEntry:
         old = self.table.get(prefix)
         new = mutate(old)
         routes = [r for r in self.table.routes if r.prefix != prefix] + ([new] if new else [])
