@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.contract import Contract, operation
 from contracts.errors import ContractError
+from contracts.events import Event, EventValue
 
 # Quantities are stored as 32-bit integers by every supported database.
 MAX_QUANTITY = 2**31 - 1
+
+#: A SKU: 1 to 64 characters, none of them a control character (NUL and line breaks
+#: included) or "/", the one character a URL path segment cannot carry.
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                       pattern=r"^[^\x00-\x1f\x7f/]{1,64}$")]
 
 
 class StockLevel(BaseModel):
@@ -61,6 +69,39 @@ class InsufficientInventory(ContractError):
     title = "Insufficient inventory"
 
 
+class ReservedLine(EventValue):
+    """One line of an order whose units are now held for it."""
+
+    sku: str
+    quantity: int
+
+
+class StockShortage(EventValue):
+    """A line of an order that the stock could not cover."""
+
+    sku: str
+    requested: int
+    available: int
+
+
+class StockReserved(Event):
+    """Every line of an order is reserved: the order can be confirmed."""
+
+    type = "stock.reserved"
+
+    order_id: str
+    items: tuple[ReservedLine, ...]
+
+
+class StockReservationFailed(Event):
+    """Some line of an order could not be covered, so nothing of it was reserved."""
+
+    type = "stock.reservation_failed"
+
+    order_id: str
+    shortages: tuple[StockShortage, ...]
+
+
 class Inventory(Contract):
     """Keeps stock levels and answers availability questions."""
 
@@ -68,13 +109,15 @@ class Inventory(Contract):
     version = 1
 
     @operation("PUT", "/stock/{sku}")
-    def set_stock(self, sku: str, level: StockLevel) -> StockItem:
+    def set_stock(self, sku: Sku, level: StockLevel) -> StockItem:
         """Set the quantity on hand of a SKU (creating the SKU if new)."""
 
     @operation("GET", "/availability/{sku}")
-    def check_availability(self, sku: str, quantity: int = 1) -> Availability:
+    def check_availability(
+        self, sku: Sku, quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] = 1
+    ) -> Availability:
         """Tell whether ``quantity`` units of a SKU are available."""
 
     @operation("GET", "/stock/{sku}")
-    def get_stock(self, sku: str) -> StockItem:
+    def get_stock(self, sku: Sku) -> StockItem:
         """Read a SKU's stock: on hand, reserved and available."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from contracts.contract import Contract, operation
+from contracts.users import UserId
 
 
 class Notification(BaseModel):
@@ -28,5 +29,5 @@ class Notifications(Contract):
     version = 1
 
     @operation("GET", "")
-    def list_notifications(self, user_id: str) -> list[Notification]:
+    def list_notifications(self, user_id: UserId) -> list[Notification]:
         """List the notifications sent to a user, newest first."""

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.contract import Contract, operation
 from contracts.errors import ContractError
 from contracts.events import Event, EventValue
-from contracts.inventory import MAX_QUANTITY
+from contracts.inventory import Sku, StockShortage
+from contracts.users import UserId
+
+#: The most units of one SKU an order line may ask for. With at most MAX_LINES lines the
+#: units of an order (lines of one SKU are added up) stay far below a 32-bit integer.
+MAX_LINE_QUANTITY = 10_000
+#: The most lines one order may have.
+MAX_LINES = 50
+
+#: An order id: 1 to 64 letters, digits, "_" or "-" (carve issues 32 hex digits).
+OrderId = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                           pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+OrderStatus = Literal["pending", "confirmed", "rejected"]
 
 
 class OrderLine(BaseModel):
@@ -17,8 +31,8 @@ class OrderLine(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0, le=MAX_QUANTITY)
+    sku: Sku
+    quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
 
 
 class PlaceOrder(BaseModel):
@@ -26,18 +40,23 @@ class PlaceOrder(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str = Field(min_length=1)
-    items: list[OrderLine] = Field(min_length=1, max_length=100)
+    user_id: UserId
+    items: list[OrderLine] = Field(min_length=1, max_length=MAX_LINES)
 
 
 class Order(BaseModel):
-    """A placed order; it keeps its own copy of the user's email."""
+    """An order; it keeps its own copy of the user's email.
+
+    ``pending`` when placed, then ``confirmed`` once inventory reserved every line, or
+    ``rejected`` (with the ``reason``) when it could not.
+    """
 
     id: str
     user_id: str
     user_email: str
     items: list[OrderLine]
-    status: str
+    status: OrderStatus
+    reason: str | None = None
     created_at: datetime
 
 
@@ -67,6 +86,29 @@ class OrderCreated(Event):
     items: tuple[OrderedItem, ...]
 
 
+class OrderConfirmed(Event):
+    """Inventory holds every line of the order: the user is told it is confirmed."""
+
+    type = "order.confirmed"
+
+    order_id: str
+    user_id: str
+    user_email: str
+    items: tuple[OrderedItem, ...]
+
+
+class OrderRejected(Event):
+    """Inventory could not cover the order; nothing was reserved and the user is told why."""
+
+    type = "order.rejected"
+
+    order_id: str
+    user_id: str
+    user_email: str
+    reason: str
+    shortages: tuple[StockShortage, ...]
+
+
 class Orders(Contract):
     """Places orders and reads them back."""
 
@@ -75,12 +117,16 @@ class Orders(Contract):
 
     @operation("POST", "", status_code=201)
     def place_order(self, command: PlaceOrder) -> Order:
-        """Place an order: the user must exist and every line be in stock."""
+        """Place an order, ``pending`` until inventory reserves it (or cannot).
+
+        The user must exist and every line look in stock now; the reservation that follows
+        decides between ``confirmed`` and ``rejected``.
+        """
 
     @operation("GET", "/{order_id}")
-    def get_order(self, order_id: str) -> Order:
+    def get_order(self, order_id: OrderId) -> Order:
         """Read one order."""
 
     @operation("GET", "")
-    def list_orders(self, user_id: str) -> list[Order]:
+    def list_orders(self, user_id: UserId) -> list[Order]:
         """List a user's orders, newest first."""

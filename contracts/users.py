@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from contracts.contract import Contract, operation
 from contracts.errors import ContractError
+
+#: RFC 5321's limit on a forward path: the longest address mail can be sent to.
+MAX_EMAIL_LENGTH = 254
+#: A user id: 1 to 64 letters, digits, "_" or "-" (carve issues 32 hex digits).
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                          pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class NewUser(BaseModel):
@@ -13,8 +21,9 @@ class NewUser(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
-    name: str = Field(min_length=1, max_length=200)
+    email: Annotated[EmailStr, Field(max_length=MAX_EMAIL_LENGTH)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200,
+                                           pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class User(BaseModel):
@@ -52,5 +61,5 @@ class Users(Contract):
         """Register a user; the email must be unique."""
 
     @operation("GET", "/{user_id}")
-    def get_user(self, user_id: str) -> User:
+    def get_user(self, user_id: UserId) -> User:
         """Look up one user by id."""

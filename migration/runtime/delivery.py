@@ -69,6 +69,7 @@ class InProcessDelivery:
             self.subscribe(consumer)
         self._transport = transport
         self._locks = {module: threading.Lock() for module in outboxes}
+        self._local = threading.local()
 
     def subscribe(self, consumer: Consumer) -> None:
         """Deliver the consumer's event type to it from now on."""
@@ -83,7 +84,27 @@ class InProcessDelivery:
         self.deliver(module, ids=message_ids)
 
     def deliver(self, module: str, ids: Sequence[str] | None = None, limit: int = 200) -> int:
-        """Deliver pending in-process events of one module's outbox; returns how many."""
+        """Deliver pending in-process events of one module's outbox; returns how many.
+
+        A subscriber that publishes (inventory answering ``order.created``) commits inside
+        this delivery; what it published is delivered after the current message, on this
+        thread, rather than from within it: one module's lock is held at a time, so two
+        threads delivering each other's events never wait on each other.
+        """
+        later = getattr(self._local, "later", None)
+        if later is not None:
+            later.append((module, ids, limit))
+            return 0
+        self._local.later = later = [(module, ids, limit)]
+        delivered = 0
+        try:
+            while later:
+                delivered += self._deliver_now(*later.pop(0))
+        finally:
+            self._local.later = None
+        return delivered
+
+    def _deliver_now(self, module: str, ids: Sequence[str] | None, limit: int) -> int:
         outbox = self._outboxes.get(module)
         types = self.inprocess_types()
         if outbox is None or not types:

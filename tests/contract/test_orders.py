@@ -39,7 +39,7 @@ def test_an_order_keeps_the_users_email_and_merges_lines(
         OrderLine(sku="sku-1", quantity=2), OrderLine(sku="sku-2", quantity=1),
         OrderLine(sku="sku-1", quantity=1),
     ]))
-    assert (order.user_email, order.status) == ("buyer@example.com", "placed")
+    assert (order.user_email, order.status) == ("buyer@example.com", "pending")
     assert [(line.sku, line.quantity) for line in order.items] == [("sku-1", 3), ("sku-2", 1)]
     # created_at is compared apart: SQLite hands the stored time back without its zone.
     read = binding.get_order(order.id)

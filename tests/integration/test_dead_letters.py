@@ -19,7 +19,15 @@ from tests.support.events import effects, place_order, queue_env, seed_shop, wai
 from tests.support.processes import free_port
 from tests.support.services import REDIS_URL
 
-NOTIFY = "notifications.when_order_created_send_confirmation"
+NOTIFY = "notifications.when_order_confirmed_send_confirmation"
+
+
+def _plan(folder: Path, database_url: str) -> Path:
+    """order.confirmed, what notifications consumes, through the queue; the rest in process."""
+    plan = write_plan(folder, database_url, "inprocess")
+    with plan.open("a", encoding="utf-8") as file:
+        file.write('\n[events."order.confirmed"]\ntransport = "queue"\n')
+    return plan
 
 
 def _settings(plan: Path, env: dict[str, str]) -> Settings:
@@ -40,7 +48,7 @@ def _worker(settings: Settings, max_retries: int = 2) -> QueueWorker:
 def test_a_poison_message_is_dead_lettered_and_applied_once_after_replay(
     tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str]
 ) -> None:
-    env = queue_env(write_plan(tmp_path, postgres_url, "queue"), postgres_url, REDIS_URL,
+    env = queue_env(_plan(tmp_path, postgres_url), postgres_url, REDIS_URL,
                     redis_prefix[1])
     # The mail server is down: every attempt to send the confirmation fails.
     broken_env = {**env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(free_port())}
@@ -57,7 +65,7 @@ def test_a_poison_message_is_dead_lettered_and_applied_once_after_replay(
     finally:
         broken.stop()
     [letter] = list_dead_letters(settings.project)
-    assert (letter.consumer, letter.event_type, letter.attempts) == (NOTIFY, "order.created", 3)
+    assert (letter.consumer, letter.event_type, letter.attempts) == (NOTIFY, "order.confirmed", 3)
     assert "ConnectionRefusedError" in letter.error
     assert letter.payload["order_id"] == order_id
     assert effects(postgres_url)["notifications"] == 0
@@ -80,12 +88,12 @@ def test_a_poison_message_is_dead_lettered_and_applied_once_after_replay(
 def test_a_malformed_payload_is_dead_lettered_at_once_with_the_reason(
     tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str]
 ) -> None:
-    env = queue_env(write_plan(tmp_path, postgres_url, "queue"), postgres_url, REDIS_URL,
+    env = queue_env(_plan(tmp_path, postgres_url), postgres_url, REDIS_URL,
                     redis_prefix[1])
     settings = _settings(Path(env["CARVE_CONFIG"]), env)
     broker, _ = broker_for(settings.project)
     enqueue_many(broker, [
-        queue_message(NOTIFY, "m" * 32, "order.created", {"message_id": "m" * 32, "order_id": 7}),
+        queue_message(NOTIFY, "m" * 32, "order.confirmed", {"message_id": "m" * 32, "order_id": 7}),
         queue_message(NOTIFY, "n" * 32, "order.vanished", {"message_id": "n" * 32}),
     ])
     worker = _worker(settings, max_retries=10)
@@ -98,7 +106,7 @@ def test_a_malformed_payload_is_dead_lettered_at_once_with_the_reason(
     letters = {x.message_id: x for x in list_dead_letters(settings.project)}
     invalid, unknown = letters["m" * 32], letters["n" * 32]
     assert invalid.attempts == unknown.attempts == 1  # never retried
-    assert "payload is not a valid 'order.created'" in invalid.error
+    assert "payload is not a valid 'order.confirmed'" in invalid.error
     assert "order_id" in invalid.error and "user_id" in invalid.error
     assert "no contract declares the event type 'order.vanished'" in unknown.error
 
@@ -107,15 +115,15 @@ def test_replay_keeps_a_letter_the_replayed_message_caused_again(
     tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    env = queue_env(write_plan(tmp_path, postgres_url, "queue"), postgres_url, REDIS_URL,
+    env = queue_env(_plan(tmp_path, postgres_url), postgres_url, REDIS_URL,
                     redis_prefix[1])
     settings = _settings(Path(env["CARVE_CONFIG"]), env)
     broker, _ = broker_for(settings.project)
     store = dead_letter_stores([settings.project.module("notifications")],
                                settings.project.database)["notifications"]
-    store.record(message_id="m" * 32, consumer=NOTIFY, event_type="order.created",
+    store.record(message_id="m" * 32, consumer=NOTIFY, event_type="order.confirmed",
                  payload={"message_id": "m" * 32, "order_id": 7}, headers={},
-                 error="malformed message: payload is not a valid 'order.created'", attempts=1)
+                 error="malformed message: payload is not a valid 'order.confirmed'", attempts=1)
     [before] = store.list()
 
     def enqueue_then_let_the_worker_fail(broker_: object, messages: list) -> None:
@@ -135,4 +143,4 @@ def test_replay_keeps_a_letter_the_replayed_message_caused_again(
         close_broker(broker)
     [after] = list_dead_letters(settings.project)  # the new failure is kept, not lost
     assert after.message_id == "m" * 32 and after.failed_at > before.failed_at
-    assert "payload is not a valid 'order.created'" in after.error
+    assert "payload is not a valid 'order.confirmed'" in after.error

@@ -23,13 +23,15 @@ def test_an_order_is_placed_with_the_users_email(postgres_url: str) -> None:
         order = flow["response"]
         assert order.status_code == 201, order.text
         assert order.json()["user_email"] == "ann@example.com"
+        assert order.json()["status"] == "pending"
+        # Inventory reserved it in process before the answer went out: confirmed since.
         again = client.get(f"/api/v1/orders/{order.json()['id']}")
-        assert again.json() == order.json()
+        assert again.json() == {**order.json(), "status": "confirmed"}
         listed = client.get("/api/v1/orders", params={"user_id": flow["user_id"]})
         assert [o["id"] for o in listed.json()] == [order.json()["id"]]
 
 
-def test_order_created_gives_one_notification_and_one_reservation(postgres_url: str) -> None:
+def test_a_confirmed_order_gives_one_notification_and_one_reservation(postgres_url: str) -> None:
     with monolith_client(postgres_url) as client:
         flow = place_order_flow(client, quantity=2, stock=5)
         assert flow["response"].status_code == 201
@@ -96,8 +98,10 @@ def test_malformed_json_negative_stock_and_bad_quantities_are_rejected(postgres_
         assert negative.status_code == 422
         assert client.get("/api/v1/inventory/stock/A").status_code == 404
         client.put("/api/v1/inventory/stock/A", json={"quantity": 1})
+        # The contract bounds the quantity (1 or more): refused before the service sees it.
         zero = client.get("/api/v1/inventory/availability/A", params={"quantity": 0})
-        assert (zero.status_code, zero.json()["code"]) == (422, "inventory.quantity_invalid")
+        assert (zero.status_code, zero.json()["code"]) == (422, "request.invalid")
+        assert "quantity" in zero.json()["detail"]
         unknown = client.get("/api/v1/inventory/availability/B")
         assert (unknown.status_code, unknown.json()["code"]) == (404, "inventory.sku_not_found")
 

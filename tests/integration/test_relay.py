@@ -14,8 +14,7 @@ from monolith.bootstrap import bootstrap
 from tests.support.events import effects, place_order, queue_env, seed_shop, write_plan
 from tests.support.services import REDIS_URL
 
-CONSUMERS = ("notifications.when_order_created_send_confirmation",
-             "inventory.when_order_created_reserve_stock")
+CONSUMERS = ("inventory.when_order_created_reserve_stock",)
 
 
 def test_concurrent_relays_send_every_row_once_to_every_subscriber(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from contracts.inventory import QuantityInvalid, SkuNotFound, StockLevel
@@ -18,12 +20,14 @@ def _created(order_id: str, **lines: int) -> OrderCreated:
     return OrderCreated(order_id=order_id, user_id="u", user_email="u@x.io", items=items)
 
 
-def test_reservation_never_takes_stock_below_zero_and_records_the_shortfall(memory_uow) -> None:  # type: ignore[no-untyped-def]
+def test_an_order_is_reserved_whole_or_not_at_all_and_the_answer_published(memory_uow) -> None:  # type: ignore[no-untyped-def]
     uow = memory_uow(inventory_module)
     inventory = InventoryService(uow)
     inventory.set_stock("A", StockLevel(quantity=3))
     with uow() as unit:
-        inventory.reserve_for_order(unit, _created("o1", A=5, GHOST=1))
+        inventory.reserve_for_order(unit, _created("o1", A=5, GHOST=1))  # short: none held
+        inventory.reserve_for_order(unit, _created("o2", A=3))
+        inventory.reserve_for_order(unit, _created("o2", A=3))  # seen before: nothing more
         unit.commit()
     stock = inventory.get_stock("A")
     assert (stock.on_hand, stock.reserved, stock.available) == (3, 3, 0)
@@ -31,8 +35,15 @@ def test_reservation_never_takes_stock_below_zero_and_records_the_shortfall(memo
         rows = unit.session.execute(
             inventory_module.metadata.tables["inventory_reservations"].select()
         ).mappings().all()
-    shortfalls = {r["sku"]: (r["reserved"], r["shortfall"]) for r in rows}
-    assert shortfalls == {"A": (3, 2), "GHOST": (0, 1)}
+        published = unit.session.execute(inventory_module.outbox.select()).mappings().all()
+    assert {(r["order_id"], r["sku"]): (r["reserved"], r["shortfall"]) for r in rows} == {
+        ("o1", "A"): (0, 2), ("o1", "GHOST"): (0, 1), ("o2", "A"): (3, 0)}
+    answers = [(m["event_type"], json.loads(m["payload"])) for m in published]
+    assert [(kind, body["order_id"]) for kind, body in answers] == [
+        ("stock.reservation_failed", "o1"), ("stock.reserved", "o2")]
+    assert answers[0][1]["shortages"] == [{"sku": "A", "requested": 5, "available": 3},
+                                          {"sku": "GHOST", "requested": 1, "available": 0}]
+    assert answers[1][1]["items"] == [{"sku": "A", "quantity": 3}]
 
 
 def test_availability_answers_and_rejects_bad_quantities(memory_uow) -> None:  # type: ignore[no-untyped-def]

@@ -3,9 +3,12 @@
 from pathlib import Path
 
 from contracts.notifications import Notifications
-from contracts.orders import OrderCreated
+from contracts.orders import OrderConfirmed, OrderRejected
 from migration.runtime.modules import ModuleContext, ModuleSpec, Subscription
-from monolith.modules.notifications.handlers import when_order_created_send_confirmation
+from monolith.modules.notifications.handlers import (
+    when_order_confirmed_send_confirmation,
+    when_order_rejected_send_rejection,
+)
 from monolith.modules.notifications.senders import sender_from_settings
 from monolith.modules.notifications.service import NotificationsService
 from monolith.modules.notifications.tables import metadata
@@ -22,6 +25,9 @@ module = ModuleSpec(
     factory=_build,
     metadata=metadata,
     migrations=Path(__file__).parent / "migrations" / "versions",
-    subscriptions=(Subscription(OrderCreated, when_order_created_send_confirmation),),
-    description="Sends order confirmations and lists what each user was sent.",
+    subscriptions=(
+        Subscription(OrderConfirmed, when_order_confirmed_send_confirmation),
+        Subscription(OrderRejected, when_order_rejected_send_rejection),
+    ),
+    description="Tells users their order was confirmed or rejected; lists what each was sent.",
 )

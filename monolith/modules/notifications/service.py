@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 
 from contracts.notifications import Notification, Notifications
-from contracts.orders import OrderCreated
+from contracts.orders import OrderConfirmed, OrderRejected
 from migration.runtime.unit_of_work import UnitOfWork
 from monolith.modules.notifications.senders import Sender
 from monolith.modules.notifications.tables import notifications
@@ -30,15 +30,27 @@ class NotificationsService(Notifications):
             ).mappings().all()
         return [Notification.model_validate(dict(row)) for row in found]
 
-    def confirm_order(self, uow: UnitOfWork, event: OrderCreated) -> None:
+    def confirm_order(self, uow: UnitOfWork, event: OrderConfirmed) -> None:
         """Record an order confirmation, then send it (a failed send undoes the record)."""
-        subject = f"Order {event.order_id} confirmed"
+        lines = "\n".join(f"- {item.quantity} x {item.sku}" for item in event.items)
+        self._notify(uow, event, "order_confirmation", f"Order {event.order_id} confirmed",
+                     f"Thank you for your order:\n{lines}\n")
+
+    def reject_order(self, uow: UnitOfWork, event: OrderRejected) -> None:
+        """Record a rejection notice with its reason, then send it."""
+        self._notify(uow, event, "order_rejection", f"Order {event.order_id} rejected",
+                     f"We could not accept your order: {event.reason}.\n"
+                     "Nothing was charged or reserved.\n")
+
+    def _notify(self, uow: UnitOfWork, event: OrderConfirmed | OrderRejected, kind: str,
+                subject: str, body: str) -> None:
+        # One notification per (kind, order): the unique key makes a second one fail its
+        # insert before anything is sent.
         uow.session.execute(
             insert(notifications).values(
                 id=uuid.uuid4().hex, user_id=event.user_id, recipient=event.user_email,
-                kind="order_confirmation", subject=subject, reference=event.order_id,
+                kind=kind, subject=subject, reference=event.order_id,
                 sent_at=datetime.now(UTC),
             )
         )
-        lines = "\n".join(f"- {item.quantity} x {item.sku}" for item in event.items)
-        self._sender.send(event.user_email, subject, f"Thank you for your order:\n{lines}\n")
+        self._sender.send(event.user_email, subject, body)

@@ -1,4 +1,4 @@
-"""Use cases of the orders module: the seed's createOrder flow."""
+"""Use cases of the orders module: the seed's createOrder flow and the saga's outcomes."""
 
 from __future__ import annotations
 
@@ -9,18 +9,27 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 
-from contracts.inventory import InsufficientInventory, Inventory
+from contracts.inventory import (
+    InsufficientInventory,
+    Inventory,
+    StockReservationFailed,
+    StockReserved,
+)
 from contracts.orders import (
     Order,
+    OrderConfirmed,
     OrderCreated,
     OrderedItem,
     OrderLine,
     OrderNotFound,
+    OrderRejected,
     Orders,
     PlaceOrder,
 )
 from contracts.users import Users
 from migration.runtime.unit_of_work import UnitOfWork
+from monolith.modules.orders.repository import load_orders
+from monolith.modules.orders.saga import rejection_reason, settle
 from monolith.modules.orders.tables import order_lines, orders
 
 
@@ -40,7 +49,7 @@ class OrdersService(Orders):
         self._ensure_available(lines)
         order = Order(
             id=uuid.uuid4().hex, user_id=user.id, user_email=user.email, items=lines,
-            status="placed", created_at=datetime.now(UTC),
+            status="pending", created_at=datetime.now(UTC),
         )
         with self._uow() as uow:
             uow.session.execute(insert(orders).values(order.model_dump(exclude={"items"})))
@@ -54,7 +63,7 @@ class OrdersService(Orders):
 
     def get_order(self, order_id: str) -> Order:
         with self._uow() as uow:
-            found = _load(uow, [order_id])
+            found = load_orders(uow, [order_id])
         if not found:
             raise OrderNotFound(f"no order with id '{order_id}'")
         return found[0]
@@ -64,7 +73,20 @@ class OrdersService(Orders):
             ids = uow.session.execute(
                 select(orders.c.id).where(orders.c.user_id == user_id)
             ).scalars().all()
-            return _load(uow, list(ids))
+            return load_orders(uow, list(ids))
+
+    def confirm(self, uow: UnitOfWork, event: StockReserved) -> None:
+        """Confirm a pending order whose every line inventory reserved."""
+        settle(uow, event.order_id, "confirmed", None, lambda order: OrderConfirmed(
+            order_id=order.id, user_id=order.user_id, user_email=order.user_email,
+            items=tuple(OrderedItem(sku=i.sku, quantity=i.quantity) for i in order.items)))
+
+    def reject(self, uow: UnitOfWork, event: StockReservationFailed) -> None:
+        """Reject a pending order inventory could not cover; it held nothing to release."""
+        reason = rejection_reason(event)
+        settle(uow, event.order_id, "rejected", reason, lambda order: OrderRejected(
+            order_id=order.id, user_id=order.user_id, user_email=order.user_email,
+            reason=reason, shortages=event.shortages))
 
     def _ensure_available(self, lines: list[OrderLine]) -> None:
         for line in lines:
@@ -90,21 +112,3 @@ def _created(order: Order) -> OrderCreated:
         order_id=order.id, user_id=order.user_id, user_email=order.user_email,
         items=tuple(OrderedItem(sku=i.sku, quantity=i.quantity) for i in order.items),
     )
-
-
-def _load(uow: UnitOfWork, ids: list[str]) -> list[Order]:
-    if not ids:
-        return []
-    heads = uow.session.execute(
-        select(orders).where(orders.c.id.in_(ids))
-        .order_by(orders.c.created_at.desc(), orders.c.id)
-    ).mappings().all()
-    lines = uow.session.execute(
-        select(order_lines).where(order_lines.c.order_id.in_(ids))
-    ).mappings().all()
-    by_order: dict[str, list[OrderLine]] = {}
-    for line in lines:
-        by_order.setdefault(line["order_id"], []).append(
-            OrderLine(sku=line["sku"], quantity=line["quantity"])
-        )
-    return [Order(**head, items=by_order.get(head["id"], [])) for head in heads]

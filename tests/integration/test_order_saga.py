@@ -1,0 +1,156 @@
+"""The order saga in process, on PostgreSQL: pending, then confirmed or rejected, told once.
+
+Out-of-order, duplicate and contradicting answers are delivered on purpose through the
+subscribers and the outbox, as a queue or a replay from the dead-letter queue would.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, insert, text
+
+from contracts.inventory import ReservedLine, StockReservationFailed, StockReserved, StockShortage
+from migration.runtime.delivery import Consumer
+from monolith.modules.orders.saga import OrderNotYetPlaced
+from monolith.modules.orders.tables import order_lines, orders
+from tests.builders import monolith_client, place_order_flow
+from tests.support.processes import ROOT
+
+CONFIRM = "orders.when_stock_reserved_confirm_order"
+REJECT = "orders.when_stock_reservation_failed_reject_order"
+
+
+def _plan(folder: Path, transport: str) -> Path:
+    plan = folder / "carve.toml"
+    plan.write_text(f'[project]\nsource = "{ROOT.as_posix()}"\n\n'
+                    f'[events."order.created"]\ntransport = "{transport}"\n', encoding="utf-8")
+    return plan
+
+
+def _consumer(client: TestClient, name: str) -> Consumer:
+    return next(c for c in client.app.state.system.consumers if c.name == name)
+
+
+def _notes(client: TestClient, user_id: str) -> list[tuple[str, str]]:
+    found = client.get("/api/v1/notifications", params={"user_id": user_id}).json()
+    return [(n["kind"], n["reference"]) for n in found]
+
+
+def _scalar(url: str, sql: str) -> object:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_an_order_is_pending_when_placed_then_confirmed_and_the_user_told_once(
+    postgres_url: str,
+) -> None:
+    with monolith_client(postgres_url) as client:
+        flow = place_order_flow(client, quantity=2, stock=5)
+        placed = flow["response"].json()
+        assert (flow["response"].status_code, placed["status"]) == (201, "pending")
+        order = client.get(f"/api/v1/orders/{placed['id']}").json()
+        assert (order["status"], order["reason"]) == ("confirmed", None)
+        assert _notes(client, flow["user_id"]) == [("order_confirmation", placed["id"])]
+        stock = client.get("/api/v1/inventory/stock/SKU-1").json()
+    assert (stock["reserved"], stock["available"]) == (2, 3)
+
+
+def test_an_order_the_stock_no_longer_covers_is_rejected_with_the_reason_and_holds_nothing(
+    tmp_path: Path, postgres_url: str,
+) -> None:
+    # order.created waits in the outbox (queued, no relay) while the stock drops to 1.
+    plan = _plan(tmp_path, "queue")
+    with monolith_client(postgres_url, CARVE_CONFIG=str(plan),
+                         CARVE_RETRY_INTERVAL="3600") as client:
+        flow = place_order_flow(client, quantity=2, stock=5)
+        order_id = flow["response"].json()["id"]
+        assert client.get(f"/api/v1/orders/{order_id}").json()["status"] == "pending"
+        assert client.put("/api/v1/inventory/stock/SKU-1", json={"quantity": 1}).status_code == 200
+        _plan(tmp_path, "inprocess")  # order.created now delivered here
+        assert client.app.state.system.delivery.deliver_all() >= 1
+        order = client.get(f"/api/v1/orders/{order_id}").json()
+        notes = client.get("/api/v1/notifications", params={"user_id": flow["user_id"]}).json()
+        stock = client.get("/api/v1/inventory/stock/SKU-1").json()
+    assert (order["status"], order["reason"]) == (
+        "rejected", "insufficient stock (SKU-1: 2 requested, 1 available)")
+    assert [(n["kind"], n["subject"]) for n in notes] == [
+        ("order_rejection", f"Order {order_id} rejected")]
+    assert (stock["on_hand"], stock["reserved"]) == (1, 0)
+
+
+def test_an_answer_before_its_order_row_fails_and_applies_once_the_row_is_there(
+    postgres_url: str,
+) -> None:
+    with monolith_client(postgres_url, CARVE_RETRY_INTERVAL="3600") as client:
+        user_id = place_order_flow(client, quantity=1, stock=5)["user_id"]
+        early = StockReserved(order_id="early-order", items=(ReservedLine(sku="SKU-1",
+                                                                           quantity=1),))
+        confirm = _consumer(client, CONFIRM)
+        with pytest.raises(OrderNotYetPlaced):
+            confirm.apply(early)  # nothing recorded: a retry will apply it
+        with confirm.unit_of_work() as uow:  # the order's row appears (a late replica, say)
+            uow.session.execute(insert(orders).values(
+                id="early-order", user_id=user_id, user_email="ann@example.com",
+                status="pending", created_at=datetime.now(UTC)))
+            uow.session.execute(insert(order_lines).values(
+                order_id="early-order", sku="SKU-1", quantity=1))
+            uow.commit()
+        assert confirm.apply(early) is True  # the retry
+        assert confirm.apply(early) is False  # a duplicate: the inbox absorbs it
+        assert client.get("/api/v1/orders/early-order").json()["status"] == "confirmed"
+        assert ("order_confirmation", "early-order") in _notes(client, user_id)
+
+
+def test_the_outbox_retries_an_early_answer_until_its_order_exists(postgres_url: str) -> None:
+    with monolith_client(postgres_url, CARVE_RETRY_INTERVAL="3600") as client:
+        flow = place_order_flow(client, quantity=1, stock=5)
+        early = StockReserved(order_id="later-order", items=(ReservedLine(sku="SKU-1",
+                                                                           quantity=1),))
+        reserve = _consumer(client, "inventory.when_order_created_reserve_stock")
+        with reserve.unit_of_work() as uow:  # inventory publishes; delivery fails at once
+            uow.publish(early)
+            uow.commit()
+        error = _scalar(postgres_url, "SELECT last_error FROM inventory_outbox "
+                                      f"WHERE id = '{early.message_id}'")
+        assert "OrderNotYetPlaced" in str(error)
+        with _consumer(client, CONFIRM).unit_of_work() as uow:
+            uow.session.execute(insert(orders).values(
+                id="later-order", user_id=flow["user_id"], user_email="ann@example.com",
+                status="pending", created_at=datetime.now(UTC)))
+            uow.session.execute(insert(order_lines).values(
+                order_id="later-order", sku="SKU-1", quantity=1))
+            uow.commit()
+        engine = create_engine(postgres_url)
+        with engine.begin() as connection:  # the backoff is over
+            connection.execute(text("UPDATE inventory_outbox SET available_at = now()"))
+        engine.dispose()
+        client.app.state.system.delivery.deliver_all()
+        assert client.get("/api/v1/orders/later-order").json()["status"] == "confirmed"
+        assert ("order_confirmation", "later-order") in _notes(client, flow["user_id"])
+
+
+def test_a_contradicting_or_repeated_answer_changes_nothing_and_tells_nothing(
+    postgres_url: str,
+) -> None:
+    with monolith_client(postgres_url, CARVE_RETRY_INTERVAL="3600") as client:
+        flow = place_order_flow(client, quantity=2, stock=5)
+        order_id = flow["response"].json()["id"]
+        late_no = StockReservationFailed(order_id=order_id, shortages=(
+            StockShortage(sku="SKU-1", requested=2, available=0),))
+        assert _consumer(client, REJECT).apply(late_no) is True  # applied, and ignored
+        again = StockReserved(order_id=order_id, items=(ReservedLine(sku="SKU-1", quantity=2),))
+        assert _consumer(client, CONFIRM).apply(again) is True  # another message id: no-op
+        order = client.get(f"/api/v1/orders/{order_id}").json()
+        notes = _notes(client, flow["user_id"])
+    assert (order["status"], order["reason"]) == ("confirmed", None)
+    assert notes == [("order_confirmation", order_id)]
+    assert _scalar(postgres_url, "SELECT count(*) FROM orders_outbox "
+                                 "WHERE event_type IN ('order.confirmed', 'order.rejected')") == 1
