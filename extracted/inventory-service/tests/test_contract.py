@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.errors import RequestInvalid
 from contracts.inventory import Inventory, QuantityInvalid, SkuNotFound, StockLevel
 
 CONTRACT = Inventory
@@ -38,8 +39,10 @@ def test_an_unknown_sku_is_not_found(binding: Inventory) -> None:
 
 def test_a_quantity_below_one_is_invalid(binding: Inventory) -> None:
     binding.set_stock("sku-gold", StockLevel(quantity=1))
-    with pytest.raises(QuantityInvalid):
+    # Over HTTP the contract's bound (quantity >= 1) refuses it before the service does.
+    with pytest.raises((QuantityInvalid, RequestInvalid)) as caught:
         binding.check_availability("sku-gold", 0)
+    assert caught.value.status_code == 422
 
 
 def test_skus_with_url_characters_travel_unchanged(binding: Inventory) -> None:

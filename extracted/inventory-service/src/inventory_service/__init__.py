@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from contracts.inventory import Inventory
+from contracts.inventory import Inventory, StockReservationFailed, StockReserved
 from contracts.orders import OrderCreated
 from inventory_service.handlers import when_order_created_reserve_stock
 from inventory_service.service import InventoryService
@@ -21,5 +21,6 @@ module = ModuleSpec(
     metadata=metadata,
     migrations=Path(__file__).parent / "migrations" / "versions",
     subscriptions=(Subscription(OrderCreated, when_order_created_reserve_stock),),
-    description="Keeps stock levels, answers availability, reserves stock for orders.",
+    publishes=(StockReserved, StockReservationFailed),
+    description="Keeps stock levels, answers availability, reserves all of an order or none.",
 )

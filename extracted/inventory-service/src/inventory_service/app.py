@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from inventory_service import module as declared
 from migration.runtime.delivery import Consumer
 from migration.runtime.service import (
+    ServiceOutbox,
     ServiceRuntime,
     ServiceSettings,
     ServiceWorker,
@@ -66,3 +67,28 @@ def worker(settings: Settings | None = None) -> ServiceWorker:
     (``inventory_dead_letters``).
     """
     return ServiceWorker.of(runtime(settings.environ if settings else None))
+
+
+# Who consumes what this service publishes, one queue each, as the project declared it
+# when the service was extracted (`carve extract inventory --check` shows a change).
+SUBSCRIBERS: dict[str, list[str]] = {
+    "stock.reservation_failed": [
+        "orders.when_stock_reservation_failed_reject_order",
+    ],
+    "stock.reserved": [
+        "orders.when_stock_reserved_confirm_order",
+    ],
+}
+
+
+def relay(environ: Mapping[str, str] | None = None) -> ServiceOutbox:
+    """The relay's composition root: ``carve run relay --path <this service's folder>``.
+
+    Moves the events this service publishes from its own outbox (``inventory_outbox``)
+    to the broker, one message per subscriber in ``SUBSCRIBERS``; the workers consume
+    them on the same broker and namespace.
+
+    Publishes: stock.reservation_failed, stock.reserved.
+
+    """
+    return ServiceOutbox.of(runtime(environ), SUBSCRIBERS)

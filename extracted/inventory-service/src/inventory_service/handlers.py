@@ -14,5 +14,5 @@ if TYPE_CHECKING:
 def when_order_created_reserve_stock(
     event: OrderCreated, uow: UnitOfWork, inventory: InventoryService
 ) -> None:
-    """Reserve the stock of every line of a new order."""
+    """Reserve every line of a new order or none; publish stock.reserved or .reservation_failed."""
     inventory.reserve_for_order(uow, event)

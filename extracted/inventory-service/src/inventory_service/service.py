@@ -13,9 +13,13 @@ from contracts.inventory import (
     Availability,
     Inventory,
     QuantityInvalid,
+    ReservedLine,
     SkuNotFound,
     StockItem,
     StockLevel,
+    StockReservationFailed,
+    StockReserved,
+    StockShortage,
 )
 from contracts.orders import OrderCreated
 from inventory_service.tables import reservations, stock
@@ -55,23 +59,55 @@ class InventoryService(Inventory):
         )
 
     def reserve_for_order(self, uow: UnitOfWork, event: OrderCreated) -> None:
-        """Reserve each line of a placed order; what cannot be reserved is a shortfall."""
-        now = datetime.now(UTC)
-        for line in event.items:
-            row = _locked_row(uow, line.sku)
-            available = max(row.on_hand - row.reserved, 0) if row else 0
-            granted = min(available, line.quantity)
-            if granted:
-                uow.session.execute(
-                    update(stock).where(stock.c.sku == line.sku)
-                    .values(reserved=stock.c.reserved + granted, updated_at=now)
-                )
+        """Reserve every line of a placed order, or none, and publish which it was.
+
+        The rows of the order's SKUs are locked in SKU order (so two orders never wait on
+        each other in a cycle) before anything is decided; an order seen before, under
+        any message id, changes nothing.
+        """
+        lines = sorted(event.items, key=lambda line: line.sku)
+        on_shelf = _lock_available(uow, [line.sku for line in lines])
+        if _already_decided(uow, event.order_id):
+            return
+        shortages = [StockShortage(sku=line.sku, requested=line.quantity,
+                                   available=on_shelf.get(line.sku, 0))
+                     for line in lines if on_shelf.get(line.sku, 0) < line.quantity]
+        granted = not shortages
+        _record(uow, event.order_id, lines, on_shelf, granted)
+        if granted:
+            uow.publish(StockReserved(order_id=event.order_id, items=tuple(
+                ReservedLine(sku=line.sku, quantity=line.quantity) for line in lines)))
+        else:
+            uow.publish(StockReservationFailed(order_id=event.order_id,
+                                               shortages=tuple(shortages)))
+
+
+def _already_decided(uow: UnitOfWork, order_id: str) -> bool:
+    query = select(reservations.c.order_id).where(reservations.c.order_id == order_id).limit(1)
+    return uow.session.execute(query).first() is not None
+
+
+def _lock_available(uow: UnitOfWork, skus: list[str]) -> dict[str, int]:
+    """Lock the SKUs' rows (``FOR UPDATE``, in SKU order) and say what each has to sell."""
+    query = select(stock).where(stock.c.sku.in_(skus)).order_by(stock.c.sku).with_for_update()
+    return {row.sku: max(row.on_hand - row.reserved, 0)
+            for row in uow.session.execute(query)}
+
+
+def _record(uow: UnitOfWork, order_id: str, lines: list[Any], on_shelf: dict[str, int],
+            granted: bool) -> None:
+    """Hold the units of a granted order; note every line either way (its shortfall)."""
+    now = datetime.now(UTC)
+    for line in lines:
+        if granted:
             uow.session.execute(
-                insert(reservations).values(
-                    order_id=event.order_id, sku=line.sku, requested=line.quantity,
-                    reserved=granted, shortfall=line.quantity - granted, created_at=now,
-                )
-            )
+                update(stock).where(stock.c.sku == line.sku)
+                .values(reserved=stock.c.reserved + line.quantity, updated_at=now))
+        uow.session.execute(insert(reservations).values(
+            order_id=order_id, sku=line.sku, requested=line.quantity,
+            reserved=line.quantity if granted else 0,
+            shortfall=0 if granted else max(line.quantity - on_shelf.get(line.sku, 0), 0),
+            created_at=now))
 
 
 def _upsert_on_hand(uow: UnitOfWork, sku: str, quantity: int) -> None:
@@ -84,8 +120,3 @@ def _upsert_on_hand(uow: UnitOfWork, sku: str, quantity: int) -> None:
     uow.session.execute(statement.on_conflict_do_update(
         index_elements=[stock.c.sku], set_={"on_hand": quantity, "updated_at": now}
     ))
-
-
-def _locked_row(uow: UnitOfWork, sku: str) -> Any:
-    query = select(stock).where(stock.c.sku == sku).with_for_update()
-    return uow.session.execute(query).first()
