@@ -9,17 +9,7 @@ from rich.table import Table
 
 from migration.cli.options import ConfigOption, JsonOption
 from migration.cli.output import console, print_json, whole
-from migration.events.broker_errors import reaching_broker
-from migration.events.catalog import event_catalog, require_event
-from migration.events.dead_letter_queue import list_dead_letters, replay
-from migration.events.processes import broker_for, build_relay, load_root
-from migration.events.swap import TRANSPORTS, swap_transport
-from migration.events.tables import outbox, readable
-from migration.runtime.broker import close_broker
-from migration.runtime.errors import ConfigError
-from migration.runtime.project import Project
-from migration.runtime.remote import transport_guard
-from migration.runtime.settings import Settings
+from migration.events import use_cases
 
 app = typer.Typer(help="Event types, their transports, dead letters and backlog.",
                   no_args_is_help=True)
@@ -30,13 +20,7 @@ app.add_typer(dlq, name="dlq")
 @app.command("list")
 def list_events(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Each event type: publisher, subscribers, transport, outbox backlog, dead letters."""
-    project = Project.load(config)
-    broker, _ = broker_for(project)
-    try:
-        events = event_catalog(project, broker)
-    finally:
-        close_broker(broker)
-        project.close()
+    events = use_cases.list_events(config)
     if as_json:
         print_json([event.as_dict() for event in events])
         return
@@ -58,18 +42,11 @@ def swap(
     config: ConfigOption = None,
 ) -> None:
     """Switch one event between in-process delivery and the queue, in carve.toml."""
-    if to not in TRANSPORTS:
-        raise ConfigError(f"--to must be one of: {', '.join(TRANSPORTS)} (got '{to}')")
-    project = Project.load(config)
-    try:
-        previous = swap_transport(project.config, require_event(project, event), to,
-                                  transport_guard(project))
-    except ConfigError as exc:
-        raise ConfigError(f"refusing to swap {event} to {to}: {exc}") from None
-    if previous == to:
+    swapped = use_cases.swap_event(config, event, to)
+    if not swapped.changed:
         console.print(f"{event} already travels {to}")
         return
-    console.print(f"[green]✓[/] {event}: {previous} → {to} in {project.config.path}")
+    console.print(f"[green]✓[/] {event}: {swapped.previous} → {to} in {swapped.plan}")
     if to == "queue":
         console.print("  run [bold]carve run relay[/] and [bold]carve run worker[/]; "
                       "pending rows go through the queue from now on")
@@ -87,27 +64,13 @@ def drain(
     as_json: JsonOption = False,
 ) -> None:
     """Deliver what is pending now: queue events to the broker, in-process events here."""
-    settings = Settings.from_env(config)
-    broker, broker_settings = broker_for(settings.project)
-    try:
-        relayed = _relay_all(settings.project, broker, broker_settings.safe_url)
-        system = load_root(root)(settings)
-        delivered = system.delivery.deliver_all()
-    finally:
-        close_broker(broker)
-        settings.project.close()
+    drained = use_cases.drain(config, root)
     if as_json:
-        print_json({"relayed": relayed, "delivered_inprocess": delivered})
+        print_json({"relayed": drained.relayed,
+                    "delivered_inprocess": drained.delivered_inprocess})
         return
-    console.print(f"[green]✓[/] {relayed} rows relayed to the queue, "
-                  f"{delivered} delivered in-process")
-
-
-def _relay_all(project: Project, broker, url: str) -> int:  # type: ignore[no-untyped-def]
-    relay = build_relay(project, broker)
-    readable(project, [project.module(name) for name in relay.outboxes], outbox)
-    with reaching_broker(url):
-        return relay.drain()
+    console.print(f"[green]✓[/] {drained.relayed} rows relayed to the queue, "
+                  f"{drained.delivered_inprocess} delivered in-process")
 
 
 @dlq.command("list")
@@ -117,11 +80,7 @@ def dlq_list(
     as_json: JsonOption = False,
 ) -> None:
     """Dead letters of every subscriber, oldest first, with the error that put them there."""
-    project = Project.load(config)
-    try:
-        letters = list_dead_letters(project, message_id)
-    finally:
-        project.close()
+    letters = use_cases.dead_letters(config, message_id)
     if as_json:
         print_json([letter.as_dict() for letter in letters])
         return
@@ -142,14 +101,7 @@ def dlq_replay(
     as_json: JsonOption = False,
 ) -> None:
     """Send dead letters to their consumer's queue again (all, or one message's)."""
-    project = Project.load(config)
-    broker, broker_settings = broker_for(project)
-    try:
-        with reaching_broker(broker_settings.safe_url):
-            letters = replay(project, broker, message_id)
-    finally:
-        close_broker(broker)
-        project.close()
+    letters = use_cases.replay_dead_letters(config, message_id)
     if as_json:
         print_json([{"message_id": x.message_id, "consumer": x.consumer} for x in letters])
         return
