@@ -1,0 +1,158 @@
+"""``carve db split``: plan, schema, capture, copy and catch-up, resumable at every phase.
+
+The phases are recorded in the split's journal; the copy's progress in the
+target, with each chunk. ``--resume`` picks up where a killed split stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from migration.datasplit import capture, copying, replay, schema
+from migration.datasplit.journal import Journal, Journals, Phase
+from migration.datasplit.tables import SplitRefused, SplitTable, split_tables
+from migration.runtime.db import Database, safe_url
+from migration.runtime.project import Project
+
+#: The split hands over to the cut-over once at most this many changes wait.
+READY_LAG = 1000
+DEFAULT_BATCH = 50_000
+
+
+class Report(Protocol):
+    """What a split tells the person or program watching it."""
+
+    def phase(self, journal: Journal) -> None: ...
+
+    def rows(self, copied: int, total: int) -> None: ...
+
+
+Lint = Callable[[str], list[str]]
+
+
+def start_split(project: Project, module: str, target: str, *, batch: int = DEFAULT_BATCH,
+                force: bool = False, lint: Lint | None = None) -> Journal:
+    """Check that the split can start and write its journal; nothing is copied yet."""
+    spec = project.module(module)
+    journals = Journals(project.config.path)
+    journal = journals.read(spec.name)
+    if journal is not None and journal.phase is not Phase.ROLLED_BACK:
+        raise SplitRefused(_under_way(journal))
+    problems = (lint or (lambda _m: []))(spec.name)
+    if problems:
+        raise SplitRefused(f"module '{spec.name}' has {len(problems)} lint violation(s); fix them "
+                           f"first (carve lint): {problems[0]}")
+    source = project.database(spec.name)
+    if _same(source.url, target):
+        raise SplitRefused(f"module '{spec.name}' already uses {safe_url(target)}")
+    tables = split_tables(spec)
+    with opened(target, spec.name) as database:
+        database.ping()
+        _refuse_rows(database.engine, tables, force, spec.name)
+        if force:
+            schema.empty(database.engine, tables)
+            copying.forget_checkpoints(database.engine, spec.name)
+    source.ping()
+    previous = project.config.module(spec.name).database
+    journal = Journal(module=spec.name, source=source.url, target=target,
+                      previous_setting=previous, batch=batch)
+    journals.write(journal)
+    return journal
+
+
+def run_split(project: Project, journal: Journal, report: Report) -> Journal:
+    """Take the split from its journal's phase to ready-for-cut-over."""
+    journals = Journals(project.config.path)
+    spec = project.module(journal.module)
+    tables = split_tables(spec)
+    with journals.exclusive(journal.module), opened(journal.source, spec.name) as source, \
+            opened(journal.target, spec.name) as target:
+        if journal.phase is Phase.SCHEMA:
+            project.migrations(spec.name).upgrade(target.engine)
+            journal.foreign_keys = [*journal.foreign_keys,
+                                    *schema.hold_back_foreign_keys(target.engine, tables)]
+            journals.write(journal)  # what was dropped is on disk before anything else
+            capture.install(source.engine, spec.name, tables)  # before the first row is read
+            _advance(journals, journal, Phase.COPYING, report)
+        if journal.phase is Phase.COPYING:
+            _copy(source.engine, target.engine, journal, tables, report)
+            _advance(journals, journal, Phase.CATCHING_UP, report)
+        if journal.phase is Phase.CATCHING_UP:
+            journal.lag = replay.catch_up(source.engine, target.engine, spec.name, tables,
+                                          enough=READY_LAG)
+            schema.restore_foreign_keys(target.engine, journal.foreign_keys)
+            _advance(journals, journal, Phase.READY, report)
+    return journal
+
+
+def resumable(project: Project, module: str) -> Journal:
+    """The journal of a split to resume; refused when there is none to resume."""
+    spec = project.module(module)
+    journal = Journals(project.config.path).read(spec.name)
+    if journal is None or journal.phase is Phase.ROLLED_BACK:
+        raise SplitRefused(f"there is no split of '{spec.name}' to resume; start one with "
+                           f"carve db split {spec.name} --to URL")
+    if journal.phase in (Phase.READY, Phase.CUT_OVER):
+        raise SplitRefused(f"the split of '{spec.name}' is {journal.phase.value}: nothing to "
+                           "resume")
+    return journal
+
+
+def _copy(source: Engine, target: Engine, journal: Journal, tables: list[SplitTable],
+          report: Report) -> None:
+    points = copying.checkpoints(target, journal.module)
+    journal.rows_total = sum(copying.count_rows(source, t) for t in tables)
+    done_before = sum(p.rows for p in points.values())
+    report.rows(done_before, journal.rows_total)
+    for table in tables:
+        start = points.get(table.name, copying.Checkpoint())
+        base = done_before - start.rows
+
+        def on_chunk(rows: int, base: int = base) -> None:
+            journal.rows_copied = base + rows
+            report.rows(journal.rows_copied, max(journal.rows_total, journal.rows_copied))
+
+        finished = copying.copy_table(source, target, journal.module, table, journal.batch,
+                                      start, on_chunk)
+        done_before = base + finished.rows
+    journal.rows_copied = done_before
+
+
+def _advance(journals: Journals, journal: Journal, phase: Phase, report: Report) -> None:
+    journal.phase = phase
+    journals.write(journal)
+    report.phase(journal)
+
+
+def _refuse_rows(target: Engine, tables: list[SplitTable], force: bool, module: str) -> None:
+    found = schema.rows_in(target, tables)
+    if found and not force:
+        held = ", ".join(f"{table} ({n} rows)" for table, n in found.items())
+        raise SplitRefused(f"the target already holds rows of module '{module}': {held}; "
+                           "pass --force to empty those tables first")
+
+
+def _under_way(journal: Journal) -> str:
+    if journal.phase is Phase.CUT_OVER:
+        return (f"module '{journal.module}' was already cut over to {safe_url(journal.target)}; "
+                f"carve db rollback {journal.module} takes it back")
+    return (f"a split of '{journal.module}' to {safe_url(journal.target)} is under way "
+            f"({journal.phase.value}); continue it with carve db split {journal.module} --resume")
+
+
+def _same(first: str, second: str) -> bool:
+    return safe_url(first) == safe_url(second)
+
+
+@contextmanager
+def opened(url: str, module: str) -> Iterator[Database]:
+    """A database opened for the length of a ``with`` block, its pool closed after."""
+    database = Database(module, url)
+    try:
+        yield database
+    finally:
+        database.dispose()
