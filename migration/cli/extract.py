@@ -31,14 +31,14 @@ def extract_module(
     as_json: JsonOption = False,
 ) -> None:
     """Generate a service from a module: its code, app, database history, tests, Dockerfile."""
-    project = Project.load(config)
+    with Project.load(config) as project:
+        result = (check(project, module, out) if check_only
+                  else extract(project, module, out, force=force))
     if check_only:
-        result = check(project, module, out)
         _report_check(result, as_json)
         if result.drifted:
             raise typer.Exit(1)
         return
-    result = extract(project, module, out, force=force)
     if as_json:
         print_json(_as_data(result))
         return

@@ -37,8 +37,8 @@ def show_status(
     if config is not None and config.name != CONFIG_FILE:
         # The lint and the analysis read the plan of a folder, by that name.
         raise ConfigError(f"--config {config}: carve status reads a plan named {CONFIG_FILE}")
-    project = Project.load(config)
-    with console.status("reading the evidence: lint, analysis, services, gateway …"):
+    with Project.load(config) as project, console.status(
+            "reading the evidence: lint, analysis, services, gateway …"):
         analysis = analyze(config.parent if config else None)
         view = GatewayView.read(gateway or os.environ.get("CARVE_GATEWAY_URL"))
         modules = status(project, analysis, view, out)
