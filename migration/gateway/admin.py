@@ -13,9 +13,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route as Endpoint
 
 from migration.gateway.admin_views import RouteListing, RouteView
-from migration.gateway.route_changes import Rollback, RouteChange
-from migration.gateway.routes import Route, RouteMode
-from migration.gateway.settings import GATEWAY, MONOLITH
+from migration.gateway.route_changes import (
+    ChangedMeanwhile,
+    InvalidRoute,
+    Rollback,
+    RouteChange,
+    RouteChangeRefused,
+    UnknownRoute,
+    UnknownService,
+)
+from migration.gateway.routes import Route
+from migration.gateway.settings import GATEWAY
 from migration.gateway.store import RouteStoreError
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
 
@@ -27,6 +35,8 @@ UPSTREAM_GATEWAY = (b"x-carve-upstream", GATEWAY.encode())
 
 
 class _Refused(Exception):
+    """A request the admin API cannot read (a body or query of the wrong shape)."""
+
     def __init__(self, status: int, code: str, detail: str) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
@@ -61,52 +71,6 @@ async def _body(request: Request, model: type[BaseModel]) -> Any:
         raise _Refused(422, "request.invalid", f"{where}: {first['msg']}".strip(": ")) from exc
 
 
-def _validation_message(exc: ValidationError) -> str:
-    # "Value error, " is pydantic's wrapping of our own validators' messages.
-    return exc.errors()[0]["msg"].removeprefix("Value error, ")
-
-
-def _prefix(raw: str) -> str:
-    """The normalized prefix, or a 422 naming what is wrong with it."""
-    try:
-        return Route.model_validate({"prefix": raw}).prefix
-    except ValidationError as exc:
-        raise _Refused(422, "gateway.route_invalid",
-                       f"prefix {raw!r}: {_validation_message(exc)}") from exc
-
-
-def _merged(change: RouteChange, current: Route | None, services: set[str]) -> Route:
-    starts_canary = change.mode is RouteMode.CANARY and (
-        current is None or current.mode is not RouteMode.CANARY)
-    if starts_canary and change.percent is None:
-        # Not a silent 0 %: the share is the one thing a canary is about.
-        raise _Refused(422, "gateway.route_invalid", "a canary needs a percent (--percent N)")
-    data = current.model_dump() if current else {"prefix": change.prefix}
-    data.update(change.model_dump(exclude={"reason", "prefix"}, exclude_none=True))
-    data["prefix"] = change.prefix
-    if not data.get("service"):
-        data["service"] = _service_named_by(change.prefix, services)
-    try:
-        route = Route.model_validate(data)
-    except ValidationError as exc:
-        raise _Refused(422, "gateway.route_invalid", _validation_message(exc)) from exc
-    if route.service and route.service not in services:
-        known = ", ".join(sorted(services)) or "none"
-        raise _Refused(422, "gateway.unknown_service",
-                       f"service {route.service!r} has no URL here (known: {known})")
-    return route
-
-
-def _service_named_by(prefix: str, services: set[str]) -> str | None:
-    """The service a contract prefix names (``/api/v1/inventory`` → ``inventory``), if any.
-
-    Contracts are served at ``/api/v<version>/<name>`` by the monolith and by the
-    extracted service alike, so the prefix's last segment is the service's name.
-    """
-    name = prefix.rstrip("/").rsplit("/", 1)[-1]
-    return name if name in services else None
-
-
 def build_admin(gateway: Gateway) -> Starlette:
     """The admin ASGI app, bound to one gateway, behind the token guard."""
     app = Starlette(routes=[
@@ -115,8 +79,8 @@ def build_admin(gateway: Gateway) -> Starlette:
         Endpoint("/_carve/routes/rollback", rollback, methods=["POST"]),
         Endpoint("/_carve/audit", audit), Endpoint("/_carve/diffs", diffs),
         Endpoint("/_carve/upstreams", upstreams), Endpoint("/_carve/metrics", metrics),
-    ], exception_handlers={_Refused: _refused, HTTPException: _http_error,
-                           RouteStoreError: _store_failed})
+    ], exception_handlers={_Refused: _refused, RouteChangeRefused: _change_refused,
+                           HTTPException: _http_error, RouteStoreError: _store_failed})
     app.state.gateway = gateway
 
     async def guarded(scope: dict, receive: Any, send: Any) -> None:
@@ -162,28 +126,16 @@ async def list_routes(request: Request) -> Response:
 
 async def set_route(request: Request) -> Response:
     """``PUT /_carve/routes``: change one route; the fields not given stay."""
-    gateway = _gateway(request)
     change = await _body(request, RouteChange)
-    services = {name for name in gateway.pools if name != MONOLITH}
-    entry = await gateway.change_route(_prefix(change.prefix),
-                                       lambda current: _merged(change, current, services),
-                                       change.reason or "set through the admin API")
+    entry = await _gateway(request).changes.set(change, "set through the admin API")
     return JSONResponse(entry.model_dump(mode="json"))
 
 
 async def rollback(request: Request) -> Response:
     """``POST /_carve/routes/rollback``: put one route back to the monolith."""
     order = await _body(request, Rollback)
-    prefix = _prefix(order.prefix)
-
-    def to_monolith(current: Route | None) -> Route:
-        if current is None:
-            raise _Refused(404, "gateway.route_unknown", f"no route {prefix}")
-        return Route.model_validate({**current.model_dump(), "mode": RouteMode.MONOLITH,
-                                     "percent": 0})
-
-    entry = await _gateway(request).change_route(
-        prefix, to_monolith, order.reason or "rolled back through the admin API")
+    entry = await _gateway(request).changes.roll_back(
+        order.prefix, order.reason or "rolled back through the admin API")
     return JSONResponse(entry.model_dump(mode="json"))
 
 
@@ -224,8 +176,22 @@ async def _refused(_: Request, exc: Exception) -> Response:
     return _problem(exc.status, exc.code, exc.detail)
 
 
+# The status and problem code each refusal of the route-changes use case answers with.
+_REFUSALS: dict[type[RouteChangeRefused], tuple[int, str]] = {
+    InvalidRoute: (422, "gateway.route_invalid"),
+    UnknownService: (422, "gateway.unknown_service"),
+    UnknownRoute: (404, "gateway.route_unknown"),
+    ChangedMeanwhile: (409, "gateway.route_changed"),
+}
+
+
+async def _change_refused(_: Request, exc: Exception) -> Response:
+    status, code = _REFUSALS.get(type(exc), (422, "gateway.route_invalid"))
+    return _problem(status, code, str(exc))
+
+
 async def _store_failed(_: Request, exc: Exception) -> Response:
-    # The message says whether the change was written (see Gateway.change_route).
+    # The message says whether the change was written (see RouteChanges).
     return _problem(503, "gateway.route_store", str(exc))
 
 

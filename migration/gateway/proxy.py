@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from migration.gateway.admin import build_admin
 from migration.gateway.body import NO_BODY, BodyTooLarge, ClientGone, RequestBody
+from migration.gateway.current_table import CurrentTable
 from migration.gateway.direct import DirectPath
 from migration.gateway.exchange import exchange, relay
 from migration.gateway.failover import target, to_service
@@ -18,11 +19,13 @@ from migration.gateway.mirroring import shadowed
 from migration.gateway.paths import is_admin, refusal_reason
 from migration.gateway.problems import Send, send_problem
 from migration.gateway.rollback import SloGuard
-from migration.gateway.routes import MODES_NEEDING_SERVICE, Route, RouteMode, RouteTable
+from migration.gateway.route_changes import RouteChanges
+from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.settings import GATEWAY, MONOLITH, GatewaySettings
 from migration.gateway.shadow import ShadowRecorder
+from migration.gateway.slo import SloTracker
 from migration.gateway.sticky import goes_to_service, sticky_header, sticky_key
-from migration.gateway.store import RouteStoreError, ToggleStore
+from migration.gateway.store import ToggleStore
 from migration.gateway.upstream import UpstreamError, UpstreamPool
 from migration.runtime.breaker import CircuitBreaker
 from migration.runtime.errors import ConfigError
@@ -37,14 +40,16 @@ class Gateway:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.store = store
-        self.table = RouteTable()
         self.pools = {name: UpstreamPool(name, url, settings.timeouts,
                                          CircuitBreaker(name, settings.breaker, clock))
                       for name, url in settings.upstreams().items()}
+        self.current = CurrentTable(self.pools)
         self.monolith = self.pools[MONOLITH]
         self.metrics = GatewayMetrics()
         self.shadow = ShadowRecorder()
-        self.guard = SloGuard(self, clock)
+        tracker = SloTracker(clock)
+        self.changes = RouteChanges(store, self.current, tracker, self.pools)
+        self.guard = SloGuard(tracker, self.current, self.changes, self.metrics)
         self.admin = build_admin(self)
         self.direct = DirectPath(self)  # for the HTTP server: plain GETs without a task
         self.clock = clock
@@ -61,10 +66,19 @@ class Gateway:
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
+    @property
+    def table(self) -> RouteTable:
+        """The route table requests are routed by now."""
+        return self.current.table
+
+    @table.setter
+    def table(self, table: RouteTable) -> None:
+        self.current.table = table
+
     async def start(self) -> None:
         """Load the routes, then watch the store and the canaries' SLOs."""
         self.table = await self.store.load()
-        if unknown := self.unknown_services(self.table):
+        if unknown := self.current.unknown_services(self.table):
             raise ConfigError(f"routes in {self.store.description}: {unknown}")
         self.spawn(self.store.watch(self.apply))
         self.spawn(self.guard.run(self.settings.slo_check_seconds))
@@ -89,40 +103,7 @@ class Gateway:
 
     def apply(self, table: RouteTable) -> None:
         """Take a new table; requests in flight finish with the route they started with."""
-        if table.version != self.table.version or table.version == 0:
-            log.info("routes version %s", table.version)
-            if unknown := self.unknown_services(table):
-                log.error("routes version %s: %s; their reads go to the monolith, their "
-                          "writes get a 502", table.version, unknown)
-        self.table = table
-
-    def unknown_services(self, table: RouteTable) -> str:
-        """What routes send traffic to a service this gateway has no URL for, if any."""
-        missing = sorted({(r.prefix, r.service) for r in table.routes
-                          if r.mode in MODES_NEEDING_SERVICE and r.service not in self.pools})
-        if not missing:
-            return ""
-        known = ", ".join(sorted(name for name in self.pools if name != MONOLITH)) or "none"
-        named = "; ".join(f"{prefix} sends traffic to {service!r}" for prefix, service in missing)
-        hint = " ".join(f"--service {name}=URL" for name in sorted({s for _, s in missing}))
-        return f"{named}, which has no URL here: add {hint} (services known: {known})"
-
-    async def change_route(self, prefix: str, mutate: Callable[[Route | None], Route | None],
-                           reason: str, automatic: bool = False):
-        """Change a route in the store and apply the new table here at once.
-
-        A canary's live window goes into the audit entry: the evidence the change was made on.
-        """
-        current = self.table.get(prefix)
-        verdict = self.guard.tracker.verdict(current) if current is not None else None
-        evidence = None if verdict is None else verdict.evidence(current.percent)
-        entry = await self.store.change(prefix, mutate, reason, automatic, evidence)
-        try:
-            self.apply(await self.store.load())
-        except RouteStoreError as exc:
-            raise RouteStoreError(f"the change was saved as version {entry.version}, but the "
-                                  f"table cannot be read back to apply it: {exc}") from exc
-        return entry
+        self.current.apply(table)
 
     async def _lifespan(self, receive: Callable, send: Send) -> None:
         while True:

@@ -6,18 +6,19 @@ import pytest
 from migration.gateway.proxy import Gateway
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.settings import GatewaySettings
-from migration.gateway.store import FileToggleStore
+from migration.gateway.store import FileToggleStore, ToggleStore
 from tests.unit.gateway.fakes import MemoryToggleStore
 
 pytestmark = pytest.mark.anyio
 TOKEN = "s3cret"
 
 
-def gateway(token: str | None = TOKEN, routes: tuple[Route, ...] = ()) -> Gateway:
+def gateway(token: str | None = TOKEN, routes: tuple[Route, ...] = (),
+            store: ToggleStore | None = None) -> Gateway:
     settings = GatewaySettings(monolith_url="http://monolith.invalid",
                                services={"inventory": "http://inventory.invalid"},
                                admin_token=token)
-    return Gateway(settings, MemoryToggleStore(RouteTable(list(routes))))
+    return Gateway(settings, store or MemoryToggleStore(RouteTable(list(routes))))
 
 
 async def call(gw: Gateway, method: str, path: str, token: str | None = TOKEN, **kwargs):
@@ -64,8 +65,7 @@ async def test_health_needs_no_token():
 
 async def test_a_store_that_cannot_be_written_is_a_503_that_says_why(tmp_path):
     (tmp_path / "not-a-directory").write_text("")
-    gw = gateway()
-    gw.store = FileToggleStore(tmp_path / "not-a-directory" / "routes.json")
+    gw = gateway(store=FileToggleStore(tmp_path / "not-a-directory" / "routes.json"))
     response = await call(gw, "PUT", "/_carve/routes", json={
         "prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"})
     assert response.status_code == 503
