@@ -89,7 +89,8 @@ def install(engine: Engine, module: str, tables: Sequence[SplitTable]) -> None:
     """Create the log, the guard (``capture``) and a trigger on every table; idempotent."""
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql(_PG_SETUP)
+            # Straight to the driver: with no parameters it leaves RAISE's % alone.
+            connection.connection.driver_connection.execute(_PG_SETUP)
             for table in tables:
                 _pg_trigger(connection, module, table)
         else:

@@ -128,3 +128,30 @@ def _not_ready(journal: Journal) -> str:
                 f"carve db split {journal.module} --to URL --force")
     return (f"the split of '{journal.module}' is not ready for cut-over ({journal.phase.value}); "
             f"finish it with carve db split {journal.module} --resume")
+
+
+def check(project: Project, module: str) -> Verification:
+    """``carve db verify``: compare the module's primary database with its replica, now."""
+    journal, journals = _journal(project, module)
+    tables = split_tables(project.module(journal.module))
+    with opened(journal.primary, module) as primary, opened(journal.replica, module) as replica:
+        result = verify(journal.module, primary.engine, replica.engine, tables,
+                        (safe_url(journal.primary), safe_url(journal.replica)))
+    journal.verification = result.as_dict()
+    journals.write(journal)
+    return result
+
+
+def splits(project: Project) -> list[dict[str, object]]:
+    """Every split of the project: phase, rows, the primary's change-log lag, last verification."""
+    rows: list[dict[str, object]] = []
+    for journal in Journals(project.config.path).all():
+        with opened(journal.primary, journal.module) as primary:
+            lag = capture.lag(primary.engine, journal.module) if journal.phase in (
+                Phase.COPYING, Phase.CATCHING_UP, Phase.READY, Phase.CUT_OVER) else 0
+        rows.append({"module": journal.module, "phase": journal.phase.value,
+                     "source": safe_url(journal.source), "target": safe_url(journal.target),
+                     "rows_copied": journal.rows_copied, "rows_total": journal.rows_total,
+                     "lag": lag, "freeze_ms": journal.freeze_ms,
+                     "verification": journal.verification})
+    return rows
