@@ -13,6 +13,7 @@ from contracts.contract import Contract
 from migration import __version__
 from migration.runtime.delivery import RetryLoop
 from migration.runtime.errors import DatabaseUnreachable
+from migration.runtime.metrics import install_metrics
 from migration.runtime.problems import install_problem_handlers, problem, problem_response
 from migration.runtime.server import router_for
 from migration.runtime.settings import Settings
@@ -41,6 +42,7 @@ def create_app(
     app = FastAPI(title="carve reference monolith", version=__version__, lifespan=lifespan)
     app.state.system = system
     app.add_middleware(TraceContextMiddleware)
+    install_metrics(app, "monolith")  # the same names as every extracted service's
     install_problem_handlers(app)
     for name in system.local:
         spec = settings.project.module(name)

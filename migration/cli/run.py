@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -14,6 +14,10 @@ from migration.runtime.errors import ConfigError
 from migration.runtime.remote import binding_plan
 from migration.runtime.serving import check_can_listen
 from migration.runtime.settings import Settings
+
+MetricsPortOption = Annotated[int | None, typer.Option(
+    min=1, max=65535, metavar="PORT",
+    help="Serve /metrics here: outbox backlog, relay lag, dead letters.")]
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -84,6 +88,7 @@ def run_relay(
         help="Relay the outbox of the extracted service in this folder instead "
              "(e.g. extracted/orders-service), from its own database.",
     )] = None,
+    metrics_port: MetricsPortOption = None,
 ) -> None:
     """Move undelivered outbox rows of queue-transport events to the broker, until stopped."""
     from migration.events.processes import stop_on_signals
@@ -99,6 +104,8 @@ def run_relay(
         project = Settings.from_env(config).project
         broker, broker_settings = broker_for(project)
         relay, close = build_relay(project, broker, module, batch_size=batch), project.close
+    if metrics_port:
+        _serve_metrics(metrics_port, outboxes=relay.outboxes)
     console.print(f"[green]relay[/] {', '.join(relay.outboxes)} → {broker_settings.safe_url} "
                   f"(namespace {broker_settings.namespace})")
     try:
@@ -135,6 +142,7 @@ def run_worker(
         help="Run the subscribers of the extracted service in this folder instead "
              "(e.g. extracted/inventory-service); its dead letters stay in its database.",
     )] = None,
+    metrics_port: MetricsPortOption = None,
 ) -> None:
     """Run the subscribers of queue-transport events as dramatiq workers, until stopped."""
     from migration.events.processes import DEFAULT_ROOT, stop_on_signals
@@ -149,6 +157,8 @@ def run_worker(
         from migration.events.processes import build_worker
 
         process = build_worker(Settings.from_env(config), module, root or DEFAULT_ROOT, threads)
+    if metrics_port:
+        _serve_metrics(metrics_port, dead_letters=process.worker.dead_letters)
     console.print(f"[green]worker[/] {', '.join(sorted(process.worker.queues)) or 'no queues'}")
     try:
         process.worker.run(stop_on_signals())
@@ -167,6 +177,13 @@ def _service_worker(path: Path, config: Path | None, threads: int) -> WorkerProc
     app = service_worker_root(path)
     return build_service_worker(app.worker(), str(config) if config else None,
                                 dict(os.environ), threads)
+
+
+def _serve_metrics(port: int, **stores: Any) -> None:
+    from migration.events.metrics import EventMetrics, serve_event_metrics
+
+    check_can_listen("0.0.0.0", port)
+    serve_event_metrics(port, EventMetrics(**stores))
 
 
 def _quiet_logs() -> None:

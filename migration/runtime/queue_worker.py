@@ -56,6 +56,11 @@ class QueueWorker:
             self._declare(consumer)
 
     @property
+    def dead_letters(self) -> Mapping[str, DeadLetterStore]:
+        """Where each module's dead letters are kept (read by the event metrics)."""
+        return self._dead_letters
+
+    @property
     def queues(self) -> set[str]:
         """The queue names this worker consumes."""
         return {c.name for c in self.consumers}
