@@ -35,6 +35,17 @@ def _run_group() -> typer.Typer:
     return run.app
 
 
+@cache
+def _export_group() -> typer.Typer:
+    from migration.cli import deploy, gateway
+
+    gateway.export_app.command("compose")(deploy.export_compose)
+    gateway.export_app.command("k8s")(deploy.export_k8s)
+    gateway.export_app.info.help = ("The route table as NGINX, Envoy or Gateway API "
+                                    "configuration; the whole plan as compose or Kubernetes.")
+    return gateway.export_app
+
+
 # In the order of the migration: look, keep the boundaries, extract, move events and traffic.
 # Each command's code is imported only when it runs (or when --help lists it), so that
 # `carve lint` does not pay for FastAPI, dramatiq and libcst.
@@ -47,7 +58,7 @@ COMMANDS: dict[str, Callable[[], Any]] = {
     "extract": _imported("migration.cli.extract", "extract_module"),
     "events": _imported("migration.cli.events", "app"),
     "route": _imported("migration.cli.gateway", "route_app"),
-    "export": _imported("migration.cli.gateway", "export_app"),
+    "export": _export_group,
     "run": _run_group,
     "status": _imported("migration.cli.status", "show_status"),
     "up": _imported("migration.cli.up", "up"),
