@@ -22,12 +22,14 @@ test: $(STAMP)
 	tools/ci/services.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/carve lint
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-## lint: style, then carve's own boundary rules on carve
+## lint: style, the modules' boundaries, then the toolkit's own layers and cycles
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/carve lint
+	$(VENV)/bin/lint-imports --no-cache
 
 ## services: start PostgreSQL and Redis when they are down
 services:
