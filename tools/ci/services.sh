@@ -40,3 +40,12 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) >/dev/null \
     || { echo "services: nginx could not be installed" >&2; exit 1; }
 fi
+
+# A real Prometheus scrapes the gateway, the monolith and a relay (tests/e2e/test_prometheus.py);
+# install it from Debian when it is missing, as for nginx.
+if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then
+  echo "services: installing prometheus"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends prometheus) >/dev/null \
+    || { echo "services: prometheus could not be installed" >&2; exit 1; }
+fi
