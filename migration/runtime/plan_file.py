@@ -1,7 +1,8 @@
 """Edits of carve.toml that keep its comments, installed atomically if carve reads them back.
 
-``carve events swap`` and ``carve db cutover`` change the plan while processes
-run and re-read it; they see either the old file or the new one, never half.
+``carve events swap``, ``carve new module`` and ``carve db cutover`` change the
+plan while processes run and re-read it; they see the old file or the new one,
+never half of it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tomlkit import TOMLDocument
 from migration.runtime.config import CarveConfig, load_config
 from migration.runtime.errors import ConfigError
 
+#: Sees the new plan as carve will read it back, and raises to refuse it.
 PlanCheck = Callable[[CarveConfig], None]
 
 
@@ -44,7 +46,11 @@ def set_module_database(path: Path | None, module: str, url: str | None) -> None
 
 
 def replace_plan(path: Path, text: str, check: PlanCheck | None = None) -> None:
-    """Write ``text`` over carve.toml at once, if carve can read it back and ``check`` passes."""
+    """Write ``text`` to ``path`` by renaming a finished file over it.
+
+    The new plan must load (and pass ``check``); otherwise ``path`` is left as it was
+    and the error propagates.
+    """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".carve-", suffix=".toml")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
