@@ -150,8 +150,12 @@ def _same(first: str, second: str) -> bool:
 
 @contextmanager
 def opened(url: str, module: str) -> Iterator[Database]:
-    """A database opened for the length of a ``with`` block, its pool closed after."""
-    database = Database(module, url)
+    """A database opened for the length of a ``with`` block, its pool closed after.
+
+    Its SQLite transactions take the write lock only when they write: the freeze
+    holds that lock while the drain and checks read.
+    """
+    database = Database(module, url, immediate=False)
     try:
         yield database
     finally:

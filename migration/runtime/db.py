@@ -50,8 +50,13 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def create_module_engine(url: str) -> Engine:
-    """An engine for one module; SQLite gets WAL, a busy timeout and real transactions."""
+def create_module_engine(url: str, *, immediate: bool = True) -> Engine:
+    """An engine for one module; SQLite gets WAL, a busy timeout and real transactions.
+
+    ``immediate`` makes every SQLite transaction take the write lock at BEGIN (a unit
+    of work then waits its turn instead of failing at its first write); tools that
+    only read while another connection holds that lock turn it off.
+    """
     url = normalize_url(url)
     try:
         parsed = make_url(url)
@@ -59,13 +64,14 @@ def create_module_engine(url: str) -> Engine:
         raise ConfigError(f"database URL '{url}' is not a valid SQLAlchemy URL") from None
     try:
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(url, in_memory=parsed.database in (None, "", ":memory:"))
+            return _sqlite_engine(url, in_memory=parsed.database in (None, "", ":memory:"),
+                                  immediate=immediate)
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     except NoSuchModuleError:
         raise ConfigError(f"database URL '{url}': no driver for this scheme") from None
 
 
-def _sqlite_engine(url: str, *, in_memory: bool) -> Engine:
+def _sqlite_engine(url: str, *, in_memory: bool, immediate: bool) -> Engine:
     extra = {"poolclass": StaticPool} if in_memory else {}
     engine = create_engine(url, connect_args={"check_same_thread": False}, **extra)
 
@@ -83,7 +89,7 @@ def _sqlite_engine(url: str, *, in_memory: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -94,11 +100,12 @@ class Database:
 
     module: str
     url: str
+    immediate: bool = True
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.engine = create_module_engine(self.url)
+        self.engine = create_module_engine(self.url, immediate=self.immediate)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -51,7 +51,8 @@ class Writer(threading.Thread):
         while not self.stop.is_set():
             n += 1
             sku = f"W-{n % 25}"
-            self._acknowledged(lambda: inventory.set_stock(sku, StockLevel(quantity=n)))
+            level = StockLevel(quantity=n)
+            self._acknowledged(lambda s=sku, q=level: inventory.set_stock(s, q))
             self.levels[sku] = n
             if n % 3 == 0:
                 order = self._acknowledged(lambda: orders.place_order(PlaceOrder(
