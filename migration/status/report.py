@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from migration.analysis.report import Analysis
+from migration.datasplit.journal import Journal, Journals, Phase
 from migration.extraction.extract import ExtractionRefused, check, service_folder
 from migration.gateway.admin_views import RouteView
 from migration.gateway.client import AdminClient
@@ -148,12 +149,31 @@ def _database(project: Project, name: str) -> Step:
     if binding_of(name, project.config, project.environ) == "remote":
         return Step(2, State.DONE, "bound remote: its tables live with the service, and the "
                                    "monolith no longer migrates or reads them")
+    journal = Journals(project.config.path).read(name) if project.config.path else None
+    if journal is not None and journal.phase is not Phase.ROLLED_BACK:
+        return _split_step(journal)
     url = project.database_url(name)
     shared = project.environ.get("DATABASE_URL") or project.config.database.url
     if not _same_database(url, shared):
         return Step(2, State.DONE, f"its own database: {safe_url(url)}")
     return Step(2, State.NOT_STARTED, f"shares {safe_url(url)} with the monolith "
                                       f"(DATABASE_URL_{name.upper()} gives it its own)")
+
+
+def _split_step(journal: Journal) -> Step:
+    """Step 2 from ``carve db split``'s journal: its phase and its last verification."""
+    checked = journal.verification
+    verdict = ("not verified yet" if not checked else
+               f"last verify {'equal' if checked['equal'] else 'DIFFERENT'}: "
+               f"{checked['rows']} rows, {checked['differences']} differences, "
+               f"{_when(checked['at'])}")
+    if journal.phase is Phase.CUT_OVER:
+        return Step(2, State.DONE, f"split to {safe_url(journal.target)} and cut over (writes "
+                                   f"held {journal.freeze_ms or 0:.0f} ms); {verdict}")
+    nxt = ("carve db cutover" if journal.phase is Phase.READY else "carve db split --resume")
+    return Step(2, State.STARTED, f"splitting to {safe_url(journal.target)}: "
+                                  f"{journal.phase.value}, {journal.rows_copied} of "
+                                  f"{journal.rows_total} rows copied; {verdict}; next: {nxt}")
 
 
 def _interface(project: Project, spec: ModuleSpec, out: Path) -> Step:

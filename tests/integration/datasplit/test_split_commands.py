@@ -133,3 +133,7 @@ def test_sqlite_to_postgresql_split_and_cutover(tmp_path: Path, split: Split) ->
     inventory = next(row for row in status if row["module"] == "inventory")
     assert inventory["split"]["phase"] == "cut over"
     assert inventory["database"].startswith("postgresql")
+    steps = json.loads(carve(plan, "status", "--json").stdout)
+    step = next(m for m in steps["modules"] if m["module"] == "inventory")["steps"][1]
+    assert step["state"] == "done"
+    assert "cut over" in step["evidence"] and "last verify equal" in step["evidence"]
