@@ -51,6 +51,7 @@ def _export_group() -> typer.Typer:
 # `carve lint` does not pay for FastAPI, dramatiq and libcst.
 COMMANDS: dict[str, Callable[[], Any]] = {
     "modules": _imported("migration.cli.modules", "list_modules"),
+    "new": _imported("migration.cli.new", "app"),
     "init": _imported("migration.cli.lint", "init"),
     "lint": _imported("migration.cli.lint", "lint"),
     "analyze": _imported("migration.cli.analyze", "analyze"),

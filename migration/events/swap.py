@@ -10,20 +10,13 @@ never installed.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
-
 import tomlkit
 
-from migration.runtime.config import CarveConfig, load_config
+from migration.runtime.config import CarveConfig
 from migration.runtime.errors import ConfigError
+from migration.runtime.plan_file import PlanCheck, replace_plan
 
 TRANSPORTS = ("inprocess", "queue")
-
-
-PlanCheck = Callable[[CarveConfig], None]
 
 
 def swap_transport(config: CarveConfig, event_type: str, to: str,
@@ -48,20 +41,5 @@ def swap_transport(config: CarveConfig, event_type: str, to: str,
         entry = tomlkit.table()
         events[event_type] = entry
     entry["transport"] = to
-    _replace(config.path, tomlkit.dumps(document), check)
+    replace_plan(config.path, tomlkit.dumps(document), check)
     return previous
-
-
-def _replace(path: Path, text: str, check: PlanCheck | None) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".carve-", suffix=".toml")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temporary, path.stat().st_mode)
-        planned = load_config(temporary)  # never install a plan carve could not read back
-        if check is not None:
-            check(planned)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -1,0 +1,1 @@
+"""``carve new module NAME``: a new module to the documented layout, ready to grow."""
