@@ -17,7 +17,7 @@ from migration.runtime.metrics import install_metrics
 from migration.runtime.problems import install_problem_handlers, problem, problem_response
 from migration.runtime.server import router_for
 from migration.runtime.settings import Settings
-from migration.runtime.tracing import TraceContextMiddleware
+from migration.runtime.tracing import configure_tracing, instrument_app
 from monolith.bootstrap import System, bootstrap
 
 
@@ -41,7 +41,8 @@ def create_app(
 
     app = FastAPI(title="carve reference monolith", version=__version__, lifespan=lifespan)
     app.state.system = system
-    app.add_middleware(TraceContextMiddleware)
+    configure_tracing("monolith", settings.project.environ)
+    instrument_app(app)
     install_metrics(app, "monolith")  # the same names as every extracted service's
     install_problem_handlers(app)
     for name in system.local:

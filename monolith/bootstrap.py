@@ -18,6 +18,7 @@ from migration.runtime.outbox import OutboxStore
 from migration.runtime.project import Project
 from migration.runtime.remote import binding_plan, remote_bindings, transport_guard
 from migration.runtime.settings import Settings
+from migration.runtime.tracing import trace_headers
 from migration.runtime.transports import LiveTransports
 from migration.runtime.unit_of_work import CommitHook, UnitOfWork
 
@@ -76,7 +77,8 @@ def bootstrap(
 def _units(project: Project, spec: ModuleSpec, on_commit: CommitHook) -> Callable[[], UnitOfWork]:
     """A factory of units of work on the module's database, announcing what they publish."""
     sessions = project.sessions(spec.name)
-    return lambda: UnitOfWork(spec.name, sessions, spec.outbox, spec.inbox, on_commit=on_commit)
+    return lambda: UnitOfWork(spec.name, sessions, spec.outbox, spec.inbox, on_commit=on_commit,
+                              headers=trace_headers)  # the request's trace, into the outbox
 
 
 def _in_dependency_order(specs: list[ModuleSpec], ready: set[type[Contract]]) -> list[ModuleSpec]:

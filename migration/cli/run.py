@@ -92,8 +92,10 @@ def run_relay(
 ) -> None:
     """Move undelivered outbox rows of queue-transport events to the broker, until stopped."""
     from migration.events.processes import stop_on_signals
+    from migration.runtime.tracing import configure_tracing
 
     _quiet_logs()
+    configure_tracing("relay")
     if path is not None:
         if module:
             raise ConfigError("--path relays the service's own outbox: leave out --module")
@@ -146,8 +148,10 @@ def run_worker(
 ) -> None:
     """Run the subscribers of queue-transport events as dramatiq workers, until stopped."""
     from migration.events.processes import DEFAULT_ROOT, stop_on_signals
+    from migration.runtime.tracing import configure_tracing
 
     _quiet_logs()
+    configure_tracing("worker")
     if path is not None:
         if module or root:
             raise ConfigError("--path runs the service's own subscribers: "

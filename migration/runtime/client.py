@@ -24,7 +24,7 @@ from contracts.contract import Contract, OperationSpec
 from contracts.errors import ContractError, ServiceUnavailable
 from migration.runtime.breaker import BreakerOpen, BreakerPolicy, CircuitBreaker
 from migration.runtime.discovery import Discovery
-from migration.runtime.tracing import TRACEPARENT, outgoing_traceparent
+from migration.runtime.tracing import client_span, trace_headers
 
 C = TypeVar("C", bound=Contract)
 _PROBLEM_KEYS = frozenset({"type", "title", "status", "detail", "code"})
@@ -99,10 +99,10 @@ class RemoteCall:
             raise _Failure(str(exc), retryable=False) from None
         started, failed, generation = time.monotonic(), True, self.breaker.generation
         try:
-            response = self.http.request(
-                spec.method, request["path"], params=request["params"], json=request["json"],
-                headers={TRACEPARENT: outgoing_traceparent()},
-            )
+            with client_span(f"{self.contract.name}.{spec.name}", spec.method, request["path"]):
+                response = self.http.request(
+                    spec.method, request["path"], params=request["params"],
+                    json=request["json"], headers=trace_headers())
             failed = response.status_code >= 500
             return self._answer(spec, response)
         except httpx.TimeoutException as exc:

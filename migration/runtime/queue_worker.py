@@ -20,12 +20,14 @@ from typing import Any
 
 from dramatiq import Actor, Broker, Message, Worker
 from dramatiq.middleware import CurrentMessage
+from opentelemetry.trace import SpanKind
 
 from migration.runtime.db import Database
 from migration.runtime.dead_letters import DeadLetterStore
 from migration.runtime.delivery import Consumer
 from migration.runtime.modules import ModuleSpec
 from migration.runtime.queue_messages import EVENT_TYPE, HEADERS, MalformedMessage, event_from
+from migration.runtime.tracing import continued
 
 log = logging.getLogger("carve.worker")
 
@@ -109,7 +111,10 @@ class QueueWorker:
             self._bury(store, consumer, message, f"malformed message: {exc}", attempt)
             return
         try:
-            consumer.apply(event)
+            with continued(message.options.get(HEADERS), f"consume {event.type}",
+                           SpanKind.CONSUMER, **{"messaging.consumer": consumer.name,
+                                                 "messaging.message.id": message.message_id}):
+                consumer.apply(event)
         except Exception as exc:
             if attempt <= self._max_retries:
                 raise  # dramatiq retries it after an exponential backoff

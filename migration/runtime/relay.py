@@ -12,15 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dramatiq import Broker
+from opentelemetry.trace import SpanKind
 
 from contracts.events import Event
 from migration.runtime.broker import enqueue_many
 from migration.runtime.modules import ModuleSpec
-from migration.runtime.outbox import OutboxStore
+from migration.runtime.outbox import OutboxMessage, OutboxStore
 from migration.runtime.queue_messages import messages_for
+from migration.runtime.tracing import continued, trace_headers, tracing_on
 
 log = logging.getLogger("carve.relay")
 
@@ -34,6 +36,16 @@ def routes_for(specs: Iterable[ModuleSpec]) -> dict[str, list[str]]:
         for sub in spec.subscriptions:
             routes.setdefault(sub.event.type, []).append(f"{spec.name}.{sub.name}")
     return routes
+
+
+def traced(row: OutboxMessage) -> OutboxMessage:
+    """The row with a relay span's context as its headers, while tracing is on: the
+    worker's span is then the relay's child, and the relay's the publisher's."""
+    if not tracing_on():
+        return row
+    with continued(row.headers, f"relay {row.event_type}", SpanKind.PRODUCER,
+                   **{"messaging.message.id": row.id}):
+        return replace(row, headers={**row.headers, **trace_headers()})
 
 
 @dataclass
@@ -69,8 +81,8 @@ class Relay:
         outbox = self.outboxes[module]
         with outbox.transaction() as session:
             rows = outbox.claim(session, types, limit=self.batch_size, due_only=due_only)
-            messages = [m for row in rows
-                        for m in messages_for(row, self.routes.get(row.event_type, []))]
+            messages = [m for row in rows for m in messages_for(
+                traced(row), self.routes.get(row.event_type, []))]
             enqueue_many(self.broker, messages)
             outbox.mark_dispatched([row.id for row in rows], session)
         self.stats.rows += len(rows)

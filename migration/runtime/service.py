@@ -33,7 +33,7 @@ from migration.runtime.modules import ModuleContext, ModuleSpec
 from migration.runtime.outbox import OutboxStore
 from migration.runtime.problems import install_problem_handlers, problem, problem_response
 from migration.runtime.server import router_for
-from migration.runtime.tracing import TraceContextMiddleware
+from migration.runtime.tracing import configure_tracing, instrument_app, trace_headers
 from migration.runtime.unit_of_work import UnitOfWork
 
 
@@ -76,7 +76,7 @@ class ServiceRuntime:
     def unit_of_work(self) -> UnitOfWork:
         """A unit of work on the service's database; its events wait in the outbox."""
         return UnitOfWork(self.spec.name, self.database.sessions, self.spec.outbox,
-                          self.spec.inbox)
+                          self.spec.inbox, headers=trace_headers)
 
     def migrate(self) -> None:
         """Apply the service's migrations (version table ``alembic_version_<module>``)."""
@@ -170,7 +170,8 @@ def create_service_app(runtime: ServiceRuntime) -> FastAPI:
     app.include_router(router_for(spec.contract, lambda: runtime.service))
     _add_health(app, runtime)
     install_metrics(app, f"{spec.name}-service")
-    app.add_middleware(TraceContextMiddleware)
+    configure_tracing(f"{spec.name}-service", runtime.settings.environ)
+    instrument_app(app)
     return app
 
 
