@@ -10,15 +10,10 @@ import httpx
 import redis
 
 from migration.runtime.project import Project
-from tests.support.events import (
-    carve_background,
-    effects,
-    queue_env,
-    wait_for,
-    write_plan,
-)
+from tests.support.events import carve_background, effects, queue_env, write_plan
 from tests.support.processes import ROOT, free_port, wait_until_serving
 from tests.support.services import REDIS_URL
+from tests.support.waiting import wait_for
 
 
 def _carve(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

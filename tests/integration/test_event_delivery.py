@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import create_engine, text
 
 from tests.builders import monolith_client, place_order_flow
 from tests.fakes import RecordingSender
+from tests.support.waiting import wait_for
 
 
 def _outbox(url: str, event_type: str = "order.confirmed") -> list[tuple]:
@@ -22,13 +21,6 @@ def _outbox(url: str, event_type: str = "order.confirmed") -> list[tuple]:
         engine.dispose()
 
 
-def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def test_a_failing_subscriber_is_retried_and_applies_once(postgres_url: str) -> None:
     sender = RecordingSender(failures=1)
     with monolith_client(postgres_url, adapters={"sender": sender}) as client:
@@ -39,7 +31,7 @@ def test_a_failing_subscriber_is_retried_and_applies_once(postgres_url: str) -> 
         (dispatched, attempts, error), = _outbox(postgres_url)
         assert (dispatched, attempts) == (False, 1)
         assert "mail server down" in error
-        _wait_for(lambda: _outbox(postgres_url)[0][0])
+        assert wait_for(lambda: _outbox(postgres_url)[0][0], timeout=10, interval=0.05)
         notes = client.get("/api/v1/notifications", params={"user_id": flow["user_id"]}).json()
         stock = client.get("/api/v1/inventory/stock/SKU-1").json()
     assert len(notes) == 1 and len(sender.sent) == 1

@@ -13,9 +13,10 @@ from migration.runtime.broker import close_broker, enqueue_many
 from migration.runtime.project import Project
 from migration.runtime.queue_messages import queue_message
 from migration.runtime.service import ServiceWorker
-from tests.support.events import queue_env, wait_for, write_plan
+from tests.support.events import queue_env, write_plan
 from tests.support.processes import ROOT
 from tests.support.services import REDIS_URL
+from tests.support.waiting import wait_for
 
 RESERVE = "inventory.when_order_created_reserve_stock"
 SERVICE = ROOT / "extracted" / "inventory-service"

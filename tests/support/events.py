@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +12,9 @@ import redis
 from sqlalchemy import create_engine, text
 
 from tests.support.processes import ROOT, free_port
+
+# The one poll-until helper; tests that import it with the other event helpers find it here.
+from tests.support.waiting import wait_for
 
 
 def write_plan(folder: Path, database_url: str, transport: str = "inprocess") -> Path:
@@ -59,16 +61,6 @@ def effects(database_url: str) -> dict[str, int]:
                     for name, sql in queries.items()}
     finally:
         engine.dispose()
-
-
-def wait_for(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
-    """Poll ``check`` until it holds or ``timeout`` seconds pass; returns whether it held."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(interval)
-    return check()
 
 
 class RedisServer:

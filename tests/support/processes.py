@@ -6,12 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,18 +26,18 @@ def free_port() -> int:
 
 def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     """Poll ``url`` until it answers 200; fail with the process output if it dies."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
+    if not wait_for(lambda: _answers(url, process), timeout, interval=0.1):
+        raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def _answers(url: str, process: subprocess.Popen[bytes]) -> bool:
+    if process.poll() is not None:
+        output = process.stdout.read().decode() if process.stdout else ""
+        raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @contextmanager
