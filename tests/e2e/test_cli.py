@@ -41,7 +41,8 @@ def test_modules_json_lists_the_four_modules() -> None:
     assert result.returncode == 0, result.stderr
     modules = {m["name"]: m for m in json.loads(result.stdout)}
     assert sorted(modules) == ["inventory", "notifications", "orders", "users"]
-    assert modules["orders"]["publishes"] == ["order.created"]
+    assert modules["orders"]["publishes"] == ["order.created", "order.confirmed",
+                                              "order.rejected"]
     assert modules["orders"]["uses"] == ["users", "inventory"]
     assert {c["event"] for c in modules["inventory"]["consumes"]} == {"order.created"}
     assert "inventory_stock" in modules["inventory"]["tables"]

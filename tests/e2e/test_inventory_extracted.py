@@ -1,5 +1,6 @@
 """Inventory moves out: the monolith calls the extracted service and survives its outage,
-and the service consumes order.created from the queue into its own database.
+the service consumes order.created from the queue into its own database, and its answers
+(stock.reserved, stock.reservation_failed) travel back through its own outbox and relay.
 
 order.created is on the queue in these plans, so the monolith starts with inventory
 remote and leaves the event in the orders outbox for the relay.
@@ -105,7 +106,7 @@ def test_the_monolith_orders_through_the_inventory_service(
     assert pending == 2  # both order.created events wait for the relay
 
 
-def test_the_service_consumes_order_created_from_the_queue_into_its_own_database(
+def test_the_service_reserves_from_the_queue_into_its_own_database_and_answers_by_its_relay(
     tmp_path: Path, postgres_url: str, service_database: str,
     redis_prefix: tuple[redis.Redis, str],
 ) -> None:
@@ -123,6 +124,10 @@ def test_the_service_consumes_order_created_from_the_queue_into_its_own_database
         carve_background(["run", "worker", "--path", str(folder)],
                          {**service_env, "DATABASE_URL": service_database},
                          tmp_path / "service-worker.log") as service_worker,
+        # The service's relay: its answers from its own outbox to the monolith's worker.
+        carve_background(["run", "relay", "--path", str(folder)],
+                         {**service_env, "DATABASE_URL": service_database},
+                         tmp_path / "service-relay.log") as service_relay,
         carve_process(["run", "monolith", "--port", str(monolith_port)], env=monolith_env,
                       ready_url=f"{monolith}/readyz"),
         carve_background(["run", "relay"], monolith_env, tmp_path / "relay.log") as relay,
@@ -143,19 +148,23 @@ def test_the_service_consumes_order_created_from_the_queue_into_its_own_database
             return httpx.get(f"{monolith}/api/v1/notifications",
                              params={"user_id": user["id"]}).json()
 
-        processes = (service_worker, relay, monolith_worker)
+        processes = (service_worker, service_relay, relay, monolith_worker)
         assert wait_for(lambda: stock()["reserved"] == 2 and len(notes()) == 1, timeout=30), \
             "\n".join(p.output() for p in processes)
         time.sleep(0.5)  # a duplicate delivery would show up by now
         assert stock() == {"sku": "sku-1", "on_hand": 5, "reserved": 2, "available": 3}
-        assert [n["reference"] for n in notes()] == [placed.json()["id"]]
+        assert [(n["reference"], n["kind"]) for n in notes()] == [
+            (placed.json()["id"], "order_confirmation")]
+        settled = httpx.get(f"{monolith}/api/v1/orders/{placed.json()['id']}").json()
+        assert settled["status"] == "confirmed"
         assert "inventory." not in monolith_worker.output()  # the monolith runs none of it
 
     assert _counts(service_database, {
         "reservations": "SELECT count(*) FROM inventory_reservations",
         "dead": "SELECT count(*) FROM inventory_dead_letters",
         "applied": "SELECT count(*) FROM inventory_inbox",
-    }) == {"reservations": 1, "dead": 0, "applied": 1}
+        "unsent": "SELECT count(*) FROM inventory_outbox WHERE dispatched_at IS NULL",
+    }) == {"reservations": 1, "dead": 0, "applied": 1, "unsent": 0}
     assert _counts(postgres_url, {
         "notifications": "SELECT count(*) FROM notifications_notifications",
         "pending": "SELECT count(*) FROM orders_outbox WHERE dispatched_at IS NULL",

@@ -2,7 +2,8 @@
 
 The orders service writes order.created to the outbox in its own database;
 `carve run relay --path` moves it to the broker, and the monolith's worker
-reserves the stock and sends the notification, once each.
+reserves the stock; inventory's answer comes back to the service's worker through the
+monolith's relay, and order.confirmed goes out by the service's relay to notifications.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from tests.support.events import carve_background, queue_env, wait_for, write_plan
+from tests.e2e.saga_support import write_queue_plan
+from tests.support.events import carve_background, queue_env, wait_for
 from tests.support.processes import ROOT, carve_process, free_port
 from tests.support.services import REDIS_URL, fresh_postgres_database
 
@@ -45,7 +47,7 @@ def test_the_relay_of_an_extracted_service_delivers_what_it_publishes(
 
     service_port, monolith_port = free_port(), free_port()
     service, monolith = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{monolith_port}"
-    monolith_env = {**queue_env(write_plan(tmp_path, postgres_url, "queue"), postgres_url,
+    monolith_env = {**queue_env(write_queue_plan(tmp_path), postgres_url,
                                 REDIS_URL, redis_prefix[1]),
                     "CARVE_ORDERS_BINDING": "remote", "CARVE_ORDERS_URL": service}
     broker_env = {k: v for k, v in monolith_env.items() if k.startswith("CARVE_BROKER_")}
@@ -61,6 +63,10 @@ def test_the_relay_of_an_extracted_service_delivers_what_it_publishes(
         carve_background(["run", "relay", "--path", str(folder)],
                          {**broker_env, **service_env}, tmp_path / "relay.log") as relay,
         carve_background(["run", "worker"], monolith_env, tmp_path / "worker.log") as worker,
+        # The other way: inventory's answers to the service's worker, by the monolith's relay.
+        carve_background(["run", "relay"], monolith_env, tmp_path / "monolith-relay.log"),
+        carve_background(["run", "worker", "--path", str(folder)], {**broker_env, **service_env},
+                         tmp_path / "service-worker.log") as service_worker,
     ):
         assert httpx.put(f"{monolith}/api/v1/inventory/stock/sku-1",
                          json={"quantity": 5}).status_code == 200
@@ -78,10 +84,12 @@ def test_the_relay_of_an_extracted_service_delivers_what_it_publishes(
                              params={"user_id": user["id"]}).json()
 
         assert wait_for(lambda: stock()["reserved"] == 2 and len(notes()) == 1, timeout=30), \
-            relay.output() + worker.output()
+            relay.output() + worker.output() + service_worker.output()
         time.sleep(0.5)  # a duplicate delivery would show up by now
         assert stock()["reserved"] == 2
         assert [n["reference"] for n in notes()] == [placed.json()["id"]]
+        order = httpx.get(f"{service}/api/v1/orders/{placed.json()['id']}").json()
+        assert order["status"] == "confirmed"
 
     assert _count(service_database,
                   "SELECT count(*) FROM orders_outbox WHERE dispatched_at IS NULL") == 0
@@ -89,15 +97,16 @@ def test_the_relay_of_an_extracted_service_delivers_what_it_publishes(
                                 "WHERE table_name LIKE 'orders%'") == 0
 
 
-def test_relaying_a_service_that_publishes_nothing_is_one_line() -> None:
+def test_relaying_a_service_that_publishes_nothing_is_one_line(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "migration.cli", "extract", "users", "--out",
+                    str(tmp_path)], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    folder = tmp_path / "users-service"
     done = subprocess.run(
-        [sys.executable, "-m", "migration.cli", "run", "relay", "--path",
-         str(ROOT / "extracted" / "inventory-service")],
+        [sys.executable, "-m", "migration.cli", "run", "relay", "--path", str(folder)],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"error: the inventory service in {ROOT / 'extracted' / 'inventory-service'} "
-        "publishes no events: it has no outbox to relay"]
+        f"error: the users service in {folder} publishes no events: it has no outbox to relay"]
 
 
 def _count(url: str, sql: str) -> int:
