@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
@@ -13,25 +15,42 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route as Endpoint
 
 from migration.gateway.admin_views import RouteListing, RouteView
+from migration.gateway.current_table import CurrentTable
+from migration.gateway.metrics import GatewayMetrics
 from migration.gateway.route_changes import (
     ChangedMeanwhile,
     InvalidRoute,
     Rollback,
     RouteChange,
     RouteChangeRefused,
+    RouteChanges,
     UnknownRoute,
     UnknownService,
 )
 from migration.gateway.routes import Route
 from migration.gateway.settings import GATEWAY
-from migration.gateway.store import RouteStoreError
+from migration.gateway.shadow import ShadowRecorder
+from migration.gateway.slo import SloTracker
+from migration.gateway.store import RouteStoreError, ToggleStore
+from migration.gateway.upstream import UpstreamPool
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
-
-if TYPE_CHECKING:
-    from migration.gateway.proxy import Gateway
 
 PUBLIC = frozenset({"/_carve/healthz"})
 UPSTREAM_GATEWAY = (b"x-carve-upstream", GATEWAY.encode())
+
+
+@dataclass(frozen=True)
+class AdminContext:
+    """What the admin API reads and changes (one gateway's), wired by the bootstrap."""
+
+    token: str | None  # None: the API is off, but for its health check
+    store: ToggleStore
+    current: CurrentTable
+    changes: RouteChanges
+    tracker: SloTracker
+    shadow: ShadowRecorder
+    pools: Mapping[str, UpstreamPool]
+    metrics: GatewayMetrics
 
 
 class _Refused(Exception):
@@ -71,7 +90,7 @@ async def _body(request: Request, model: type[BaseModel]) -> Any:
         raise _Refused(422, "request.invalid", f"{where}: {first['msg']}".strip(": ")) from exc
 
 
-def build_admin(gateway: Gateway) -> Starlette:
+def build_admin(context: AdminContext) -> Starlette:
     """The admin ASGI app, bound to one gateway, behind the token guard."""
     app = Starlette(routes=[
         Endpoint("/_carve/healthz", healthz), Endpoint("/_carve/routes", list_routes),
@@ -81,7 +100,7 @@ def build_admin(gateway: Gateway) -> Starlette:
         Endpoint("/_carve/upstreams", upstreams), Endpoint("/_carve/metrics", metrics),
     ], exception_handlers={_Refused: _refused, RouteChangeRefused: _change_refused,
                            HTTPException: _http_error, RouteStoreError: _store_failed})
-    app.state.gateway = gateway
+    app.state.admin = context
 
     async def guarded(scope: dict, receive: Any, send: Any) -> None:
         async def tagged(message: dict) -> None:
@@ -91,7 +110,7 @@ def build_admin(gateway: Gateway) -> Starlette:
                 message["headers"] = [*message.get("headers", ()), UPSTREAM_GATEWAY]
             await send(message)
 
-        refusal = _authorize(Request(scope), gateway.settings.admin_token)
+        refusal = _authorize(Request(scope), context.token)
         if refusal is not None:
             await refusal(scope, receive, tagged)
             return
@@ -100,17 +119,17 @@ def build_admin(gateway: Gateway) -> Starlette:
     return guarded  # type: ignore[return-value]
 
 
-def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway
+def _context(request: Request) -> AdminContext:
+    return request.app.state.admin
 
 
 async def healthz(request: Request) -> Response:
     """``GET /_carve/healthz``: up, with the routes' version and where they live."""
-    gateway = _gateway(request)
+    gateway = _context(request)
     store = gateway.store
     # Degraded, not down: the gateway goes on routing by the last table it could read.
     health = {"status": "degraded" if store.problem else "ok",
-              "routes_version": gateway.table.version, "store": store.description}
+              "routes_version": gateway.current.table.version, "store": store.description}
     if store.problem:
         health["store_problem"] = store.problem
     return JSONResponse(health)
@@ -118,23 +137,23 @@ async def healthz(request: Request) -> Response:
 
 async def list_routes(request: Request) -> Response:
     """``GET /_carve/routes``: the table, with live SLO windows and shadow figures."""
-    gateway = _gateway(request)
-    listing = RouteListing(version=gateway.table.version,
-                           routes=[_route_view(gateway, r) for r in gateway.table.routes])
+    gateway = _context(request)
+    listing = RouteListing(version=gateway.current.table.version,
+                           routes=[_route_view(gateway, r) for r in gateway.current.table.routes])
     return JSONResponse(listing.as_json())
 
 
 async def set_route(request: Request) -> Response:
     """``PUT /_carve/routes``: change one route; the fields not given stay."""
     change = await _body(request, RouteChange)
-    entry = await _gateway(request).changes.set(change, "set through the admin API")
+    entry = await _context(request).changes.set(change, "set through the admin API")
     return JSONResponse(entry.model_dump(mode="json"))
 
 
 async def rollback(request: Request) -> Response:
     """``POST /_carve/routes/rollback``: put one route back to the monolith."""
     order = await _body(request, Rollback)
-    entry = await _gateway(request).changes.roll_back(
+    entry = await _context(request).changes.roll_back(
         order.prefix, order.reason or "rolled back through the admin API")
     return JSONResponse(entry.model_dump(mode="json"))
 
@@ -144,7 +163,7 @@ async def audit(request: Request) -> Response:
     raw_limit = request.query_params.get("limit", "100")
     if not raw_limit.isdigit():
         raise _Refused(422, "request.invalid", "limit: expected a whole number")
-    entries = await _gateway(request).store.audit(request.query_params.get("prefix"),
+    entries = await _context(request).store.audit(request.query_params.get("prefix"),
                                                   int(raw_limit))
     return JSONResponse([e.model_dump(mode="json") for e in entries])
 
@@ -152,7 +171,7 @@ async def audit(request: Request) -> Response:
 async def diffs(request: Request) -> Response:
     """``GET /_carve/diffs[?prefix=]``: shadow diff rates and samples."""
     prefix = request.query_params.get("prefix")
-    routes = _gateway(request).shadow.routes
+    routes = _context(request).shadow.routes
     return JSONResponse({p: s.report().model_dump(mode="json") for p, s in routes.items()
                          if prefix in (None, p)})
 
@@ -161,12 +180,12 @@ async def upstreams(request: Request) -> Response:
     """``GET /_carve/upstreams``: each upstream's URL and breaker state."""
     return JSONResponse({name: {"url": pool.url, "breaker": pool.breaker.state.value,
                                 "opened": pool.breaker.opened_count}
-                         for name, pool in _gateway(request).pools.items()})
+                         for name, pool in _context(request).pools.items()})
 
 
 async def metrics(request: Request) -> Response:
     """``GET /_carve/metrics``: Prometheus text."""
-    gateway = _gateway(request)
+    gateway = _context(request)
     return PlainTextResponse(gateway.metrics.render(_gauges(gateway)),
                              media_type="text/plain; version=0.0.4")
 
@@ -200,17 +219,17 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return _problem(exc.status_code, f"http.{exc.status_code}", str(exc.detail))
 
 
-def _route_view(gateway: Gateway, route: Route) -> RouteView:
-    verdict = gateway.guard.tracker.verdict(route)
+def _route_view(gateway: AdminContext, route: Route) -> RouteView:
+    verdict = gateway.tracker.verdict(route)
     stats = gateway.shadow.routes.get(route.prefix)
     return RouteView(**dict(route), slo_window=verdict and verdict.figures(),
                      shadow_stats=stats and stats.report(samples=False))
 
 
-def _gauges(gateway: Gateway) -> dict[str, list[tuple[dict[str, str], float]]]:
+def _gauges(gateway: AdminContext) -> dict[str, list[tuple[dict[str, str], float]]]:
     states = {"closed": 0, "half_open": 1, "open": 2}
     return {
-        "carve_gateway_routes_version": [({}, gateway.table.version)],
+        "carve_gateway_routes_version": [({}, gateway.current.table.version)],
         "carve_gateway_breaker_state": [({"upstream": n}, states[p.breaker.state.value])
                                         for n, p in gateway.pools.items()],
         "carve_gateway_shadow_diff_rate": [

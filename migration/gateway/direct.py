@@ -17,30 +17,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Coroutine
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Coroutine, Mapping
 
 from migration.gateway.body import NO_BODY
+from migration.gateway.call_record import CallRecord
+from migration.gateway.current_table import CurrentTable
+from migration.gateway.dispatch import Destination, destination
 from migration.gateway.exchange import relay
-from migration.gateway.failover import fallback, fallback_or_fail, target
-from migration.gateway.forwarding import Inbound, read_inbound, request_head, response_headers
-from migration.gateway.http1 import Cycle
-from migration.gateway.metrics import UNROUTED
+from migration.gateway.failover import Failover
+from migration.gateway.forwarding import Inbound, request_head, response_headers, target
+from migration.gateway.http1 import App, Cycle
+from migration.gateway.metrics import UNROUTED, GatewayMetrics
 from migration.gateway.paths import is_admin, refusal_reason
 from migration.gateway.problems import send_problem
-from migration.gateway.rollback import SloWindow
-from migration.gateway.routes import Route, RouteMode
+from migration.gateway.routes import Route
 from migration.gateway.settings import MONOLITH
-from migration.gateway.sticky import goes_to_service, sticky_header, sticky_key
 from migration.gateway.upstream import (
     UpstreamConnectError,
     UpstreamConnection,
     UpstreamError,
     UpstreamPool,
 )
-
-if TYPE_CHECKING:
-    from migration.gateway.proxy import Gateway
 
 log = logging.getLogger("carve.gateway")
 # A response body up to this size is gathered before the answer goes out in one write;
@@ -51,8 +48,13 @@ WHOLE_LIMIT = 64 * 1024
 class DirectPath:
     """Offered every request by the HTTP server before the gateway's ASGI app."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self._gw = gateway
+    def __init__(self, current: CurrentTable, pools: Mapping[str, UpstreamPool],
+                 failover: Failover, metrics: GatewayMetrics, app: App) -> None:
+        self.current = current
+        self.pools = pools  # by name, the monolith's under MONOLITH
+        self.failover = failover
+        self.metrics = metrics
+        self.app = app  # the ASGI path, which takes what this one cannot finish
 
     def __call__(self, cycle: Cycle) -> bool:
         """Take the request when it qualifies, and send it upstream; False to decline."""
@@ -61,33 +63,30 @@ class DirectPath:
         if scope["method"] != "GET" or is_admin(path) \
                 or refusal_reason(path, scope["raw_path"]):
             return False  # the admin API, or a path the ASGI path answers with a 400
-        gw = self._gw
         started = time.perf_counter()
-        route = gw.table.match(path)
-        mode = route.mode if route is not None else RouteMode.MONOLITH
-        if mode is RouteMode.CANARY:
-            inbound = read_inbound(scope, sticky_header(route))
-            service = goes_to_service(route, sticky_key(route, inbound, scope))
-        elif mode is RouteMode.SERVICE or mode is RouteMode.MONOLITH:
-            inbound = read_inbound(scope, None)
-            service = mode is RouteMode.SERVICE
-        else:
-            return False  # shadow (a mirror to start) and retired
+        route = self.current.table.match(path)
+        goes, inbound = destination(route, scope)
+        if goes is Destination.SHADOW or goes is Destination.RETIRED:
+            return False  # a mirror to start, or the gateway's own 410
         if inbound.content_length is not None or inbound.chunked:
             return False  # a GET with a body
+        service = goes is not Destination.MONOLITH
         if service:
-            pool = gw.pools.get(route.service or "")
+            pool = self.pools.get(route.service or "")
             if pool is None or not pool.breaker.closed:
                 return False  # an unknown service (502) or a breaker to ask (a probe)
         else:
-            pool = gw.monolith
+            pool = self.pools[MONOLITH]
         conn = pool.take_idle()
         if conn is None:
             return False  # connecting is awaited: the ASGI path does it
         head = request_head("GET", pool.base_path + target(scope), inbound, scope,
                             pool.host_header, 0)
-        window = gw.guard.window(route) if mode is RouteMode.CANARY and service else None
-        exchange = _Exchange(gw, cycle, route, inbound, pool, service, window, started)
+        call = None
+        if service:
+            window = self.failover.window(route) if goes is Destination.CANARY else None
+            call = self.failover.call(pool, window)
+        exchange = _Exchange(self, cycle, route, inbound, pool, call, started)
         try:
             conn.write_now(head)
         except UpstreamError:
@@ -102,22 +101,19 @@ class DirectPath:
 class _Exchange:
     """One request on the direct path, driven by its upstream connection's events."""
 
-    __slots__ = ("gw", "cycle", "route", "inbound", "pool", "service", "window", "started",
-                 "since", "generation", "judged")
+    __slots__ = ("path", "cycle", "route", "inbound", "pool", "service", "call", "started",
+                 "judged")
 
-    def __init__(self, gw: Gateway, cycle: Cycle, route: Route | None, inbound: Inbound,
-                 pool: UpstreamPool, service: bool, window: SloWindow | None,
-                 started: float) -> None:
-        self.gw = gw
+    def __init__(self, path: DirectPath, cycle: Cycle, route: Route | None, inbound: Inbound,
+                 pool: UpstreamPool, call: CallRecord | None, started: float) -> None:
+        self.path = path
         self.cycle = cycle
         self.route = route
         self.inbound = inbound
         self.pool = pool
-        self.service = service
-        self.window = window
+        self.service = call is not None
+        self.call = call  # for the breaker and the SLO window, when a service is called
         self.started = started  # for the latency histogram
-        self.since = gw.clock() if service else 0.0  # for the breaker and the SLO window
-        self.generation = pool.breaker.generation
         self.judged = False  # the response head was seen and its status recorded
 
     def progress(self, conn: UpstreamConnection) -> None:
@@ -170,8 +166,8 @@ class _Exchange:
         # A GET may always be answered by the monolith instead (failover.can_fall_back).
         self._stop(conn)
         conn.close()
-        self._continue(fallback(self.gw, self.route, self.cycle.scope, self.inbound, NO_BODY,
-                                self.cycle.send, f"status_{status}"))
+        self._continue(self.path.failover.fallback(self.route, self.cycle.scope, self.inbound,
+                                                   NO_BODY, self.cycle.send, f"status_{status}"))
         return True
 
     def _respond(self, conn: UpstreamConnection) -> None:
@@ -199,20 +195,18 @@ class _Exchange:
             # takes the request from the start, with its retry on a new connection.
             cycle = self.cycle
             if not cycle.disconnected:
-                cycle.continue_in_task(self.gw(cycle.scope, cycle.receive, cycle.send))
+                cycle.continue_in_task(self.path.app(cycle.scope, cycle.receive, cycle.send))
         elif self.service:
             self._record(True)
-            self._continue(fallback_or_fail(
-                self.gw, self.route, self.cycle.scope, self.inbound, NO_BODY, self.cycle.send,
+            self._continue(self.path.failover.fallback_or_fail(
+                self.route, self.cycle.scope, self.inbound, NO_BODY, self.cycle.send,
                 error.code, error.status, error.code, str(error)))
         else:
             self._continue(self._problem(error, MONOLITH))
 
     def _record(self, failed: bool) -> None:
-        elapsed = self.gw.clock() - self.since
-        self.pool.breaker.record(failed=failed, seconds=elapsed, generation=self.generation)
-        if self.window is not None:
-            self.window.record(failed, elapsed)
+        if self.call is not None:
+            self.call.finish(failed)
 
     def _continue(self, answer: Coroutine[object, object, tuple[str, int]]) -> None:
         """Finish in a task, then count the answer like the ASGI path does."""
@@ -244,7 +238,7 @@ class _Exchange:
 
     def _observe(self, upstream: str, status: int) -> None:
         label = self.route.prefix if self.route is not None else UNROUTED
-        self.gw.metrics.observe(label, upstream, status, time.perf_counter() - self.started)
+        self.path.metrics.observe(label, upstream, status, time.perf_counter() - self.started)
 
     def _internal_error(self) -> None:
         cycle = self.cycle

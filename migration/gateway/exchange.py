@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 from migration.gateway.body import RequestBody
-from migration.gateway.forwarding import Inbound, request_head
+from migration.gateway.forwarding import Inbound, request_head, response_headers, target
+from migration.gateway.problems import Send, send_problem
 from migration.gateway.upstream import (
     UpstreamConnectError,
     UpstreamConnection,
+    UpstreamError,
     UpstreamPool,
     UpstreamTimeout,
 )
 
-Send = Callable[[dict], Awaitable[None]]
+
+async def forward(pool: UpstreamPool, scope: dict, inbound: Inbound, body: RequestBody,
+                  send: Send, extra: tuple[tuple[bytes, bytes], ...] = (),
+                  capture: list[bytes] | None = None, capture_bytes: int = 0) -> int:
+    """Relay one exchange to the client; with ``capture``, keep the start of the body."""
+    try:
+        conn = await exchange(pool, scope["method"], target(scope), inbound, scope, body)
+    except UpstreamError as exc:
+        await send_problem(send, exc.status, exc.code, "Upstream failed", str(exc),
+                           pool.name, inbound.request_id)
+        return exc.status
+    status = conn.status  # read first: once relayed, the connection may serve others
+    headers = response_headers(conn.headers, pool.name.encode(), inbound.request_id,
+                               pool.origin)
+    if capture is None:
+        await relay(conn, pool, send, headers + list(extra))
+    else:
+        kept = await relay(conn, pool, send, headers, capture_bytes)
+        capture.append(kept or b"")
+    return status
 
 
 def exchange(pool: UpstreamPool, method: str, target: bytes, inbound: Inbound,

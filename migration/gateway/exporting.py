@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
 from migration.gateway.exports import ExportInput, Upstream, exporters
 from migration.gateway.routes import RouteTable
 from migration.gateway.settings import MONOLITH
-from migration.gateway.store import REDIS_SCHEMES, open_store
+from migration.gateway.store import REDIS_SCHEMES, read_once
 from migration.runtime.errors import ConfigError
 
 
@@ -22,19 +21,7 @@ def load_table(routes: str) -> RouteTable:
     if not routes.startswith(REDIS_SCHEMES) and not Path(routes).is_file():
         raise ConfigError(f"route file {routes} does not exist (the gateway creates it; "
                           "pass --routes FILE or redis://…)")
-
-    async def read() -> RouteTable:
-        store = open_store(routes)
-        try:
-            return await store.load()
-        except ConfigError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure to read is the user's to fix
-            raise ConfigError(f"route store {store.description}: {exc}") from exc
-        finally:
-            await store.close()
-
-    return asyncio.run(read())
+    return read_once(routes)
 
 
 def export_configuration(target: str, routes: str, monolith: str,

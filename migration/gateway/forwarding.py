@@ -81,6 +81,13 @@ def _hex(bits: int) -> bytes:
     return hexlify(getrandbits(bits).to_bytes(bits >> 3, "little"))
 
 
+def target(scope: dict) -> bytes:
+    """The request target as the client sent it: raw path and query."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string")
+    return raw + b"?" + query if query else raw
+
+
 def request_head(method: str, target: bytes, inbound: Inbound, scope: dict,
                  upstream_host: bytes, body_length: int | None) -> bytes:
     """The request line and headers sent upstream; ``body_length`` None means chunked."""

@@ -7,54 +7,51 @@ import logging
 import time
 from collections.abc import Callable
 
-from migration.gateway.admin import build_admin
+from migration.gateway.background import BackgroundTasks
 from migration.gateway.body import NO_BODY, BodyTooLarge, ClientGone, RequestBody
 from migration.gateway.current_table import CurrentTable
-from migration.gateway.direct import DirectPath
-from migration.gateway.exchange import exchange, relay
-from migration.gateway.failover import target, to_service
-from migration.gateway.forwarding import Inbound, read_inbound, response_headers
+from migration.gateway.dispatch import Destination, destination
+from migration.gateway.exchange import forward
+from migration.gateway.failover import Failover
+from migration.gateway.forwarding import Inbound
+from migration.gateway.http1 import App, Direct
 from migration.gateway.metrics import UNROUTED, GatewayMetrics
-from migration.gateway.mirroring import shadowed
+from migration.gateway.mirroring import ShadowMode
 from migration.gateway.paths import is_admin, refusal_reason
 from migration.gateway.problems import Send, send_problem
 from migration.gateway.rollback import SloGuard
-from migration.gateway.route_changes import RouteChanges
-from migration.gateway.routes import Route, RouteMode, RouteTable
+from migration.gateway.routes import Route, RouteTable
 from migration.gateway.settings import GATEWAY, MONOLITH, GatewaySettings
-from migration.gateway.shadow import ShadowRecorder
-from migration.gateway.slo import SloTracker
-from migration.gateway.sticky import goes_to_service, sticky_header, sticky_key
 from migration.gateway.store import ToggleStore
-from migration.gateway.upstream import UpstreamError, UpstreamPool
-from migration.runtime.breaker import CircuitBreaker
+from migration.gateway.upstream import UpstreamPool
 from migration.runtime.errors import ConfigError
 
 log = logging.getLogger("carve.gateway")
 
 
 class Gateway:
-    """The gateway: route table, upstream pools, metrics, shadow diffs and SLO guard."""
+    """The data plane's ASGI app: routes each request, runs the gateway's background work.
 
-    def __init__(self, settings: GatewaySettings, store: ToggleStore,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    Its parts are given, each with the few collaborators it needs, by ``bootstrap``.
+    """
+
+    def __init__(self, settings: GatewaySettings, store: ToggleStore, current: CurrentTable,
+                 pools: dict[str, UpstreamPool], metrics: GatewayMetrics, failover: Failover,
+                 shadow_mode: ShadowMode, guard: SloGuard, admin: App,
+                 background: BackgroundTasks) -> None:
         self.settings = settings
         self.store = store
-        self.pools = {name: UpstreamPool(name, url, settings.timeouts,
-                                         CircuitBreaker(name, settings.breaker, clock))
-                      for name, url in settings.upstreams().items()}
-        self.current = CurrentTable(self.pools)
-        self.monolith = self.pools[MONOLITH]
-        self.metrics = GatewayMetrics()
-        self.shadow = ShadowRecorder()
-        tracker = SloTracker(clock)
-        self.changes = RouteChanges(store, self.current, tracker, self.pools)
-        self.guard = SloGuard(tracker, self.current, self.changes, self.metrics)
-        self.admin = build_admin(self)
-        self.direct = DirectPath(self)  # for the HTTP server: plain GETs without a task
-        self.clock = clock
-        self._background: set[asyncio.Task] = set()
-        self.mirrors = 0
+        self.current = current
+        self.pools = pools
+        self.monolith = pools[MONOLITH]
+        self.metrics = metrics
+        self.failover = failover
+        self.shadow_mode = shadow_mode
+        self.guard = guard
+        self.admin = admin
+        self.background = background
+        # For the HTTP server: plain GETs answered without a task (set by the bootstrap).
+        self.direct: Direct | None = None
 
     async def __call__(self, scope: dict, receive: Callable, send: Send) -> None:
         """ASGI entry point."""
@@ -80,9 +77,10 @@ class Gateway:
         self.table = await self.store.load()
         if unknown := self.current.unknown_services(self.table):
             raise ConfigError(f"routes in {self.store.description}: {unknown}")
-        self.spawn(self.store.watch(self.apply))
-        self.spawn(self.guard.run(self.settings.slo_check_seconds))
-        self.spawn(self._expire_exchanges())
+        spawn = self.background.spawn
+        spawn(self.store.watch(self.apply))
+        spawn(self.guard.run(self.settings.slo_check_seconds))
+        spawn(self._expire_exchanges())
 
     async def _expire_exchanges(self) -> None:
         """Ten times a second, time out the exchanges whose response head is late."""
@@ -94,9 +92,7 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop watching and close the upstream connections."""
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.background.stop()
         for pool in self.pools.values():
             pool.close()
         await self.store.close()
@@ -120,13 +116,6 @@ class Gateway:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def spawn(self, coroutine) -> asyncio.Task:
-        """Run ``coroutine`` in the background until it ends or the gateway stops."""
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
     async def _proxy(self, scope: dict, receive: Callable, send: Send) -> None:
         started = time.perf_counter()
         reason = refusal_reason(scope["path"], scope.get("raw_path"))
@@ -134,9 +123,8 @@ class Gateway:
             self.metrics.refused[400] += 1
             await send_problem(send, 400, "gateway.path_refused", "Path refused", reason)
             return
-        route = self.table.match(scope["path"])
-        inbound = read_inbound(scope, None if route is None or route.mode is not RouteMode.CANARY
-                               else sticky_header(route))
+        route = self.current.table.match(scope["path"])
+        goes, inbound = destination(route, scope)
         limit = self.settings.max_body_bytes
         if inbound.content_length is not None and not 0 <= inbound.content_length <= limit:
             await self._refuse_body(send, inbound, limit)
@@ -147,23 +135,18 @@ class Gateway:
             body = NO_BODY
         else:
             body = RequestBody(receive, limit)
-        mode = route.mode if route is not None else RouteMode.MONOLITH
         try:
             if body is not NO_BODY:
                 await body.begin()
-            if mode is RouteMode.SERVICE:
-                upstream, status = await to_service(self, route, scope, inbound, body, send,
-                                                    canary=False)
-            elif mode is RouteMode.MONOLITH or (mode is RouteMode.CANARY and not goes_to_service(
-                    route, sticky_key(route, inbound, scope))):
+            if goes is Destination.MONOLITH:
                 upstream = MONOLITH
-                status = await self.forward(self.monolith, scope, inbound, body, send)
-            elif mode is RouteMode.CANARY:
-                upstream, status = await to_service(self, route, scope, inbound, body, send,
-                                                    canary=True)
-            elif mode is RouteMode.SHADOW:
+                status = await forward(self.monolith, scope, inbound, body, send)
+            elif goes is Destination.SERVICE or goes is Destination.CANARY:
+                upstream, status = await self.failover.to_service(
+                    route, scope, inbound, body, send, canary=goes is Destination.CANARY)
+            elif goes is Destination.SHADOW:
                 upstream = MONOLITH
-                status = await shadowed(self, route, scope, inbound, body, send)
+                status = await self.shadow_mode.answer(route, scope, inbound, body, send)
             else:
                 upstream, status = await self._retired(route, inbound, send)
         except BodyTooLarge:
@@ -188,24 +171,3 @@ class Gateway:
         await send_problem(send, 410, "gateway.route_retired", "Gone",
                            f"{route.prefix} is retired", GATEWAY, inbound.request_id)
         return GATEWAY, 410
-
-    async def forward(self, pool: UpstreamPool, scope: dict, inbound: Inbound,
-                       body: RequestBody, send: Send,
-                       extra: tuple[tuple[bytes, bytes], ...] = (),
-                       capture: list[bytes] | None = None) -> int:
-        """Relay one exchange; with ``capture``, keep the start of the body for a diff."""
-        try:
-            conn = await exchange(pool, scope["method"], target(scope), inbound, scope, body)
-        except UpstreamError as exc:
-            await send_problem(send, exc.status, exc.code, "Upstream failed", str(exc),
-                               pool.name, inbound.request_id)
-            return exc.status
-        status = conn.status
-        headers = response_headers(conn.headers, pool.name.encode(), inbound.request_id,
-                                   pool.origin)
-        if capture is None:
-            await relay(conn, pool, send, headers + list(extra))
-        else:
-            kept = await relay(conn, pool, send, headers, self.settings.shadow_capture_bytes)
-            capture.append(kept or b"")
-        return status

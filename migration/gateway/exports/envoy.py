@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from migration.gateway.exports import SHARES, ExportInput, share
+from migration.gateway.exports.spec import SHARES, ExportInput, share
 from migration.gateway.routes import Route, RouteMode
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from migration.gateway.exports import SHARES, ExportInput, distinct, share
+from migration.gateway.exports.spec import SHARES, ExportInput, distinct, share
 from migration.gateway.routes import Route, RouteMode
 
 # The Gateway API's limit of rules in one HTTPRoute; a longer table is several of them.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from migration.gateway.exports import ExportInput, distinct, share
+from migration.gateway.exports.spec import ExportInput, distinct, share
 from migration.gateway.routes import Route, RouteMode, StickyKey
 from migration.runtime.errors import ConfigError
 

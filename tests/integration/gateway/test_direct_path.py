@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from migration.gateway.bootstrap import build_gateway
 from migration.gateway.http1 import Cycle
 from migration.gateway.proxy import Gateway
 from migration.gateway.routes import Route, RouteMode, RouteTable
@@ -153,7 +154,7 @@ async def gateway(mode: RouteMode = RouteMode.SERVICE, percent: int = 0,
     settings = GatewaySettings(monolith_url=monolith.url, services={"inventory": service.url},
                                timeouts=Timeouts(connect=1.0, read=timeout, total=timeout))
     route = Route(prefix="/", mode=mode, service="inventory", percent=percent)
-    gw = Gateway(settings, MemoryToggleStore(RouteTable([route])))
+    gw = build_gateway(settings, MemoryToggleStore(RouteTable([route])))
     taken: list[str] = []
 
     def direct(cycle: Cycle) -> bool:

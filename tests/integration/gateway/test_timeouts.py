@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from migration.gateway.proxy import Gateway
+from migration.gateway.bootstrap import build_gateway
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.settings import GatewaySettings
 from migration.gateway.upstream import Timeouts
@@ -36,7 +36,7 @@ async def test_a_service_that_never_answers_times_out_and_a_read_falls_back():
         services={"inventory": f"http://127.0.0.1:{silent.sockets[0].getsockname()[1]}"},
         timeouts=Timeouts(connect=1.0, read=1.0, total=0.3))
     route = Route(prefix="/api", mode=RouteMode.SERVICE, service="inventory")
-    gw = Gateway(settings, MemoryToggleStore(RouteTable([route])))
+    gw = build_gateway(settings, MemoryToggleStore(RouteTable([route])))
     await gw.start()
     try:
         async with asyncio.timeout(10), httpx.AsyncClient(transport=httpx.ASGITransport(app=gw),

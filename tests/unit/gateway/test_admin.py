@@ -3,6 +3,7 @@
 import httpx
 import pytest
 
+from migration.gateway.bootstrap import build_gateway
 from migration.gateway.proxy import Gateway
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.settings import GatewaySettings
@@ -18,7 +19,7 @@ def gateway(token: str | None = TOKEN, routes: tuple[Route, ...] = (),
     settings = GatewaySettings(monolith_url="http://monolith.invalid",
                                services={"inventory": "http://inventory.invalid"},
                                admin_token=token)
-    return Gateway(settings, store or MemoryToggleStore(RouteTable(list(routes))))
+    return build_gateway(settings, store or MemoryToggleStore(RouteTable(list(routes))))
 
 
 async def call(gw: Gateway, method: str, path: str, token: str | None = TOKEN, **kwargs):

@@ -3,7 +3,7 @@
 import pytest
 
 from migration.gateway.body import REPLAYABLE_LIMIT
-from migration.gateway.proxy import Gateway
+from migration.gateway.bootstrap import build_gateway
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.settings import GatewaySettings
 from migration.runtime.breaker import BreakerPolicy, BreakerState, CircuitBreaker
@@ -19,7 +19,7 @@ async def test_a_half_open_probe_whose_client_hangs_up_lets_the_breaker_probe_ag
                                services={"inventory": "http://inventory.invalid"},
                                breaker=POLICY)
     route = Route(prefix="/api", mode=RouteMode.SERVICE, service="inventory")
-    gw = Gateway(settings, MemoryToggleStore(RouteTable([route])), clock)
+    gw = build_gateway(settings, MemoryToggleStore(RouteTable([route])), clock)
     gw.table = await gw.store.load()
     pool = gw.pools["inventory"] = SilentPool(
         "inventory", "http://inventory.invalid", breaker=CircuitBreaker("inventory", POLICY,

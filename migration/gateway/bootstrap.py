@@ -1,0 +1,44 @@
+"""The gateway's composition root: every part built here, each given the few it needs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from migration.gateway.admin import AdminContext, build_admin
+from migration.gateway.background import BackgroundTasks
+from migration.gateway.current_table import CurrentTable
+from migration.gateway.direct import DirectPath
+from migration.gateway.failover import Failover
+from migration.gateway.metrics import GatewayMetrics
+from migration.gateway.mirroring import ShadowMode
+from migration.gateway.proxy import Gateway
+from migration.gateway.rollback import SloGuard
+from migration.gateway.route_changes import RouteChanges
+from migration.gateway.settings import GatewaySettings
+from migration.gateway.shadow import ShadowRecorder
+from migration.gateway.slo import SloTracker
+from migration.gateway.store import ToggleStore
+from migration.gateway.upstream import UpstreamPool
+from migration.runtime.breaker import CircuitBreaker
+
+
+def build_gateway(settings: GatewaySettings, store: ToggleStore,
+                  clock: Callable[[], float] = time.monotonic) -> Gateway:
+    """A gateway for these settings over ``store`` (not read yet: ``start`` reads it)."""
+    pools = {name: UpstreamPool(name, url, settings.timeouts,
+                                CircuitBreaker(name, settings.breaker, clock))
+             for name, url in settings.upstreams().items()}
+    current, metrics, tracker = CurrentTable(pools), GatewayMetrics(), SloTracker(clock)
+    recorder, background = ShadowRecorder(), BackgroundTasks()
+    changes = RouteChanges(store, current, tracker, pools)
+    guard = SloGuard(tracker, current, changes, metrics)
+    failover = Failover(pools, tracker.window, clock, metrics.fallbacks)
+    shadow_mode = ShadowMode(pools, recorder, background.spawn, clock,
+                             settings.shadow_capture_bytes, settings.shadow_concurrency)
+    admin = build_admin(AdminContext(settings.admin_token, store, current, changes, tracker,
+                                     recorder, pools, metrics))
+    gateway = Gateway(settings, store, current, pools, metrics, failover, shadow_mode, guard,
+                      admin, background)
+    gateway.direct = DirectPath(current, pools, failover, metrics, app=gateway)
+    return gateway
