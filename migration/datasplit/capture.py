@@ -104,7 +104,8 @@ def install(engine: Engine, module: str, tables: Sequence[SplitTable]) -> None:
 def remove(engine: Engine, module: str, tables: Sequence[SplitTable]) -> None:
     """Drop the module's triggers, log rows and guard; the shared tables stay for others."""
     with engine.begin() as connection:
-        for table in tables:
+        present = [t for t in tables if inspect(connection).has_table(t.name)]
+        for table in present:
             for suffix in ("", "_ins", "_upd", "_del"):
                 on = f" ON {_quote(table.name)}" if engine.dialect.name == "postgresql" else ""
                 connection.exec_driver_sql(

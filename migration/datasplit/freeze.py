@@ -37,11 +37,16 @@ class Freeze:
         return (time.monotonic() - self.started) * 1000
 
     def move(self) -> None:
-        """Set the guard to ``moved`` and commit; from now on the old database refuses writes."""
+        """Mark the module moved and empty its change log, in one commit.
+
+        From then on the old database refuses the module's writes, and its log,
+        drained under this freeze, can never be replayed again over newer rows.
+        """
         cursor = self._connection.cursor()
-        placeholder = "%s" if self._dialect == "postgresql" else "?"
-        cursor.execute(f"UPDATE carve_split_guard SET state = 'moved' WHERE module = {placeholder}",
+        mark = "%s" if self._dialect == "postgresql" else "?"
+        cursor.execute(f"UPDATE carve_split_guard SET state = 'moved' WHERE module = {mark}",
                        (self.module,))
+        cursor.execute(f"DELETE FROM carve_changes WHERE module = {mark}", (self.module,))
         self._connection.commit()
 
 

@@ -54,6 +54,7 @@ def start_split(project: Project, module: str, target: str, *, batch: int = DEFA
         database.ping()
         _refuse_rows(database.engine, tables, force, spec.name)
         if force:
+            capture.remove(database.engine, spec.name, tables)  # a rolled-back split's guard
             schema.empty(database.engine, tables)
             copying.forget_checkpoints(database.engine, spec.name)
     source.ping()

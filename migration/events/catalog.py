@@ -61,8 +61,8 @@ def event_catalog(project: Project, broker: Broker | None = None) -> list[EventI
     subscribers = readable(project, [s for s in specs if s.subscriptions], dead_letters)
     routes, backlog, dead = routes_for(specs), Counter[str](), Counter[str]()
     for spec in readable(project, specs, outbox):
-        backlog.update(OutboxStore(project.database(spec.name).sessions, spec.outbox).backlog())
-    for store in dead_letter_stores(subscribers, project.database).values():
+        backlog.update(OutboxStore(project.sessions(spec.name), spec.outbox).backlog())
+    for store in dead_letter_stores(subscribers, project.sessions).values():
         dead.update(store.counts())
     queued = _queued(broker, routes)
     return [

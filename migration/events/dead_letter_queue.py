@@ -15,7 +15,7 @@ from migration.runtime.queue_worker import dead_letter_stores
 def _stores(project: Project) -> dict[str, DeadLetterStore]:
     subscribers = readable(project, [s for s in project.specs.values() if s.subscriptions],
                            dead_letters)
-    return dead_letter_stores(subscribers, project.database)
+    return dead_letter_stores(subscribers, project.sessions)
 
 
 def list_dead_letters(project: Project, message_id: str | None = None) -> list[DeadLetter]:

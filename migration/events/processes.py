@@ -116,7 +116,7 @@ def build_worker(settings: Settings, modules: Iterable[str] | None = None,
     stores: dict[str, DeadLetterStore] | None = getattr(system, "dead_letters", None)
     if stores is None:  # the monolith's modules: each one's dead letters in its own database
         specs = [project.module(name) for name in {c.module for c in consumers}]
-        stores = dead_letter_stores(specs, project.database)
+        stores = dead_letter_stores(specs, project.sessions)
     broker_settings = BrokerSettings.from_config(project.config, project.environ)
     return _worker_process(system, consumers, stores, broker_settings, threads)
 

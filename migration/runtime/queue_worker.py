@@ -22,7 +22,6 @@ from dramatiq import Actor, Broker, Message, Worker
 from dramatiq.middleware import CurrentMessage
 from opentelemetry.trace import SpanKind
 
-from migration.runtime.db import Database
 from migration.runtime.dead_letters import DeadLetterStore
 from migration.runtime.delivery import Consumer
 from migration.runtime.modules import ModuleSpec
@@ -33,10 +32,14 @@ log = logging.getLogger("carve.worker")
 
 
 def dead_letter_stores(
-    specs: Iterable[ModuleSpec], database: Callable[[str], Database]
+    specs: Iterable[ModuleSpec], sessions: Callable[[str], Any]
 ) -> dict[str, DeadLetterStore]:
-    """Each module's dead-letter store, in the module's own database."""
-    return {s.name: DeadLetterStore(database(s.name).sessions, s.dead_letters) for s in specs}
+    """Each module's dead-letter store, in the module's own database.
+
+    ``sessions`` gives a module's session factory: ``Project.sessions``, which follows
+    the module to a new database after ``carve db cutover``.
+    """
+    return {s.name: DeadLetterStore(sessions(s.name), s.dead_letters) for s in specs}
 
 
 class QueueWorker:

@@ -41,7 +41,7 @@ def _worker(settings: Settings, max_retries: int = 2) -> QueueWorker:
     project = settings.project
     broker, _ = broker_for(project)
     consumers = [c for c in system.consumers if c.module == "notifications"]
-    stores = dead_letter_stores([project.module("notifications")], project.database)
+    stores = dead_letter_stores([project.module("notifications")], project.sessions)
     return QueueWorker(broker, consumers, stores, max_retries=max_retries, threads=2)
 
 
@@ -120,7 +120,7 @@ def test_replay_keeps_a_letter_the_replayed_message_caused_again(
     settings = _settings(Path(env["CARVE_CONFIG"]), env)
     broker, _ = broker_for(settings.project)
     store = dead_letter_stores([settings.project.module("notifications")],
-                               settings.project.database)["notifications"]
+                               settings.project.sessions)["notifications"]
     store.record(message_id="m" * 32, consumer=NOTIFY, event_type="order.confirmed",
                  payload={"message_id": "m" * 32, "order_id": 7}, headers={},
                  error="malformed message: payload is not a valid 'order.confirmed'", attempts=1)
