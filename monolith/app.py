@@ -13,6 +13,7 @@ from contracts.contract import Contract
 from migration import __version__
 from migration.runtime.delivery import RetryLoop
 from migration.runtime.errors import DatabaseUnreachable
+from migration.runtime.logs import RequestIdMiddleware
 from migration.runtime.metrics import install_metrics
 from migration.runtime.problems import install_problem_handlers, problem, problem_response
 from migration.runtime.server import router_for
@@ -44,6 +45,7 @@ def create_app(
     configure_tracing("monolith", settings.project.environ)
     instrument_app(app)
     install_metrics(app, "monolith")  # the same names as every extracted service's
+    app.add_middleware(RequestIdMiddleware)
     install_problem_handlers(app)
     for name in system.local:
         spec = settings.project.module(name)

@@ -10,6 +10,7 @@ import uvicorn
 
 from migration.cli.options import ConfigOption, JsonOption, PortOption
 from migration.cli.output import console, print_json
+from migration.cli.process_logs import announce, start_logs, uvicorn_logging
 from migration.extraction.extract import DEFAULT_OUT, Extraction, check, extract, service_folder
 from migration.extraction.running import load_service
 from migration.runtime.project import Project
@@ -74,9 +75,11 @@ def run_service(
     migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
 ) -> None:
     """Serve an extracted service: its contract, /healthz, /readyz and /metrics."""
+    start_logs()
     service = load_service(module, path or service_folder(Path(DEFAULT_OUT), module))
     check_can_listen(host, port)  # before migrating: a busy port is one line, not a log
     if migrate:
         service.migrate()
-        console.print(f"[green]migrated[/] {module}")
-    uvicorn.run(service.create_app(), host=host, port=port, log_level="info")
+        announce(f"[green]migrated[/] {module}")
+    uvicorn.run(service.create_app(), host=host, port=port, log_level="info",
+                **uvicorn_logging())

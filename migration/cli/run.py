@@ -9,7 +9,7 @@ import typer
 import uvicorn
 
 from migration.cli.options import ConfigOption, PortOption
-from migration.cli.output import console
+from migration.cli.process_logs import announce, start_logs, uvicorn_logging
 from migration.runtime.errors import ConfigError
 from migration.runtime.remote import binding_plan
 from migration.runtime.serving import check_can_listen
@@ -39,12 +39,13 @@ def run_monolith(
     migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
 ) -> None:
     """Serve the monolith: every local module's contract, /healthz, /readyz, /docs."""
+    start_logs()
     settings = Settings.from_env(config)
     plan = binding_plan(settings.project)  # refuses a plan the monolith cannot run
     check_can_listen(host, port)  # before migrating: a busy port is one line, not a log
     if migrate and plan.local:
         done = settings.project.upgrade(plan.local)  # a remote module's tables are not ours
-        console.print(f"[green]migrated[/] {', '.join(done)}")
+        announce(f"[green]migrated[/] {', '.join(done)}")
         settings.project.close()
     if config:
         # uvicorn builds the app in its own import (and, with --reload, its own process).
@@ -52,7 +53,7 @@ def run_monolith(
 
         os.environ["CARVE_CONFIG"] = str(config)
     uvicorn.run("monolith.app:create_app_from_env", factory=True, host=host, port=port,
-                reload=reload, log_level="info")
+                reload=reload, log_level="info", **uvicorn_logging())
 
 
 @app.command("gateway")
@@ -74,6 +75,7 @@ def run_gateway(
     from migration.gateway.server import serve
     from migration.gateway.settings import GatewaySettings, admin_token_from_env, parse_services
 
+    start_logs()
     settings = GatewaySettings(monolith_url=monolith, services=parse_services(service or []),
                                routes=routes, admin_token=admin_token_from_env(),
                                max_body_bytes=max_body_mb * 1024 * 1024)
@@ -108,13 +110,13 @@ def run_relay(
         relay, close = build_relay(project, broker, module, batch_size=batch), project.close
     if metrics_port:
         _serve_metrics(metrics_port, outboxes=relay.outboxes)
-    console.print(f"[green]relay[/] {', '.join(relay.outboxes)} → {broker_settings.safe_url} "
+    announce(f"[green]relay[/] {', '.join(relay.outboxes)} → {broker_settings.safe_url} "
                   f"(namespace {broker_settings.namespace})")
     try:
         relay.run(stop_on_signals())
     finally:
         close()
-    console.print(f"relay stopped: {relay.stats.rows} rows, {relay.stats.messages} messages")
+    announce(f"relay stopped: {relay.stats.rows} rows, {relay.stats.messages} messages")
 
 
 def _service_relay(path: Path, config: Path | None,
@@ -163,12 +165,12 @@ def run_worker(
         process = build_worker(Settings.from_env(config), module, root or DEFAULT_ROOT, threads)
     if metrics_port:
         _serve_metrics(metrics_port, dead_letters=process.worker.dead_letters)
-    console.print(f"[green]worker[/] {', '.join(sorted(process.worker.queues)) or 'no queues'}")
+    announce(f"[green]worker[/] {', '.join(sorted(process.worker.queues)) or 'no queues'}")
     try:
         process.worker.run(stop_on_signals())
     finally:
         process.close()
-    console.print("worker stopped")
+    announce("worker stopped")
 
 
 def _service_worker(path: Path, config: Path | None, threads: int) -> WorkerProcess:
@@ -193,4 +195,5 @@ def _serve_metrics(port: int, **stores: Any) -> None:
 def _quiet_logs() -> None:
     import logging
 
+    start_logs("WARNING")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")

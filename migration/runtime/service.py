@@ -27,6 +27,7 @@ from migration.runtime.dead_letters import DeadLetterStore
 from migration.runtime.delivery import Consumer
 from migration.runtime.discovery import Discovery
 from migration.runtime.errors import DatabaseUnreachable
+from migration.runtime.logs import RequestIdMiddleware
 from migration.runtime.metrics import install_metrics
 from migration.runtime.migrations import ModuleMigrations
 from migration.runtime.modules import ModuleContext, ModuleSpec
@@ -172,6 +173,7 @@ def create_service_app(runtime: ServiceRuntime) -> FastAPI:
     install_metrics(app, f"{spec.name}-service")
     configure_tracing(f"{spec.name}-service", runtime.settings.environ)
     instrument_app(app)
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 
