@@ -20,6 +20,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
+from tests.e2e.saga_support import assert_race_outcome, outcome, place_concurrently
 from tests.support.events import carve_background, queue_env, wait_for
 from tests.support.processes import ROOT, carve_process, free_port
 from tests.support.services import REDIS_URL, fresh_postgres_database
@@ -171,6 +172,51 @@ def test_the_service_reserves_from_the_queue_into_its_own_database_and_answers_b
         "inventory_tables": "SELECT count(*) FROM information_schema.tables "
                             "WHERE table_name LIKE 'inventory%'",
     }) == {"notifications": 1, "pending": 0, "inventory_tables": 0}
+
+
+def test_the_race_with_inventory_extracted_to_its_own_database(
+    tmp_path: Path, postgres_url: str, service_database: str,
+    redis_prefix: tuple[redis.Redis, str],
+) -> None:
+    orders, quantity, stock = 24, 2, 10  # demand 48 units, room for 5 orders
+    folder, plan = extract_inventory(tmp_path), write_queue_plan(tmp_path)
+    service_port, monolith_port = free_port(), free_port()
+    service, monolith = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{monolith_port}"
+    monolith_env = {**queue_env(plan, postgres_url, REDIS_URL, redis_prefix[1]),
+                    "CARVE_INVENTORY_BINDING": "remote", "CARVE_INVENTORY_URL": service}
+    service_env = {**{key: value for key, value in monolith_env.items()
+                      if key.startswith("CARVE_BROKER_")}, "DATABASE_URL": service_database}
+    with (
+        start_service(folder, service_port, service_database),
+        carve_background(["run", "worker", "--path", str(folder)], service_env,
+                         tmp_path / "service-worker.log") as service_worker,
+        carve_background(["run", "relay", "--path", str(folder)], service_env,
+                         tmp_path / "service-relay.log") as service_relay,
+        carve_process(["run", "monolith", "--port", str(monolith_port)], env=monolith_env,
+                      ready_url=f"{monolith}/readyz"),
+        carve_background(["run", "relay"], monolith_env, tmp_path / "relay.log") as relay,
+        carve_background(["run", "worker"], monolith_env, tmp_path / "worker.log") as worker,
+    ):
+        assert httpx.put(f"{service}/api/v1/inventory/stock/race-1",
+                         json={"quantity": stock}).status_code == 200
+        user = httpx.post(f"{monolith}/api/v1/users",
+                          json={"email": "race@example.com", "name": "R"}).json()
+        answers = place_concurrently(monolith, user["id"], "race-1", quantity, orders)
+        assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
+        placed = [a.json()["id"] for a in answers if a.status_code == 201]
+
+        def settled() -> bool:
+            result = outcome(postgres_url, service_database, "race-1")
+            return result.settled and len(result.statuses) == len(placed)
+
+        processes = (service_worker, service_relay, relay, worker)
+        assert wait_for(settled, timeout=60), "\n".join(p.output() for p in processes)
+    result = outcome(postgres_url, service_database, "race-1")
+    assert_race_outcome(result, placed, stock)
+    confirmed = sum(status == "confirmed" for status in result.statuses.values())
+    print(f"race with inventory extracted: {orders} orders, {orders - len(placed)} refused at "
+          f"placement, {confirmed} confirmed, {len(placed) - confirmed} rejected, "
+          f"{result.confirmed_units} of {stock} units confirmed and reserved")
 
 
 def _counts(url: str, queries: dict[str, str]) -> dict[str, int]:
