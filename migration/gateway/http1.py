@@ -29,6 +29,8 @@ from urllib.parse import unquote
 
 import httptools
 
+from migration.gateway.flow_control import WriteFlow
+
 log = logging.getLogger("carve.gateway")
 
 App = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]],
@@ -196,7 +198,7 @@ class Cycle:
         more = message.get("more_body", False)
         self._write(message.get("body", b""), more)
         if more:
-            await self._conn.drained()
+            await self._conn.flow.drained()
             if self.disconnected:
                 raise ClientDisconnected("the client closed the connection")
 
@@ -299,7 +301,7 @@ class HttpProtocol(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._expect_continue = False
         self._reading = True
-        self._writable: asyncio.Future[None] | None = None
+        self.flow = WriteFlow(loop)  # the client's side: a streamed answer waits on it
         self._closing = False
 
     # asyncio.Protocol
@@ -342,14 +344,13 @@ class HttpProtocol(asyncio.Protocol):
             if cycle is not None:
                 cycle.lose()
         self._pipeline.clear()
-        self._wake_writer()
+        self.flow.resume()
 
     def pause_writing(self) -> None:  # noqa: D102
-        if self._writable is None:
-            self._writable = self.loop.create_future()
+        self.flow.pause()
 
     def resume_writing(self) -> None:  # noqa: D102
-        self._wake_writer()
+        self.flow.resume()
 
     # httptools callbacks
     def on_message_begin(self) -> None:  # noqa: D102
@@ -494,16 +495,6 @@ class HttpProtocol(asyncio.Protocol):
         if not self._reading and not self._pipeline and not self.transport.is_closing():
             self._reading = True
             self.transport.resume_reading()
-
-    async def drained(self) -> None:
-        """Wait while the client's socket buffer is full."""
-        if self._writable is not None:
-            await self._writable
-
-    def _wake_writer(self) -> None:
-        writable, self._writable = self._writable, None
-        if writable is not None and not writable.done():
-            writable.set_result(None)
 
     def _stop_reading(self) -> None:
         self._stopped_reading = True

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from migration.gateway.flow_control import WriteFlow
 from migration.runtime.breaker import BreakerPolicy, CircuitBreaker
 from migration.runtime.errors import ConfigError
 
@@ -70,10 +71,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.reused = False
         self._parser = httptools.HttpResponseParser(self)
-        self._writable: asyncio.Future[None] | None = None  # set while writing is paused
         self.deadline = 0.0  # for the response head, while its pool has it armed
         self.idle = False  # in its pool, between exchanges
         self._loop = asyncio.get_running_loop()
+        self._flow = WriteFlow(self._loop)
         self.reset()
 
     def reset(self) -> None:
@@ -119,13 +120,10 @@ class UpstreamConnection(asyncio.Protocol):
             self.listener.progress(self)
 
     def pause_writing(self) -> None:  # noqa: D102
-        if self._writable is None:
-            self._writable = self._loop.create_future()
+        self._flow.pause()
 
     def resume_writing(self) -> None:  # noqa: D102
-        writable, self._writable = self._writable, None
-        if writable is not None and not writable.done():
-            writable.set_result(None)
+        self._flow.resume()
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
@@ -173,10 +171,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     async def drained(self) -> None:
         """Wait while the upstream's socket buffer is full."""
-        if self._writable is not None:
-            await self._writable
-            if self.error:
-                raise self.error
+        if await self._flow.drained() and self.error:
+            raise self.error
 
     async def write(self, data: bytes) -> None:
         """Send bytes, waiting while the upstream's socket buffer is full."""
