@@ -1,69 +1,16 @@
-"""Two real PostgreSQL databases per test, a plan on the first, every module migrated."""
+"""Each step-2 test gets two real PostgreSQL databases and a plan on the first."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from migration.runtime.project import Project
-from tests.support.processes import ROOT
-from tests.support.services import fresh_postgres_database
-
-
-@dataclass
-class Split:
-    """A test's plan: the module's databases before (source) and after (target) the split."""
-
-    plan: Path
-    source: str
-    target: str
-
-    def project(self) -> Project:
-        return Project.load(self.plan, environ={})
-
-    def scalar(self, url: str, sql: str) -> object:
-        engine = create_engine(url)
-        try:
-            with engine.connect() as connection:
-                return connection.execute(text(sql)).scalar()
-        finally:
-            engine.dispose()
-
-    def execute(self, url: str, sql: str) -> None:
-        engine = create_engine(url)
-        try:
-            with engine.begin() as connection:
-                connection.execute(text(sql))
-        finally:
-            engine.dispose()
-
-
-def write_plan(folder: Path, database_url: str) -> Path:
-    plan = folder / "carve.toml"
-    plan.write_text(
-        "# a test's plan: the split switches [modules.inventory] database\n"
-        f'[project]\nmodules = "monolith.modules"\nsource = "{ROOT}"\n\n'
-        f'[database]\nurl = "{database_url}"\n\n'
-        '[modules.inventory]\nbinding = "local"   # stays local\n',
-        encoding="utf-8")
-    return plan
+from tests.support.datasplit import Split, split_databases
 
 
 @pytest.fixture
 def split(tmp_path: Path) -> Iterator[Split]:
-    with fresh_postgres_database() as source, fresh_postgres_database() as target:
-        plan = write_plan(tmp_path, source)
-        with Project.load(plan, environ={}) as project:
-            project.upgrade()
-        yield Split(plan, source, target)
-
-
-def stock_rows(split: Split, count: int) -> None:
-    """``count`` SKUs in the source's inventory, written straight in SQL."""
-    split.execute(split.source,
-                  "INSERT INTO inventory_stock (sku, on_hand, reserved, updated_at) "
-                  f"SELECT 'SKU-' || g, g, 0, now() FROM generate_series(1, {count}) g")
+    with split_databases(tmp_path) as databases:
+        yield databases

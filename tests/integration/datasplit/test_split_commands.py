@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from migration.datasplit.journal import Journals
 from migration.runtime.project import Project
-from tests.integration.datasplit.conftest import Split, stock_rows, write_plan
+from tests.support.datasplit import Split, stock_rows, write_plan
 from tests.support.processes import ROOT
 
 

@@ -15,7 +15,7 @@ from migration.runtime.config import load_config
 from migration.runtime.routing import ModuleMoving
 from migration.runtime.settings import Settings
 from monolith.bootstrap import System, bootstrap
-from tests.integration.datasplit.conftest import Split, stock_rows
+from tests.support.datasplit import Split, stock_rows
 
 
 class QuietReport:
