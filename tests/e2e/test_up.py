@@ -65,13 +65,18 @@ def service_database() -> Iterator[str]:
         yield url
 
 
-def write_plan(folder: Path, database: str, service_database: str, service_port: int) -> Path:
-    """Inventory remote on its own database; every event the modules publish on the queue."""
+def write_plan(folder: Path, database: str, service_database: str, service_port: int,
+               gateway_port: int) -> Path:
+    """Inventory remote on its own database; every event the modules publish on the queue;
+    a gateway sending inventory's route to the service."""
     events = sorted({event.type for spec in discover_modules("monolith.modules").values()
                      for event in spec.publishes})
+    (folder / "routes.json").write_text(json.dumps({"routes": [
+        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}]}))
     plan = folder / "carve.toml"
     plan.write_text(
         f'[project]\nsource = "{ROOT.as_posix()}"\n\n[database]\nurl = "{database}"\n\n'
+        f'[gateway]\nroutes = "routes.json"\nport = {gateway_port}\n\n'
         f'[modules.inventory]\nbinding = "remote"\nurl = "http://127.0.0.1:{service_port}"\n'
         f'database = "{service_database}"\n\n'
         + "".join(f'[events."{event}"]\ntransport = "queue"\n\n' for event in events),
@@ -97,36 +102,38 @@ def test_carve_up_serves_the_tour_and_restarts_a_killed_worker(
     tmp_path: Path, postgres_url: str, service_database: str,
     redis_prefix: tuple[redis.Redis, str],
 ) -> None:
-    port, service_port = free_port(), free_port()
-    plan = write_plan(tmp_path, postgres_url, service_database, service_port)
-    monolith = f"http://127.0.0.1:{port}"
+    port, service_port, gateway_port = free_port(), free_port(), free_port()
+    plan = write_plan(tmp_path, postgres_url, service_database, service_port, gateway_port)
+    front = f"http://127.0.0.1:{gateway_port}"  # the tour goes through the gateway
     extract_inventory(tmp_path / "extracted")
     publishes = "def relay(" in (tmp_path / "extracted/inventory-service/src/inventory_service"
                                  "/app.py").read_text()
     up = UpProcess(["--config", str(plan), "--port", str(port)], up_env(redis_prefix[1]))
     try:
         names = {"monolith", "inventory-service", "inventory-worker", "relay", "worker",
-                 *(["inventory-relay"] if publishes else [])}
+                 "gateway", *(["inventory-relay"] if publishes else [])}
         assert wait_for(lambda: {e["process"] for e in up.of("started")} == names
-                        and up.ready("monolith") and up.ready("inventory-service"),
+                        and all(up.ready(n) for n in ("monolith", "inventory-service",
+                                                      "gateway")),
                         timeout=90), up.output()
-        user, placed = _tour(monolith, up)
+        user, placed = _tour(front, up)
 
         worker_pid = up.of("started", "inventory-worker")[-1]["pid"]
         os.kill(worker_pid, signal.SIGKILL)
-        more = [_order(monolith, user, 1) for _ in range(3)]
+        more = [_order(front, user, 1) for _ in range(3)]
         assert [r.status_code for r in more] == [201, 201, 201]
         assert wait_for(lambda: len(up.of("started", "inventory-worker")) == 2, 30), up.output()
         assert up.of("exited", "inventory-worker")[0]["restarts"] == 1
-        assert wait_for(lambda: _stock(monolith)["reserved"] == 5
-                        and len(_notes(monolith, user)) == 4, timeout=60), up.output()
+        assert wait_for(lambda: _stock(front)["reserved"] == 5
+                        and len(_notes(front, user)) == 4, timeout=60), up.output()
     finally:
         up.process.send_signal(signal.SIGINT)
         code = up.process.wait(timeout=60)
     assert code == 0, up.output()
     stopped = [e["process"] for e in up.of("stopped")]
     assert set(stopped) == names
-    assert stopped.index("inventory-worker") < stopped.index("inventory-service")
+    assert stopped.index("gateway") < stopped.index("inventory-worker") < stopped.index(
+        "inventory-service")
     assert stopped.index("worker") < stopped.index("monolith")
     assert _counts(service_database) == {"reservations": 4, "applied": 4, "dead": 0}
     assert placed.status_code == 201
@@ -139,6 +146,7 @@ def _tour(monolith: str, up: UpProcess) -> tuple[str, httpx.Response]:
     assert user.status_code == 201, user.text
     stock = httpx.put(f"{monolith}/api/v1/inventory/stock/MUG", json={"quantity": 9}, timeout=15)
     assert stock.status_code == 200, stock.text
+    assert stock.headers["x-carve-upstream"] == "inventory"  # the route sends it to the service
     availability = httpx.get(f"{monolith}/api/v1/inventory/availability/MUG",
                              params={"quantity": 2}, timeout=15).json()
     assert availability == {"sku": "MUG", "requested": 2, "available": 9, "in_stock": True}
