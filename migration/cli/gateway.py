@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +10,18 @@ from rich.table import Table
 
 from migration.cli.options import JsonOption
 from migration.cli.output import console, print_json, whole
-from migration.gateway.admin_views import RouteView
+from migration.gateway.admin_views import RouteView, utc_time
 from migration.gateway.client import AdminClient
 from migration.gateway.exporting import export_configuration
 from migration.gateway.route_changes import RouteChange
-from migration.gateway.routes import FallbackOptions, Route, RouteMode, ShadowOptions, StickyKey
+from migration.gateway.routes import (
+    FallbackOptions,
+    Route,
+    RouteMode,
+    ShadowOptions,
+    StickyKey,
+    normalized_path,
+)
 from migration.gateway.settings import parse_services
 from migration.gateway.store.base import AuditEntry
 from migration.runtime.errors import ConfigError
@@ -108,7 +114,7 @@ def diffs(
     json: JsonOption = False,
 ) -> None:
     """Shadow comparison of a route: diff rate and the latest differing requests."""
-    prefix = _normalized(prefix)  # as the gateway keys it: /a/b/ is /a/b
+    prefix = normalized_path(prefix)  # as the gateway keys it: /a/b/ is /a/b
     report = AdminClient().diffs(prefix).get(prefix)
     if json:
         print_json(report.model_dump(mode="json") if report else {})
@@ -121,7 +127,7 @@ def diffs(
                   f"dropped {report.dropped}")
     table = Table("when", "request", "monolith", "service", "differences")
     for sample in report.samples or []:
-        table.add_row(_when(sample.at), f"{sample.method} {sample.path}",
+        table.add_row(utc_time(sample.at), f"{sample.method} {sample.path}",
                       str(sample.monolith_status), str(sample.service_status or "failed"),
                       ", ".join(sample.differences))
     console.print(table)
@@ -134,14 +140,14 @@ def audit(
     json: JsonOption = False,
 ) -> None:
     """Every change of the routes: when, old, new, why, and whether automatic."""
-    entries = AdminClient().audit(prefix and _normalized(prefix), limit)
+    entries = AdminClient().audit(prefix and normalized_path(prefix), limit)
     if json:
         print_json([entry.model_dump(mode="json") for entry in entries])
         return
     table = Table("when", whole("prefix", [entry.prefix for entry in entries]),
                   "old", "new", "reason", "by")
     for entry in entries:
-        table.add_row(_when(entry.at), entry.prefix, _mode(entry.old), _mode(entry.new),
+        table.add_row(utc_time(entry.at), entry.prefix, _mode(entry.old), _mode(entry.new),
                       _reason(entry), "gateway" if entry.automatic else "person")
     console.print(table)
 
@@ -172,14 +178,6 @@ def _mode(route: Route | None) -> str:
     return route.mode.value + (f" → {route.service}" if towards else "")
 
 
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _normalized(prefix: str) -> str:
-    return "/" + "/".join(s for s in prefix.split("/") if s)
-
-
 export_app = typer.Typer(help="The gateway's route table as NGINX, Envoy or Kubernetes "
                               "Gateway API configuration.", no_args_is_help=True)
 RoutesOption = Annotated[str, typer.Option(envvar="CARVE_ROUTES",
@@ -194,31 +192,29 @@ OutputOption = Annotated[Path | None, typer.Option("--output", "-o",
                                                    help="Write to this file, not stdout.")]
 
 
-@export_app.command("nginx")
-def export_nginx(routes: RoutesOption = "routes.json",
-                 monolith: MonolithOption = "http://127.0.0.1:8000",
-                 service: ServiceOption = None, listen: ListenOption = 8080,
-                 output: OutputOption = None) -> None:
-    """NGINX http-context config: split_clients canaries, mirror shadows, monolith backup."""
-    _export("nginx", routes, monolith, service, listen, output)
+EXPORTS = {
+    "nginx": "NGINX http-context config: split_clients canaries, mirror shadows, monolith "
+             "backup.",
+    "envoy": "Envoy bootstrap: weighted clusters, request mirrors, outlier detection.",
+    "httproute": "Kubernetes Gateway API HTTPRoute: backend weights and RequestMirror filters.",
+}
 
 
-@export_app.command("envoy")
-def export_envoy(routes: RoutesOption = "routes.json",
-                 monolith: MonolithOption = "http://127.0.0.1:8000",
-                 service: ServiceOption = None, listen: ListenOption = 8080,
-                 output: OutputOption = None) -> None:
-    """Envoy bootstrap: weighted clusters, request mirrors, outlier detection."""
-    _export("envoy", routes, monolith, service, listen, output)
+def _export_command(target: str):
+    """``carve export TARGET``: every target takes the same options."""
+
+    def export(routes: RoutesOption = "routes.json",
+               monolith: MonolithOption = "http://127.0.0.1:8000",
+               service: ServiceOption = None, listen: ListenOption = 8080,
+               output: OutputOption = None) -> None:
+        _export(target, routes, monolith, service, listen, output)
+
+    export.__doc__ = EXPORTS[target]
+    return export
 
 
-@export_app.command("httproute")
-def export_httproute(routes: RoutesOption = "routes.json",
-                     monolith: MonolithOption = "http://127.0.0.1:8000",
-                     service: ServiceOption = None, listen: ListenOption = 8080,
-                     output: OutputOption = None) -> None:
-    """Kubernetes Gateway API HTTPRoute: backend weights and RequestMirror filters."""
-    _export("httproute", routes, monolith, service, listen, output)
+for _target in EXPORTS:
+    export_app.command(_target)(_export_command(_target))
 
 
 def _export(target: str, routes: str, monolith: str, service: list[str] | None, listen: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -36,3 +37,10 @@ class RouteListing(BaseModel):
     def as_json(self) -> dict[str, Any]:
         """The listing as ``GET /_carve/routes`` answers it."""
         return {"version": self.version, "routes": [r.as_json() for r in self.routes]}
+
+
+def utc_time(at: float, *, seconds: bool = True) -> str:
+    """An ``at`` of the admin API (an audit entry's, a diff sample's) in UTC, for people."""
+    moment = datetime.fromtimestamp(at, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if seconds else moment.strftime(
+        "%Y-%m-%d %H:%M UTC")

@@ -24,6 +24,11 @@ class RouteMode(StrEnum):
 MODES_NEEDING_SERVICE = frozenset({RouteMode.SHADOW, RouteMode.CANARY, RouteMode.SERVICE})
 
 
+def normalized_path(path: str) -> str:
+    """``path`` without empty segments: ``//api//v1/`` is ``/api/v1``, as NGINX merges it."""
+    return "/" + "/".join(s for s in path.split("/") if s)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,13 +92,12 @@ class Route(_Strict):
     def _normalized_prefix(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError("a route prefix starts with '/'")
-        segments = [s for s in value.split("/") if s]
-        if any(s in (".", "..") for s in segments) or "%" in value:
+        if any(s in (".", "..") for s in value.split("/")) or "%" in value:
             raise ValueError("a route prefix has no dot segments or percent-encoding")
         if not _PREFIX_CHARACTERS.issuperset(value):
             # Kept to what every export can write without quoting: NGINX, Envoy, YAML.
             raise ValueError("a route prefix holds letters, digits, '/' and - . _ ~ : @ + , =")
-        return "/" + "/".join(segments)
+        return normalized_path(value)
 
     @model_validator(mode="after")
     def _service_when_needed(self) -> Route:
@@ -141,8 +145,8 @@ class RouteTable:
         routes = self._by_prefix
         if not routes:
             return None
-        if "//" in path:  # matched as normalized: //api//v1 is /api/v1, as NGINX merges it
-            path = "/" + "/".join(s for s in path.split("/") if s)
+        if "//" in path:  # matched as normalized: //api//v1 is /api/v1
+            path = normalized_path(path)
         candidate = path.rstrip("/") or "/"
         while True:
             route = routes.get(candidate)

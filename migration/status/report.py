@@ -10,7 +10,6 @@ gateway. Nothing here writes anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from migration.analysis.report import Analysis
 from migration.datasplit.journal import Journal, Journals, Phase
 from migration.extraction.extract import ExtractionRefused, check, service_folder
-from migration.gateway.admin_views import RouteView
+from migration.gateway.admin_views import RouteView, utc_time
 from migration.gateway.client import AdminClient
 from migration.gateway.routes import RouteMode, RouteTable
 from migration.gateway.store.base import AuditEntry
@@ -307,5 +306,5 @@ def _same_database(first: str, second: str) -> bool:
     return one == other
 
 
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _when(at: float) -> str:
+    return utc_time(at, seconds=False)
