@@ -10,7 +10,7 @@ cannot write where nobody reads any more.
 
 On PostgreSQL the trigger also takes a shared advisory lock for the module;
 the cut-over's freeze takes it exclusively, so it waits for the writes in
-flight and holds new ones until it has switched (ADR 0009).
+flight and holds new ones until it has switched (ADR 0012).
 """
 
 from __future__ import annotations
