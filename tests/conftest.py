@@ -11,6 +11,7 @@ import redis
 from migration.runtime.modules import discover_modules
 from migration.runtime.table_guard import TableGuard, table_owners
 from tests.support.services import fresh_postgres_database, fresh_redis_prefix
+from tests.support.shops import Shop, build_shop
 
 
 @pytest.fixture
@@ -31,6 +32,20 @@ def redis_prefix() -> Iterator[tuple[redis.Redis, str]]:
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLite database file of this test's own."""
     return f"sqlite:///{tmp_path / 'carve.db'}"
+
+
+@pytest.fixture(scope="session")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Shop:
+    """``shop(variant)``: the folder of a sample shop (tests/support/shops.py), built once
+    per session; tests that change a shop build their own with ``build_shop``."""
+    folder, built = tmp_path_factory.mktemp("shops"), {}
+
+    def variant(name: str) -> Path:
+        if name not in built:
+            built[name] = build_shop(name, folder)
+        return built[name]
+
+    return variant
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.shops import Shop, build_shop
+
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 BIN = Path(sys.executable).parent
 
@@ -17,34 +19,36 @@ def carve(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedPro
                           cwd=cwd, timeout=120)
 
 
-def test_exit_codes_clean_violations_and_usage_errors(tmp_path: Path) -> None:
-    assert carve("lint", FIXTURES / "clean").returncode == 0
-    assert carve("lint", FIXTURES / "raw_sql").returncode == 1
+def test_exit_codes_clean_violations_and_usage_errors(tmp_path: Path, shop: Shop) -> None:
+    assert carve("lint", shop("clean")).returncode == 0
+    assert carve("lint", shop("raw_sql")).returncode == 1
     missing = carve("lint", tmp_path)
     assert missing.returncode == 2
     assert "modules package" in missing.stderr and "Traceback" not in missing.stderr
-    assert carve("lint", "--format", "xml", FIXTURES / "clean").returncode == 2
+    assert carve("lint", "--format", "xml", shop("clean")).returncode == 2
 
 
-def test_json_output_is_one_document(tmp_path: Path) -> None:
-    result = carve("lint", "--format", "json", FIXTURES / "unknown_event")
+def test_json_output_is_one_document(shop: Shop) -> None:
+    result = carve("lint", "--format", "json", shop("unknown_event"))
     document = json.loads(result.stdout)
     assert document["violations"][0]["rule"] == "events.unknown"
     assert result.returncode == 1
 
 
-def test_exported_importlinter_contracts_give_the_same_verdict(tmp_path: Path) -> None:
+def test_exported_importlinter_contracts_give_the_same_verdict(
+    tmp_path: Path, shop: Shop
+) -> None:
     for codebase, verdict in (("clean", 0), ("direct_import", 1), ("indirect_import", 1)):
         config = tmp_path / f"{codebase}.ini"
-        assert carve("lint", FIXTURES / codebase, "--export-importlinter", config).returncode == 0
+        assert carve("lint", shop(codebase), "--export-importlinter", config).returncode == 0
         raw = subprocess.run([BIN / "lint-imports", "--no-cache", str(config)],
-                             capture_output=True, text=True, cwd=FIXTURES / codebase, timeout=120)
+                             capture_output=True, text=True, cwd=shop(codebase), timeout=120)
         assert raw.returncode == verdict, raw.stdout + raw.stderr
-        assert carve("lint", FIXTURES / codebase).returncode == verdict
+        assert carve("lint", shop(codebase)).returncode == verdict
 
 
 def test_init_writes_a_config_that_lint_accepts_and_refuses_to_overwrite(tmp_path: Path) -> None:
-    codebase = Path(shutil.copytree(FIXTURES / "foreign_key", tmp_path / "shop"))
+    codebase = build_shop("foreign_key", tmp_path)
     (codebase / "carve.toml").unlink()
     created = carve("init", codebase)
     assert created.returncode == 0, created.stderr

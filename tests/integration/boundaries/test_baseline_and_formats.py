@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,14 +9,13 @@ import pytest
 from migration.boundaries.formats import SCHEMA, report_github, report_json
 from migration.boundaries.lint import run_lint
 from migration.runtime.errors import ConfigError
-
-FIXTURES = Path(__file__).parents[2] / "fixtures"
+from tests.support.shops import Shop, build_shop
 
 
 @pytest.fixture
 def raw_sql(tmp_path: Path) -> Path:
-    """A copy of the raw-SQL codebase this test may edit."""
-    return Path(shutil.copytree(FIXTURES / "raw_sql", tmp_path / "raw_sql"))
+    """A raw-SQL shop of this test's own, which it may edit."""
+    return build_shop("raw_sql", tmp_path)
 
 
 def test_a_baselined_violation_passes_and_a_new_one_fails(raw_sql: Path) -> None:
@@ -78,8 +76,8 @@ def test_a_baseline_entry_without_a_reason_is_a_configuration_error(raw_sql: Pat
         run_lint(raw_sql)
 
 
-def test_the_json_document_follows_the_documented_schema() -> None:
-    document = report_json(run_lint(FIXTURES / "foreign_key"))
+def test_the_json_document_follows_the_documented_schema(shop: Shop) -> None:
+    document = report_json(run_lint(shop("foreign_key")))
     assert document["schema"] == SCHEMA
     assert set(document) == {"schema", "root", "modules", "passed", "exit_code", "counts",
                              "violations", "baselined", "stale"}
@@ -92,8 +90,8 @@ def test_the_json_document_follows_the_documented_schema() -> None:
     assert isinstance(violation["line"], int) and isinstance(violation["chain"], list)
 
 
-def test_github_annotations_point_at_the_file_and_line() -> None:
-    [annotation] = report_github(run_lint(FIXTURES / "direct_import"))
+def test_github_annotations_point_at_the_file_and_line(shop: Shop) -> None:
+    [annotation] = report_github(run_lint(shop("direct_import")))
     assert annotation.startswith(
         "::error file=shop_direct_import/modules/orders/service.py,line=5,"
         "title=imports.independent::orders imports"
@@ -101,7 +99,7 @@ def test_github_annotations_point_at_the_file_and_line() -> None:
 
 
 def test_event_fields_must_be_plain_data(tmp_path: Path) -> None:
-    codebase = Path(shutil.copytree(FIXTURES / "clean", tmp_path / "clean"))
+    codebase = build_shop("clean", tmp_path)
     contracts = codebase / "shop_clean/contracts/__init__.py"
     contracts.write_text(contracts.read_text() + "    customer: Customer\n    note: str | None\n")
     [found] = run_lint(codebase).violations
