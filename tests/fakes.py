@@ -1,14 +1,20 @@
-"""Fakes that really behave: in-memory contracts and recording adapters."""
+"""Fakes that really behave: in-memory contracts and recording adapters.
+
+The contracts' own fakes are in tests/contract/fakes.py, which carve extract copies next
+to an extracted service's tests (so it imports only the contracts); they are re-exported
+here with the others.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from contracts.inventory import Availability
 from tests.contract.fakes import FakeInventory as ContractFakeInventory
 from tests.contract.fakes import FakeUsers
 
-__all__ = ["FakeInventory", "FakeUsers", "RecordingSender"]
+__all__ = ["FakeInventory", "FakeUsers", "RecordingSender", "RecordingTraces"]
 
 
 class FakeInventory(ContractFakeInventory):
@@ -37,3 +43,15 @@ class RecordingSender:
         if self.attempts <= self.failures:
             raise ConnectionError(f"mail server down (attempt {self.attempts})")
         self.sent.append((recipient, subject))
+
+
+class RecordingTraces:
+    """ASGI middleware that keeps the traceparent of every request it sees."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.seen = app, []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.seen.append(dict(scope["headers"]).get(b"traceparent", b"").decode())
+        await self.app(scope, receive, send)

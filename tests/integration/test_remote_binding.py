@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +15,7 @@ from migration.runtime.serving import ServerThread
 from migration.runtime.settings import Settings
 from migration.runtime.tracing import parse_traceparent
 from monolith.app import create_app
+from tests.fakes import RecordingTraces
 from tests.support.processes import ROOT, carve_process
 
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -28,18 +28,6 @@ def write_plan(folder: Path, transport: str) -> Path:
         f'[project]\nsource = "{ROOT.as_posix()}"\n\n'
         f'[events."order.created"]\ntransport = "{transport}"\n', encoding="utf-8")
     return path
-
-
-class RecordingTraces:
-    """ASGI middleware that keeps the traceparent of every request it sees."""
-
-    def __init__(self, app: Any) -> None:
-        self.app, self.seen = app, []
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.seen.append(dict(scope["headers"]).get(b"traceparent", b"").decode())
-        await self.app(scope, receive, send)
 
 
 @pytest.fixture
