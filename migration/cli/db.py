@@ -119,8 +119,14 @@ def split(
             assert to is not None
             journal = start_split(project, module, to, batch=batch, force=force,
                                   lint=lambda name: violations_of(project, name))
-        with SplitProgress(as_json) as report:
-            journal = run_split(project, journal, report)
+        try:
+            with SplitProgress(as_json) as report:
+                journal = run_split(project, journal, report)
+        except KeyboardInterrupt:
+            # Every committed chunk stays; the one under way was rolled back.
+            console.print(f"[yellow]stopped[/] with {journal.rows_copied} rows copied; continue "
+                          f"with carve db split {journal.module} --resume")
+            raise typer.Exit(130) from None
     if not as_json:
         console.print(f"[green]✓[/] {journal.module}: {journal.rows_copied} rows copied to "
                       f"{safe_url(journal.target)}, {journal.lag} changes to replay; next: "

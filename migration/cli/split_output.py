@@ -10,11 +10,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from migration.boundaries.lint import find_violations
 from migration.cli.output import console, print_json, whole
@@ -31,6 +33,14 @@ def violations_of(project: Project, module: str) -> list[str]:
             for v in find_violations(root).violations if v.module == module]
 
 
+class RowsPerSecond(ProgressColumn):
+    """The copy's speed in rows per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} rows/s", style="progress.data.speed")
+
+
 class SplitProgress:
     """A progress bar (rows, rows/s, ETA) on a terminal; one JSON line per phase with --json."""
 
@@ -42,7 +52,7 @@ class SplitProgress:
     def __enter__(self) -> SplitProgress:
         if not self._json and console.is_terminal:
             self._bar = Progress(TextColumn("copying"), BarColumn(), MofNCompleteColumn(),
-                                 TransferSpeedColumn(), TimeRemainingColumn(), console=console)
+                                 RowsPerSecond(), TimeRemainingColumn(), console=console)
             self._bar.start()
             self._task = self._bar.add_task("rows", total=None)
         return self
@@ -59,8 +69,9 @@ class SplitProgress:
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
         elif self._bar is None:
-            console.print(f"{journal.module}: {journal.phase.value} "
-                          f"({journal.rows_copied}/{journal.rows_total} rows)")
+            done = journal.rows_total
+            rows = f" ({journal.rows_copied}/{done} rows)" if done else ""
+            console.print(f"{journal.module}: {journal.phase.value}{rows}")
 
     def rows(self, copied: int, total: int) -> None:
         if self._bar is not None:
