@@ -10,9 +10,10 @@ from rich.table import Table
 
 from migration.cli.options import JsonOption
 from migration.cli.output import console, print_json, whole
+from migration.gateway.admin_client import AdminClient
 from migration.gateway.admin_views import RouteView, utc_time
-from migration.gateway.client import AdminClient
 from migration.gateway.exporting import export_configuration
+from migration.gateway.gateway_settings import parse_services
 from migration.gateway.route_changes import RouteChange
 from migration.gateway.routes import (
     FallbackOptions,
@@ -22,7 +23,6 @@ from migration.gateway.routes import (
     StickyKey,
     normalized_path,
 )
-from migration.gateway.settings import parse_services
 from migration.gateway.store.base import AuditEntry
 from migration.runtime.errors import ConfigError
 

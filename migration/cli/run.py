@@ -72,8 +72,12 @@ def run_gateway(
                                              help="Largest request body (413 above).")] = 256,
 ) -> None:
     """Serve the strangler-fig gateway in front of the monolith and the services."""
-    from migration.gateway.server import serve
-    from migration.gateway.settings import GatewaySettings, admin_token_from_env, parse_services
+    from migration.gateway.gateway_settings import (
+        GatewaySettings,
+        admin_token_from_env,
+        parse_services,
+    )
+    from migration.gateway.process import serve
 
     start_logs()
     settings = GatewaySettings(monolith_url=monolith, services=parse_services(service or []),

@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from migration.gateway.routes import Route
-from migration.gateway.shadow import ShadowReport
-from migration.gateway.slo import WindowFigures
+from migration.gateway.shadow_diff import ShadowReport
+from migration.gateway.slo_window import WindowFigures
 
 
 class RouteView(Route):

@@ -5,20 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from migration.gateway.admin import AdminContext, build_admin
+from migration.gateway.admin_api import AdminContext, build_admin
 from migration.gateway.background import BackgroundTasks
 from migration.gateway.current_table import CurrentTable
 from migration.gateway.direct import DirectPath
 from migration.gateway.failover import Failover
-from migration.gateway.metrics import GatewayMetrics
-from migration.gateway.mirroring import ShadowMode
+from migration.gateway.gateway_settings import GatewaySettings
 from migration.gateway.proxy import Gateway
-from migration.gateway.rollback import SloGuard
 from migration.gateway.route_changes import RouteChanges
-from migration.gateway.settings import GatewaySettings
-from migration.gateway.shadow import ShadowRecorder
-from migration.gateway.slo import SloTracker
+from migration.gateway.shadow_diff import ShadowRecorder
+from migration.gateway.shadow_mode import ShadowMode
+from migration.gateway.slo_guard import SloGuard
+from migration.gateway.slo_window import SloTracker
 from migration.gateway.store import ToggleStore
+from migration.gateway.traffic_metrics import GatewayMetrics
 from migration.gateway.upstream import UpstreamPool
 from migration.runtime.breaker import CircuitBreaker
 

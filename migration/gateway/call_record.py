@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from migration.gateway.slo import SloWindow
+from migration.gateway.slo_window import SloWindow
 from migration.gateway.upstream import UpstreamPool
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from migration.gateway.gateway_settings import MONOLITH
 from migration.gateway.routes import MODES_NEEDING_SERVICE, RouteTable
-from migration.gateway.settings import MONOLITH
 
 log = logging.getLogger("carve.gateway")
 

@@ -26,12 +26,12 @@ from migration.gateway.dispatch import Destination, destination
 from migration.gateway.exchange import relay
 from migration.gateway.failover import Failover
 from migration.gateway.forwarding import Inbound, request_head, response_headers, target
+from migration.gateway.gateway_settings import MONOLITH
 from migration.gateway.http1 import App, Cycle
-from migration.gateway.metrics import UNROUTED, GatewayMetrics
 from migration.gateway.paths import is_admin, refusal_reason
-from migration.gateway.problems import send_problem
+from migration.gateway.problem_replies import send_problem
 from migration.gateway.routes import Route
-from migration.gateway.settings import MONOLITH
+from migration.gateway.traffic_metrics import UNROUTED, GatewayMetrics
 from migration.gateway.upstream import (
     UpstreamConnectError,
     UpstreamConnection,

@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 
 from migration.gateway.body import RequestBody
 from migration.gateway.forwarding import Inbound, request_head, response_headers, target
-from migration.gateway.problems import Send, send_problem
+from migration.gateway.problem_replies import Send, send_problem
 from migration.gateway.upstream import (
     UpstreamConnectError,
     UpstreamConnection,

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from migration.gateway.exports import ExportInput, Upstream, exporters
+from migration.gateway.gateway_settings import MONOLITH
 from migration.gateway.routes import RouteTable
-from migration.gateway.settings import MONOLITH
 from migration.gateway.store import REDIS_SCHEMES, read_once
 from migration.runtime.errors import ConfigError
 

@@ -8,10 +8,10 @@ from migration.gateway.body import RequestBody
 from migration.gateway.call_record import CallRecord
 from migration.gateway.exchange import discard, exchange, forward, relay
 from migration.gateway.forwarding import Inbound, response_headers, target
-from migration.gateway.problems import Send, send_problem
+from migration.gateway.gateway_settings import MONOLITH
+from migration.gateway.problem_replies import Send, send_problem
 from migration.gateway.routes import Route
-from migration.gateway.settings import MONOLITH
-from migration.gateway.slo import SloWindow
+from migration.gateway.slo_window import SloWindow
 from migration.gateway.upstream import UpstreamError, UpstreamPool
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})

@@ -14,15 +14,15 @@ from migration.gateway.dispatch import Destination, destination
 from migration.gateway.exchange import forward
 from migration.gateway.failover import Failover
 from migration.gateway.forwarding import Inbound
+from migration.gateway.gateway_settings import GATEWAY, MONOLITH, GatewaySettings
 from migration.gateway.http1 import App, Direct
-from migration.gateway.metrics import UNROUTED, GatewayMetrics
-from migration.gateway.mirroring import ShadowMode
 from migration.gateway.paths import is_admin, refusal_reason
-from migration.gateway.problems import Send, send_problem
-from migration.gateway.rollback import SloGuard
+from migration.gateway.problem_replies import Send, send_problem
 from migration.gateway.routes import Route, RouteTable
-from migration.gateway.settings import GATEWAY, MONOLITH, GatewaySettings
+from migration.gateway.shadow_mode import ShadowMode
+from migration.gateway.slo_guard import SloGuard
 from migration.gateway.store import ToggleStore
+from migration.gateway.traffic_metrics import UNROUTED, GatewayMetrics
 from migration.gateway.upstream import UpstreamPool
 from migration.runtime.errors import ConfigError
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from migration.gateway.current_table import CurrentTable
+from migration.gateway.gateway_settings import MONOLITH
 from migration.gateway.routes import (
     FallbackOptions,
     Route,
@@ -22,8 +23,7 @@ from migration.gateway.routes import (
     Slo,
     StickyKey,
 )
-from migration.gateway.settings import MONOLITH
-from migration.gateway.slo import SloTracker
+from migration.gateway.slo_window import SloTracker
 from migration.gateway.store.base import AuditEntry, Mutation, RouteStoreError, ToggleStore
 from migration.runtime.errors import CarveError
 

@@ -35,7 +35,7 @@ def check_can_listen(host: str, port: int) -> None:
         for family, kind, proto, _, address in socket.getaddrinfo(
                 host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
             _bind_once(family, kind, proto, address)
-    except OSError as exc:  # the gateway's words for it (migration.gateway.serving)
+    except OSError as exc:  # the gateway's words for it (migration.gateway.http_server)
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 

@@ -20,8 +20,8 @@ from sqlalchemy.exc import ArgumentError
 from migration.analysis.report import Analysis
 from migration.datasplit.journal import Journal, Journals, Phase
 from migration.extraction.extract import ExtractionRefused, check, service_folder
+from migration.gateway.admin_client import AdminClient
 from migration.gateway.admin_views import RouteView, utc_time
-from migration.gateway.client import AdminClient
 from migration.gateway.routes import RouteMode, RouteTable
 from migration.gateway.store.base import AuditEntry
 from migration.runtime.db import normalize_url, safe_url

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from migration.gateway.http1 import App
-from migration.gateway.serving import serve
+from migration.gateway.http_server import serve
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from migration.gateway.routes import Route, RouteTable
-from migration.gateway.slo import CanaryEvidence
+from migration.gateway.slo_window import CanaryEvidence
 from migration.runtime.errors import ConfigError
 
 Mutation = Callable[[Route | None], Route | None]

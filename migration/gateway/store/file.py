@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from migration.gateway.routes import Route, RouteTable
-from migration.gateway.slo import CanaryEvidence
+from migration.gateway.slo_window import CanaryEvidence
 from migration.gateway.store.base import (
     AuditEntry,
     Mutation,

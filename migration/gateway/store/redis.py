@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError, WatchError
 
 from migration.gateway.routes import Route, RouteTable
-from migration.gateway.slo import CanaryEvidence
+from migration.gateway.slo_window import CanaryEvidence
 from migration.gateway.store.base import (
     AuditEntry,
     Mutation,

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import httpx
 
 from migration.gateway.bootstrap import build_gateway
+from migration.gateway.gateway_settings import GatewaySettings
 from migration.gateway.http1 import Cycle
 from migration.gateway.proxy import Gateway
 from migration.gateway.routes import Route, RouteMode, RouteTable
-from migration.gateway.settings import GatewaySettings
 from migration.gateway.upstream import Timeouts
 from tests.integration.gateway.test_http_server import read_responses, run
 from tests.support.serving import serving

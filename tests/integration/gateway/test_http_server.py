@@ -11,7 +11,7 @@ import httptools
 import pytest
 
 from migration.gateway.http1 import ClientDisconnected
-from migration.gateway.serving import serve
+from migration.gateway.http_server import serve
 from migration.runtime.errors import ConfigError
 from tests.support.serving import serving
 

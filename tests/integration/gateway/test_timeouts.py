@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from migration.gateway.bootstrap import build_gateway
+from migration.gateway.gateway_settings import GatewaySettings
 from migration.gateway.routes import Route, RouteMode, RouteTable
-from migration.gateway.settings import GatewaySettings
 from migration.gateway.upstream import Timeouts
 from tests.unit.gateway.fakes import MemoryToggleStore
 

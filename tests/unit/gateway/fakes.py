@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from migration.gateway.routes import RouteTable
-from migration.gateway.slo import CanaryEvidence
+from migration.gateway.slo_window import CanaryEvidence
 from migration.gateway.store.base import AuditEntry, Mutation, OnChange, audit_entry
 from migration.gateway.upstream import UpstreamPool
 

@@ -4,9 +4,9 @@ import httpx
 import pytest
 
 from migration.gateway.bootstrap import build_gateway
+from migration.gateway.gateway_settings import GatewaySettings
 from migration.gateway.proxy import Gateway
 from migration.gateway.routes import Route, RouteMode, RouteTable
-from migration.gateway.settings import GatewaySettings
 from migration.gateway.store import FileToggleStore, ToggleStore
 from tests.unit.gateway.fakes import MemoryToggleStore
 

@@ -4,8 +4,8 @@ import pytest
 
 from migration.gateway.body import REPLAYABLE_LIMIT
 from migration.gateway.bootstrap import build_gateway
+from migration.gateway.gateway_settings import GatewaySettings
 from migration.gateway.routes import Route, RouteMode, RouteTable
-from migration.gateway.settings import GatewaySettings
 from migration.runtime.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from tests.unit.gateway.fakes import FakeClock, MemoryToggleStore, SilentPool
 

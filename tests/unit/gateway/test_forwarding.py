@@ -3,7 +3,7 @@
 import pytest
 
 from migration.gateway.forwarding import read_inbound, request_head, response_headers
-from migration.gateway.metrics import GatewayMetrics
+from migration.gateway.traffic_metrics import GatewayMetrics
 
 SCOPE = {
     "type": "http", "scheme": "https", "client": ("203.0.113.9", 5555),

@@ -12,7 +12,7 @@ from migration.gateway.route_changes import (
     UnknownService,
 )
 from migration.gateway.routes import Route, RouteMode, RouteTable
-from migration.gateway.slo import SloTracker
+from migration.gateway.slo_window import SloTracker
 from tests.unit.gateway.fakes import FakeClock, MemoryToggleStore
 
 pytestmark = pytest.mark.anyio

@@ -2,7 +2,7 @@
 
 import pytest
 
-from migration.gateway.settings import parse_services
+from migration.gateway.gateway_settings import parse_services
 from migration.runtime.errors import ConfigError
 
 

@@ -1,8 +1,8 @@
 """Shadow diffs with ignored fields; the canary SLO window."""
 
 from migration.gateway.routes import Slo
-from migration.gateway.shadow import ShadowRecorder, compare
-from migration.gateway.slo import SloWindow
+from migration.gateway.shadow_diff import ShadowRecorder, compare
+from migration.gateway.slo_window import SloWindow
 
 
 def test_equal_json_bodies_do_not_differ_whatever_their_key_order():

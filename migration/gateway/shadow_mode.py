@@ -10,10 +10,10 @@ from migration.gateway.call_record import CallRecord
 from migration.gateway.exchange import exchange, forward, read_whole
 from migration.gateway.failover import SAFE
 from migration.gateway.forwarding import Inbound, target
-from migration.gateway.problems import Send
+from migration.gateway.gateway_settings import MONOLITH
+from migration.gateway.problem_replies import Send
 from migration.gateway.routes import Route
-from migration.gateway.settings import MONOLITH
-from migration.gateway.shadow import ShadowRecorder, compare
+from migration.gateway.shadow_diff import ShadowRecorder, compare
 from migration.gateway.upstream import UpstreamError, UpstreamPool
 
 

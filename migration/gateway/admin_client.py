@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from migration.gateway.admin_views import RouteListing
-from migration.gateway.shadow import ShadowReport
+from migration.gateway.shadow_diff import ShadowReport
 from migration.gateway.store.base import AuditEntry
 from migration.runtime.errors import CarveError
 

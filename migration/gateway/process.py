@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from migration.gateway.bootstrap import build_gateway
-from migration.gateway.serving import run
-from migration.gateway.settings import GatewaySettings
+from migration.gateway.gateway_settings import GatewaySettings
+from migration.gateway.http_server import run
 from migration.gateway.store import open_store, read_once
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-from migration.gateway.settings import GATEWAY
+from migration.gateway.gateway_settings import GATEWAY
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
 
 Send = Callable[[dict], Awaitable[None]]

@@ -6,10 +6,10 @@ import asyncio
 import logging
 
 from migration.gateway.current_table import CurrentTable
-from migration.gateway.metrics import GatewayMetrics
 from migration.gateway.route_changes import ChangedMeanwhile, RouteChanges
 from migration.gateway.routes import Route, RouteMode
-from migration.gateway.slo import SloTracker, SloWindow
+from migration.gateway.slo_window import SloTracker, SloWindow
+from migration.gateway.traffic_metrics import GatewayMetrics
 
 log = logging.getLogger("carve.gateway")
 

@@ -16,7 +16,7 @@ from starlette.routing import Route as Endpoint
 
 from migration.gateway.admin_views import RouteListing, RouteView
 from migration.gateway.current_table import CurrentTable
-from migration.gateway.metrics import GatewayMetrics
+from migration.gateway.gateway_settings import GATEWAY
 from migration.gateway.route_changes import (
     ChangedMeanwhile,
     InvalidRoute,
@@ -28,10 +28,10 @@ from migration.gateway.route_changes import (
     UnknownService,
 )
 from migration.gateway.routes import Route
-from migration.gateway.settings import GATEWAY
-from migration.gateway.shadow import ShadowRecorder
-from migration.gateway.slo import SloTracker
+from migration.gateway.shadow_diff import ShadowRecorder
+from migration.gateway.slo_window import SloTracker
 from migration.gateway.store import RouteStoreError, ToggleStore
+from migration.gateway.traffic_metrics import GatewayMetrics
 from migration.gateway.upstream import UpstreamPool
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
 
