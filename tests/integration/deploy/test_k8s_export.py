@@ -48,3 +48,13 @@ def test_each_component_has_a_config_map_deployment_service_and_probes(
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/_carve/healthz"
     route = found["httproute.yaml"][0]
     assert route["kind"] == "HTTPRoute"
+
+
+def test_the_gateway_starts_with_the_plans_routes(tmp_path: Path) -> None:
+    _config, deployment, _service, routes = documents(tmp_path)["gateway.yaml"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert '"/api/v1/inventory"' in routes["data"]["routes.json"]
+    assert pod["initContainers"][0]["command"] == [
+        "cp", "/seed/routes.json", "/app/routes/routes.json"]
+    command = pod["containers"][0]["command"]
+    assert command[command.index("--routes") + 1] == "/app/routes/routes.json"

@@ -30,7 +30,7 @@ def test_a_migrated_plan_starts_every_process_wired_to_the_others(tmp_path: Path
 
 
 def test_a_service_keeps_the_port_of_its_url_in_the_plan(tmp_path: Path) -> None:
-    plan = migrated_plan(tmp_path)
+    migrated_plan(tmp_path)
     toml = (tmp_path / "carve.toml").read_text().replace(
         'binding = "remote"\n', 'binding = "remote"\nurl = "http://127.0.0.1:9555"\n', 1)
     (tmp_path / "carve.toml").write_text(toml)
