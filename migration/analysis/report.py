@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from migration.analysis.coupling import Coupling, ModuleCoupling, measure_coupling
+from migration.analysis.picture import write_picture
 from migration.analysis.readiness import Readiness, extraction_order
 
 SCHEMA = "carve.analyze/1"
@@ -57,7 +58,14 @@ class Analysis:
         }
 
 
-def analyze(path: Path | None = None, since: str | None = None) -> Analysis:
-    """Measure every module's coupling and rank the modules for extraction."""
+def analyze(path: Path | None = None, since: str | None = None,
+            picture: Path | None = None) -> Analysis:
+    """Measure every module's coupling and rank the modules for extraction.
+
+    With ``picture``, also draw the module graph there (its suffix picks the format).
+    """
     coupling = measure_coupling(path, since)
-    return Analysis(coupling, extraction_order(coupling), since)
+    analysis = Analysis(coupling, extraction_order(coupling), since)
+    if picture is not None:
+        write_picture(picture, analysis.coupling, analysis.order)
+    return analysis

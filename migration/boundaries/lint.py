@@ -18,6 +18,7 @@ from migration.boundaries.data_rules import check_data
 from migration.boundaries.event_rules import EventCatalog, check_events, read_catalog
 from migration.boundaries.import_checks import check_imports
 from migration.boundaries.import_rules import ImportRules, build_graph, generate_rules
+from migration.boundaries.importlinter_export import write_importlinter
 from migration.boundaries.model import LintReport, Violation
 
 
@@ -72,3 +73,13 @@ def run_lint(
         root=str(codebase.root), modules=list(codebase.modules), violations=new,
         baselined=known, stale=stale, strict=strict, baseline_written=written,
     )
+
+
+def export_importlinter(path: Path | None, target: Path) -> tuple[Path, Path]:
+    """Write the codebase's import rules as import-linter configuration to ``target``.
+
+    Returns the file written and the source folder ``lint-imports`` is to run from.
+    """
+    codebase = load_codebase(path)
+    written = write_importlinter(generate_rules(codebase, build_graph(codebase)), target)
+    return written, codebase.source

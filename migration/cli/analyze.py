@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from migration.analysis.cochange import SINCE_FORMAT
-from migration.analysis.picture import write_picture
 from migration.analysis.report import Analysis
 from migration.analysis.report import analyze as run_analysis
 from migration.cli.lint import PathArgument
@@ -28,9 +27,7 @@ def analyze(
         show_default=False)] = None,
 ) -> None:
     """Per module: calls, events, tables, violations, co-change, size, readiness; the order."""
-    analysis = run_analysis(path, since)
-    if graph:
-        write_picture(graph, analysis.coupling, analysis.order)
+    analysis = run_analysis(path, since, graph)
     if as_json:
         print_json({**analysis.as_dict(), "graph": str(graph) if graph else None})
         return

@@ -9,11 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from migration.boundaries.codebase import load_codebase
 from migration.boundaries.formats import report_github, report_json, report_text
-from migration.boundaries.import_rules import build_graph, generate_rules
-from migration.boundaries.importlinter_export import write_importlinter
 from migration.boundaries.init_config import write_starting_config
+from migration.boundaries.lint import export_importlinter as export_rules
 from migration.boundaries.lint import run_lint
 from migration.boundaries.model import LintReport
 from migration.cli.output import console, errors, print_json
@@ -58,11 +56,8 @@ def lint(
     if reason is not None and not update_baseline:
         raise ConfigError("--reason explains new baseline entries: use it with --update-baseline")
     if export_importlinter:
-        codebase = load_codebase(path)
-        written = write_importlinter(generate_rules(codebase, build_graph(codebase)),
-                                     export_importlinter)
-        console.print(f"wrote {written} (run `lint-imports {written}` "
-                      f"from {codebase.source})")
+        written, source = export_rules(path, export_importlinter)
+        console.print(f"wrote {written} (run `lint-imports {written}` from {source})")
         return
     report = run_lint(path, baseline=baseline, strict=strict,
                       update_baseline=update_baseline, reason=reason)
