@@ -16,6 +16,7 @@ from migration.datasplit import capture, copying, replay, schema
 from migration.datasplit.journal import Journal, Journals, Phase
 from migration.datasplit.tables import SplitRefused, SplitTable, split_tables
 from migration.runtime.db import Database, safe_url
+from migration.runtime.discovery import binding_of
 from migration.runtime.project import Project
 
 #: The split hands over to the cut-over once at most this many changes wait.
@@ -42,6 +43,9 @@ def start_split(project: Project, module: str, target: str, *, batch: int = DEFA
     journal = journals.read(spec.name)
     if journal is not None and journal.phase is not Phase.ROLLED_BACK:
         raise SplitRefused(_under_way(journal))
+    if binding_of(spec.name, project.config, project.environ) == "remote":
+        raise SplitRefused(f"module '{spec.name}' is bound remote: its tables live with its "
+                           "service, whose database is the service's own")
     problems = (lint or (lambda _m: []))(spec.name)
     if problems:
         raise SplitRefused(f"module '{spec.name}' has {len(problems)} lint violation(s); fix them "

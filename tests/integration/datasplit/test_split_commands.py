@@ -18,10 +18,10 @@ from tests.support.datasplit import Split, stock_rows, write_plan
 from tests.support.processes import ROOT
 
 
-def carve(plan: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def carve(plan: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "migration.cli", *args, "--config", str(plan)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "200"})
+                          env={**os.environ, "COLUMNS": "200", **env})
 
 
 def copied(url: str) -> int:
@@ -82,8 +82,8 @@ def test_verify_names_the_keys_that_differ_and_ignores_changes_in_flight(split: 
 
 
 def test_bad_input_is_one_line_and_changes_nothing(split: Split) -> None:
-    def refused(*args: str) -> str:
-        result = carve(split.plan, *args)
+    def refused(*args: str, **env: str) -> str:
+        result = carve(split.plan, *args, **env)
         assert result.returncode != 0, result.stdout
         assert "Traceback" not in result.stderr
         return result.stderr.strip()
@@ -94,6 +94,8 @@ def test_bad_input_is_one_line_and_changes_nothing(split: Split) -> None:
     assert "cannot reach database" in refused(
         "db", "split", "inventory", "--to", "postgresql://postgres@127.0.0.1:1/x")
     assert "--to URL" in refused("db", "split", "inventory")
+    assert "bound remote" in refused("db", "split", "inventory", "--to", split.target,
+                                     CARVE_INVENTORY_BINDING="remote")
     assert "has no split" in refused("db", "cutover", "inventory")
     assert "has no split" in refused("db", "rollback", "inventory")
     assert "no split of 'inventory' to resume" in refused("db", "split", "inventory", "--resume")
