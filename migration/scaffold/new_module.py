@@ -130,9 +130,13 @@ def new_module(config: CarveConfig, name: str) -> NewModule:
         for path, text in files.items():
             written += _missing_folders(path.parent)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
+            with path.open("x", encoding="utf-8") as file:  # never over a file made meanwhile
+                written.append(path)
+                file.write(text)
         _add_to_plan(plan, name)
+    except FileExistsError as exc:
+        _remove(written)  # the file that was there is not among them: it is not ours
+        raise ModuleRefused(f"module '{name}' exists: {exc.filename} appeared meanwhile") from None
     except BaseException:
         _remove(written)
         raise
@@ -157,6 +161,8 @@ def _add_to_plan(path: Path, name: str) -> None:
     """``[modules.NAME] binding = "local"`` in ``carve.toml``, keeping its comments."""
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
     modules = document.get("modules")
+    if modules is not None and name in modules:
+        raise ModuleRefused(f"module '{name}' was added to {path} meanwhile")
     if modules is None:
         modules = tomlkit.table(is_super_table=True)
         document["modules"] = modules

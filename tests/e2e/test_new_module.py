@@ -94,3 +94,25 @@ def test_a_refusal_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 def _tree(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if "__pycache__" not in p.parts)
+
+
+def test_a_file_made_meanwhile_is_kept_and_the_rest_undone(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    plan, before = (project / "carve.toml").read_text(), _tree(project)
+    config = load_config(project / "carve.toml")
+    # Another process creates the contract test between the check and the writing.
+    late = project / "tests" / "contract" / "test_loyalty.py"
+    real_open = Path.open
+
+    def open_after_a_rival(self: Path, mode: str = "r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self == late and mode == "x":
+            late.write_text("# a rival's\n")
+        return real_open(self, mode, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "open", open_after_a_rival)
+        with pytest.raises(ModuleRefused, match="appeared meanwhile"):
+            new_module(config, "loyalty")
+    assert late.read_text() == "# a rival's\n"
+    assert _tree(project) == sorted([*before, late])
+    assert (project / "carve.toml").read_text() == plan
