@@ -24,8 +24,8 @@ from migration.scaffold.templates import render
 #: Lower-case letters, digits and underscores, starting with a letter: a package name that
 #: is also a fine prefix for table names (``<name>_records``) and URLs (``/api/v1/<name>``).
 NAME = re.compile(r"[a-z][a-z0-9_]*")
-#: PostgreSQL cuts identifiers at 63 bytes; the longest derived name is
-#: ``ix_<name>_dead_letters_consumer`` (about 30 more), so names stay well under.
+#: PostgreSQL cuts identifiers at 63 bytes; the longest name derived from a module's is
+#: ``ix_<name>_outbox_pending`` (18 more), so names stay well under.
 MAX_LENGTH = 30
 
 
