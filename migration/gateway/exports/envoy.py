@@ -7,16 +7,17 @@ from typing import Any
 import yaml
 
 from migration.gateway.exports.spec import SHARES, ExportInput, share
+from migration.gateway.gateway_settings import MONOLITH
 from migration.gateway.routes import Route, RouteMode
 
 
 def render_envoy(spec: ExportInput) -> str:
     """A complete Envoy bootstrap in YAML; the same input always gives the same text."""
-    spec.upstream("monolith")
+    spec.upstream(MONOLITH)
     routes = [_route(route, spec) for route in reversed(spec.table.routes)]
     if not spec.has_root_route():
-        routes.append({"match": {"prefix": "/"}, "route": {"cluster": "monolith"},
-                       "response_headers_to_add": [_upstream_header("monolith")]})
+        routes.append({"match": {"prefix": "/"}, "route": {"cluster": MONOLITH},
+                       "response_headers_to_add": [_upstream_header(MONOLITH)]})
     manager = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network."
                  "http_connection_manager.v3.HttpConnectionManager",
@@ -56,11 +57,11 @@ def _route(route: Route, spec: ExportInput) -> dict[str, Any]:
         entry["route"] = {"weighted_clusters": {"clusters": [
             {"name": service, "weight": shares,
              "response_headers_to_add": [_upstream_header(service)]},
-            {"name": "monolith", "weight": SHARES - shares,
-             "response_headers_to_add": [_upstream_header("monolith")]}]},
+            {"name": MONOLITH, "weight": SHARES - shares,
+             "response_headers_to_add": [_upstream_header(MONOLITH)]}]},
             "retry_policy": _retries()}
         return entry
-    target = spec.upstream(route.service).name if mode is RouteMode.SERVICE else "monolith"
+    target = spec.upstream(route.service).name if mode is RouteMode.SERVICE else MONOLITH
     entry["route"] = {"cluster": target}
     if mode is RouteMode.SERVICE:
         entry["route"]["retry_policy"] = _retries()
@@ -85,7 +86,7 @@ def _cluster(name: str, spec: ExportInput) -> dict[str, Any]:
             {"endpoint": {"address": {"socket_address": {
                 "address": upstream.host, "port_value": upstream.port}}}}]}]},
     }
-    if name != "monolith":
+    if name != MONOLITH:
         cluster["outlier_detection"] = {"consecutive_5xx": 5, "interval": "10s",
                                         "base_ejection_time": "30s",
                                         "max_ejection_percent": 100}

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from migration.gateway.exports.spec import SHARES, ExportInput, distinct, share
+from migration.gateway.gateway_settings import MONOLITH
 from migration.gateway.routes import Route, RouteMode
 
 # The Gateway API's limit of rules in one HTTPRoute; a longer table is several of them.
@@ -36,7 +37,7 @@ def render_httproute(spec: ExportInput) -> str:
     rules = [_rule(route, spec, names) for route in spec.table.routes]
     if not spec.has_root_route():
         rules.append({"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-                      "backendRefs": [_backend("monolith", spec, names)]})
+                      "backendRefs": [_backend(MONOLITH, spec, names)]})
     documents = [_httproute(number, rules[start:start + MAX_RULES])
                  for number, start in enumerate(range(0, len(rules), MAX_RULES), 1)]
     header = [f"# carve export httproute: routes version {spec.table.version}. Backends are "
@@ -73,11 +74,11 @@ def _rule(route: Route, spec: ExportInput, names: dict[str, str]) -> dict[str, A
         service = spec.upstream(route.service).name
         shares = share(route.percent)
         rule["backendRefs"] = [_backend(service, spec, names, shares),
-                               _backend("monolith", spec, names, SHARES - shares)]
+                               _backend(MONOLITH, spec, names, SHARES - shares)]
     elif mode is RouteMode.SERVICE:
         rule["backendRefs"] = [_backend(spec.upstream(route.service).name, spec, names)]
     else:
-        rule["backendRefs"] = [_backend("monolith", spec, names)]
+        rule["backendRefs"] = [_backend(MONOLITH, spec, names)]
     if mode is RouteMode.SHADOW:
         rule["filters"] = [{"type": "RequestMirror", "requestMirror": {
             "backendRef": _backend(spec.upstream(route.service).name, spec, names)}}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from migration.gateway.exports.spec import ExportInput, distinct, share
+from migration.gateway.gateway_settings import MONOLITH
 from migration.gateway.routes import Route, RouteMode, StickyKey
 from migration.runtime.errors import ConfigError
 
@@ -49,9 +50,9 @@ def render_nginx(spec: ExportInput) -> str:
            'map $http_x_request_id $carve_request_id { "" $request_id; default '
            "$http_x_request_id; }", ""]
     names = groups(spec)
-    monolith = spec.upstream("monolith")
-    out += _upstream_block(names["monolith"], [f"server {monolith.authority}"])
-    for name in sorted(n for n in spec.upstreams if n != "monolith"):
+    monolith = spec.upstream(MONOLITH)
+    out += _upstream_block(names[MONOLITH], [f"server {monolith.authority}"])
+    for name in sorted(n for n in spec.upstreams if n != MONOLITH):
         out += _upstream_block(names[name], [
             f"server {spec.upstreams[name].authority} max_fails=3 fail_timeout=10s",
             f"server {monolith.authority} backup"])
