@@ -14,9 +14,10 @@ from contracts.events import Event, EventValue
 MAX_QUANTITY = 2**31 - 1
 
 #: A SKU: 1 to 64 characters, none of them a control character (NUL and line breaks
-#: included) or "/", the one character a URL path segment cannot carry.
+#: included), "/" (the one character a URL path segment cannot carry) or U+FFFD (what a
+#: server decodes a broken UTF-8 sequence in a URL to).
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64,
-                                       pattern=r"^[^\x00-\x1f\x7f/]{1,64}$")]
+                                       pattern=r"^[^\x00-\x1f\x7f/\ufffd]{1,64}$")]
 
 
 class StockLevel(BaseModel):
@@ -24,7 +25,7 @@ class StockLevel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    quantity: int = Field(ge=0, le=MAX_QUANTITY)
+    quantity: int = Field(ge=0, le=MAX_QUANTITY, strict=True)  # true is no quantity
 
 
 class StockItem(BaseModel):

@@ -32,7 +32,7 @@ class OrderLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Sku
-    quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
+    quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY, strict=True)  # nor is "2" or true
 
 
 class PlaceOrder(BaseModel):
