@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, func, literal_column, select
+from sqlalchemy import Connection, Engine, bindparam, func, literal_column, select
 
 from migration.datasplit.tables import Key, SplitTable
 
@@ -33,6 +33,9 @@ class Checksums(Protocol):
     def hashes(self, engine: Engine, table: SplitTable, low: Key | None, high: Key | None,
                keys: Sequence[Key] | None = None) -> dict[Key, int]: ...
 
+    def summaries(self, engine: Engine, table: SplitTable,
+                  bounds: Sequence[Key]) -> list[tuple[int, int]]: ...
+
 
 def checksums_for(first: Engine, second: Engine) -> Checksums:
     """Server-side hashing when both are PostgreSQL, else hashing of canonical values."""
@@ -47,14 +50,29 @@ class ServerChecksums:
     def summary(self, engine: Engine, table: SplitTable, low: Key | None,
                 high: Key | None) -> tuple[int, int]:
         query = (select(func.count(), func.coalesce(func.sum(_row_hash(table)), 0))
-                 .select_from(table.table).where(table.within(low, high)))
+                 .select_from(table.table).where(table.from_to(low, high)))
         with _pinned(engine) as connection:
             count, total = connection.execute(query).one()
         return int(count), int(total)
 
+    def summaries(self, engine: Engine, table: SplitTable,
+                  bounds: Sequence[Key]) -> list[tuple[int, int]]:
+        """Every range's count and sum in one scan: ``width_bucket`` over the bounds."""
+        if len(table.key_columns) > 1 or not bounds:
+            return _one_by_one(self, engine, table, bounds)
+        bucket = func.width_bucket(table.key_columns[0],
+                                   bindparam("bounds", [b[0] for b in bounds]))
+        query = (select(bucket, func.count(), func.sum(_row_hash(table)))
+                 .select_from(table.table).group_by(bucket))
+        found = [(0, 0)] * (len(bounds) + 1)
+        with _pinned(engine) as connection:
+            for number, count, total in connection.execute(query):
+                found[number] = (int(count), int(total))
+        return found
+
     def hashes(self, engine: Engine, table: SplitTable, low: Key | None, high: Key | None,
                keys: Sequence[Key] | None = None) -> dict[Key, int]:
-        where = table.among(keys) if keys is not None else table.within(low, high)
+        where = table.among(keys) if keys is not None else table.from_to(low, high)
         query = select(*table.key_columns, _row_hash(table)).where(where)
         with _pinned(engine) as connection:
             return {tuple(row[:-1]): int(row[-1]) for row in connection.execute(query)}
@@ -68,12 +86,27 @@ class ValueChecksums:
         hashes = self.hashes(engine, table, low, high)
         return len(hashes), sum(hashes.values())
 
+    def summaries(self, engine: Engine, table: SplitTable,
+                  bounds: Sequence[Key]) -> list[tuple[int, int]]:
+        return _one_by_one(self, engine, table, bounds)
+
     def hashes(self, engine: Engine, table: SplitTable, low: Key | None, high: Key | None,
                keys: Sequence[Key] | None = None) -> dict[Key, int]:
-        where = table.among(keys) if keys is not None else table.within(low, high)
+        where = table.among(keys) if keys is not None else table.from_to(low, high)
         with engine.connect() as connection:
             rows = connection.execute(select(table.table).where(where)).mappings()
             return {table.key_of(row): value_hash(row, table.column_names) for row in rows}
+
+
+def ranges(bounds: Sequence[Key]) -> list[tuple[Key | None, Key | None]]:
+    """The ranges ``bounds`` cut the keys into: ``[None, b1)``, ``[b1, b2)`` … ``[bn, None)``."""
+    edges: list[Key | None] = [None, *bounds, None]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _one_by_one(sums: Checksums, engine: Engine, table: SplitTable,
+                bounds: Sequence[Key]) -> list[tuple[int, int]]:
+    return [sums.summary(engine, table, low, high) for low, high in ranges(bounds)]
 
 
 def value_hash(row: Any, columns: Sequence[str]) -> int:

@@ -62,6 +62,15 @@ class SplitTable:
             parts.append(self.key() <= self.key_value(high))
         return and_(True, *parts)
 
+    def from_to(self, low: Key | None, high: Key | None) -> ColumnElement[bool]:
+        """``low <= key < high``, the ranges verification compares; open where None."""
+        parts = []
+        if low is not None:
+            parts.append(self.key() >= self.key_value(low))
+        if high is not None:
+            parts.append(self.key() < self.key_value(high))
+        return and_(True, *parts)
+
     def among(self, keys: Sequence[Key]) -> ColumnElement[bool]:
         """The rows whose key is one of ``keys``."""
         if len(self.key_columns) == 1:

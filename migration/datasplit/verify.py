@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from migration.datasplit import capture
-from migration.datasplit.checksums import Checksums, checksums_for
+from migration.datasplit.checksums import Checksums, checksums_for, ranges
 from migration.datasplit.tables import Key, SplitTable
 
 LEAF_ROWS = 256
@@ -102,12 +102,12 @@ def verify_keys(primary: Engine, replica: Engine, table: SplitTable,
 
 def _check(pool: ThreadPoolExecutor, sums: Checksums, primary: Engine, replica: Engine,
            table: SplitTable, in_flight: set[Key]) -> TableCheck:
-    ranges = _ranges(primary, table)
-    both = [(pool.submit(sums.summary, primary, table, low, high),
-             pool.submit(sums.summary, replica, table, low, high)) for low, high in ranges]
-    check = TableCheck(table.name, ranges=len(ranges))
-    for (low, high), (mine, theirs) in zip(ranges, both, strict=True):
-        ours, other = mine.result(), theirs.result()
+    bounds = _bounds(primary, table)
+    mine = pool.submit(sums.summaries, primary, table, bounds)
+    theirs = pool.submit(sums.summaries, replica, table, bounds)
+    check = TableCheck(table.name, ranges=len(bounds) + 1)
+    for (low, high), ours, other in zip(ranges(bounds), mine.result(), theirs.result(),
+                                         strict=True):
         check.primary_rows += ours[0]
         check.replica_rows += other[0]
         if ours != other:
@@ -155,25 +155,47 @@ def _confirmed(sums: Checksums, primary: Engine, replica: Engine, table: SplitTa
     return verify_keys(primary, replica, table, keys)
 
 
-def _ranges(engine: Engine, table: SplitTable) -> list[tuple[Key | None, Key | None]]:
+def _bounds(engine: Engine, table: SplitTable) -> list[Key]:
+    """Keys that cut the table into ranges of about :data:`ROWS_PER_RANGE` rows.
+
+    On PostgreSQL a block sample (``TABLESAMPLE SYSTEM``) finds them without reading
+    the table; elsewhere, or when the sample is too thin, every key is numbered.
+    The ranges need not be equal: they only bound the work of a bisection.
+    """
     with engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(table.table)).scalar_one()
         parts = max(1, min(MAX_RANGES, total // ROWS_PER_RANGE))
-        step = max(1, total // parts)
-        numbered = select(*table.key_columns,
-                          func.row_number().over(order_by=table.key_columns).label("n")
-                          ).subquery()
-        cuts = connection.execute(
-            select(*[numbered.c[name] for name in table.key_names])
-            .where(numbered.c.n % step == 0, numbered.c.n < total)
-            .order_by(*[numbered.c[name] for name in table.key_names])).all()
-    bounds: list[Key | None] = [None, *[tuple(c) for c in cuts], None]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
+        if parts == 1:
+            return []
+        keys = _sampled(connection, table, total, parts)
+        if not keys:
+            return _numbered(connection, table, total // parts)
+    step = max(1, len(keys) // parts)
+    return [keys[i] for i in range(step, len(keys), step)][:parts - 1]
+
+
+def _sampled(connection: Connection, table: SplitTable, total: int, parts: int) -> list[Key]:
+    if connection.dialect.name != "postgresql":
+        return []
+    percent = min(100.0, 100.0 * parts * 50 / total)
+    sampled = table.table.tablesample(func.system(percent))
+    columns = [sampled.c[name] for name in table.key_names]
+    sample = select(*columns).order_by(*columns)
+    keys = [tuple(row) for row in connection.execute(sample)]
+    return keys if len(keys) >= parts * 10 else []
+
+
+def _numbered(connection: Connection, table: SplitTable, step: int) -> list[Key]:
+    numbered = select(*table.key_columns,
+                      func.row_number().over(order_by=table.key_columns).label("n")).subquery()
+    columns = [numbered.c[name] for name in table.key_names]
+    query = select(*columns).where(numbered.c.n % step == 0).order_by(*columns)
+    return [tuple(row) for row in connection.execute(query)]
 
 
 def _key_at(engine: Engine, table: SplitTable, low: Key | None, high: Key | None,
             offset: int) -> Key:
-    query = (select(*table.key_columns).where(table.within(low, high))
+    query = (select(*table.key_columns).where(table.from_to(low, high))
              .order_by(*table.key_columns).offset(offset).limit(1))
     with engine.connect() as connection:
         return tuple(connection.execute(query).one())
