@@ -45,8 +45,10 @@ _STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, HTTPStatus(code).phrase.en
                  for code in HTTPStatus}
 _NO_BODY = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-# A request line and headers larger than this are refused with 431 (NGINX allows 32 KiB).
-MAX_HEAD_BYTES = 64 * 1024
+# A request line or a header line longer than MAX_LINE_BYTES, or a head longer than
+# MAX_HEAD_BYTES, is refused with 431: NGINX's large_client_header_buffers 4 8k.
+MAX_LINE_BYTES = 8 * 1024
+MAX_HEAD_BYTES = 32 * 1024
 
 
 class ClientDisconnected(OSError):
@@ -291,6 +293,7 @@ class HttpProtocol(asyncio.Protocol):
         self._in_head = True  # the next bytes belong to a request head
         self._stopped_reading = False  # refused, or upgraded: what follows is not parsed
         self._head_bytes = self._raw_head_bytes = 0
+        self._too_large = False  # a line or the head went past its limit
         self._parser = httptools.HttpRequestParser(self)
         self._client: tuple[str, int] | None = None
         self._server: tuple[str, int] | None = None
@@ -330,7 +333,7 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if self._stopped_reading:
                 return  # refused from a callback, answered already
-            if self._head_bytes > MAX_HEAD_BYTES:
+            if self._too_large:
                 self._refuse("the request head is too large", 431)
             else:
                 self._refuse(f"malformed HTTP request: {exc}")
@@ -361,19 +364,27 @@ class HttpProtocol(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:  # noqa: D102
         self._url += url
         self._head_bytes += len(url)
-        if self._head_bytes > MAX_HEAD_BYTES:
-            raise _HeadTooLarge()
+        self._check_size(len(self._url))
 
     def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
         self._head_bytes += len(name) + len(value)
-        if self._head_bytes > MAX_HEAD_BYTES:
-            raise _HeadTooLarge()  # stops the parser; answered with 431
+        self._check_size(len(name) + len(value))
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
             self._expect_continue = True
         self._headers.append((name, value))
 
+    def _check_size(self, line: int) -> None:
+        if line > MAX_LINE_BYTES or self._head_bytes > MAX_HEAD_BYTES:
+            self._too_large = True
+            raise _HeadTooLarge()  # stops the parser; answered with 431
+
     def on_headers_complete(self) -> None:  # noqa: D102
+        if not _framed(self._headers):
+            # RFC 9112 6.3: a body whose last transfer coding is not chunked has no length
+            # the next request could be found after (NGINX answers 501).
+            self._refuse("a request body must be framed by chunked or content-length")
+            raise _Refused()
         self.waiting_since = None
         self._in_head = False
         self._head_bytes = self._raw_head_bytes = 0
@@ -535,3 +546,9 @@ class HttpProtocol(asyncio.Protocol):
         """Close the connection now."""
         if not self.transport.is_closing():
             self.transport.close()
+
+
+def _framed(headers: list[tuple[bytes, bytes]]) -> bool:
+    """False when a transfer-encoding header ends in a coding other than chunked."""
+    codings = [value for name, value in headers if name == b"transfer-encoding"]
+    return not codings or codings[-1].rsplit(b",", 1)[-1].strip().lower() == b"chunked"
