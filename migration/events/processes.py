@@ -22,7 +22,7 @@ from dramatiq import Broker
 from migration.runtime.broker import BrokerSettings, close_broker, create_broker
 from migration.runtime.config import load_config
 from migration.runtime.dead_letters import DeadLetterStore
-from migration.runtime.delivery import Consumer
+from migration.runtime.delivery import Consumer, RetryLoop
 from migration.runtime.discovery import binding_of
 from migration.runtime.errors import ConfigError
 from migration.runtime.outbox import OutboxStore
@@ -94,12 +94,20 @@ def load_root(path: str) -> Callable[[Settings], Any]:
 
 @dataclass
 class WorkerProcess:
-    """A queue worker plus what it must close when it stops."""
+    """A queue worker plus what it must close when it stops.
+
+    ``retry`` retries the in-process events its subscribers publish (inventory's answer
+    while order.created is queued and stock.reserved is not) that failed, or were left
+    undelivered by a crash, as the monolith's own retry loop does.
+    """
 
     worker: QueueWorker
     system: Any
+    retry: RetryLoop | None = None
 
     def close(self) -> None:
+        if self.retry is not None:
+            self.retry.stop()
         close_broker(self.worker.broker)
         self.system.close()
 
@@ -118,7 +126,12 @@ def build_worker(settings: Settings, modules: Iterable[str] | None = None,
         specs = [project.module(name) for name in {c.module for c in consumers}]
         stores = dead_letter_stores(specs, project.sessions)
     broker_settings = BrokerSettings.from_config(project.config, project.environ)
-    return _worker_process(system, consumers, stores, broker_settings, threads)
+    process = _worker_process(system, consumers, stores, broker_settings, threads)
+    delivery = getattr(system, "delivery", None)
+    if delivery is not None:
+        process.retry = RetryLoop(delivery, settings.retry_interval)
+        process.retry.start()
+    return process
 
 
 def build_service_worker(service: ServiceWorker, config_path: str | None,
