@@ -30,7 +30,8 @@ def create_module(
     made = new_module(load_config(config), name)
     if as_json:
         print_json({"module": made.name, "plan": str(made.plan),
-                    "files": [str(path) for path in made.files]})
+                    "files": [str(path) for path in made.files],
+                    "contract_fixtures": made.has_contract_fixtures})
         return
     console.print(f"[green]✓[/] module {name}: {len(made.files)} files, "
                   + escape(f"[modules.{name}] in {made.plan}"), highlight=False)
@@ -38,6 +39,10 @@ def create_module(
         console.print(f"  {_shown(path)}", highlight=False, markup=False, soft_wrap=True)
     console.print(f"next: carve db upgrade {name}, then pytest tests/contract/test_{name}.py",
                   highlight=False, markup=False, soft_wrap=True)
+    if not made.has_contract_fixtures:
+        console.print("  the contract test needs a `binding` fixture in tests/contract/conftest.py "
+                      "(the module's local and HTTP bindings, as carve's own conftest gives)",
+                      highlight=False, markup=False, soft_wrap=True)
 
 
 def _shown(path: Path) -> str:

@@ -42,6 +42,9 @@ class NewModule:
     name: str
     files: list[Path]
     plan: Path
+    #: Whether the project's tests/contract/conftest.py is there to give the new contract
+    #: test its ``binding`` fixture (the local and the HTTP binding of the module).
+    has_contract_fixtures: bool = True
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,8 @@ def new_module(config: CarveConfig, name: str) -> NewModule:
     except BaseException:
         _remove(written)
         raise
-    return NewModule(name, [p for p in written if p.is_file()], plan)
+    fixtures = (layout.root / "tests" / "contract" / "conftest.py").is_file()
+    return NewModule(name, [p for p in written if p.is_file()], plan, fixtures)
 
 
 def _missing_folders(folder: Path) -> list[Path]:

@@ -30,6 +30,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
+def test_a_project_without_contract_fixtures_is_told_what_the_test_needs(
+    tmp_path: Path
+) -> None:
+    project = copy_project(tmp_path)
+    (project / "tests" / "contract" / "conftest.py").unlink()
+    made = new_module(load_config(project / "carve.toml"), "loyalty")
+    assert made.has_contract_fixtures is False
+    assert (project / "tests" / "contract" / "test_loyalty.py").is_file()
+
+
 def test_it_writes_the_documented_layout_and_plans_the_module(project: Path) -> None:
     assert all((project / name).is_file() for name in FILES)
     plan = (project / "carve.toml").read_text()
