@@ -113,10 +113,10 @@ class Supervisor:
 
     def _pump(self, spec: LocalProcess, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
-        own_probe = f'"GET {spec.ready_path} HTTP/1.1" 200'  # our polling, not the user's traffic
+        own_probe = f"GET {spec.ready_path} HTTP/1.1"  # our polling, not the user's traffic
         for raw in process.stdout:
             line = raw.decode("utf-8", "replace").rstrip()
-            if not (spec.ready_path and own_probe in line):
+            if not (spec.ready_path and own_probe in line and " 200" in line):
                 self.notify({"event": "log", "process": spec.name, "line": line})
 
     def _exited(self, item: Running, now: float) -> None:
