@@ -26,8 +26,11 @@ def export_compose(
     check: CheckOption = False,
     json: JsonOption = False,
 ) -> None:
-    """docker-compose.yml for the plan: PostgreSQL, Redis, every process, Prometheus,
-    Grafana (with carve's dashboards, written beside it) and Jaeger."""
+    """docker-compose.yml for the plan, with Prometheus, Grafana dashboards and Jaeger.
+
+    PostgreSQL per database, Redis, every process of the plan; the dashboards are written
+    beside it, in deploy/grafana/dashboards/.
+    """
     from migration.deploy.exports import compose_files, load_plan, write_files
 
     plan = load_plan(config, extracted)
@@ -43,8 +46,10 @@ def export_k8s(
     check: CheckOption = False,
     json: JsonOption = False,
 ) -> None:
-    """Kubernetes manifests for the plan: a Deployment, Service and ConfigMap per component,
-    probes on /readyz and /healthz, and the gateway's HTTPRoute."""
+    """Kubernetes manifests for the plan: ConfigMap, Deployment, Service per component.
+
+    Probes on /readyz and /healthz; the gateway's HTTPRoute when routes are configured.
+    """
     from migration.deploy.exports import load_plan, write_files
     from migration.deploy.kubernetes import manifest_files
 

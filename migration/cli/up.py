@@ -28,8 +28,11 @@ def up(
                             "carve.toml).")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Start everything the plan needs here (monolith, services, relays, workers, gateway)
-    and keep it running; Ctrl-C stops it all in order. PORT is the monolith's."""
+    """Run every process of the plan here, restart crashed ones; Ctrl-C stops them in order.
+
+    The monolith (on PORT), each remote module's service, worker and relay, the relays and
+    workers when an event is on the queue, the gateway when [gateway] routes is set.
+    """
     from migration.deploy.up import plan_processes
     from migration.deploy.up import up as bring_up
     from migration.events.processes import stop_on_signals
