@@ -28,8 +28,7 @@ def export_compose(
 ) -> None:
     """docker-compose.yml for the plan, with Prometheus, Grafana dashboards and Jaeger.
 
-    PostgreSQL per database, Redis, every process of the plan; the dashboards are written
-    beside it, in deploy/grafana/dashboards/.
+    The dashboards are written beside it, in deploy/grafana/dashboards/.
     """
     from migration.deploy.exports import compose_files, load_plan, write_files
 

@@ -30,8 +30,7 @@ def up(
 ) -> None:
     """Run every process of the plan here, restart crashed ones; Ctrl-C stops them in order.
 
-    The monolith (on PORT), each remote module's service, worker and relay, the relays and
-    workers when an event is on the queue, the gateway when [gateway] routes is set.
+    The monolith on PORT, the services of remote modules, relays and workers, a gateway.
     """
     from migration.deploy.up import plan_processes
     from migration.deploy.up import up as bring_up
