@@ -19,7 +19,8 @@ METRICS_PORT = 9100  # relays and workers serve /metrics here
 MONOLITH_IMAGE = "carve-monolith"
 APP_ROOT = "/app"  # where the monolith's image holds the project and carve.toml
 POSTGRES_PASSWORD = "carve"
-BROKER_URL = "redis://redis:6379/0"
+REDIS_URL = "redis://redis:6379/0"
+RABBITMQ_URL = "amqp://guest:guest@rabbitmq:5672/"
 OTLP_ENDPOINT = "http://jaeger:4318"
 # Compose refuses to start without it, rather than run an admin API with a known token.
 ADMIN_TOKEN = "${CARVE_ADMIN_TOKEN:?set CARVE_ADMIN_TOKEN, the gateway's admin token}"
@@ -88,7 +89,7 @@ def components(plan: SystemPlan) -> list[Component]:
 def _service_components(plan: SystemPlan, module: RemoteModule) -> list[Component]:
     folder, image = f"extracted/{module.service}", f"carve-{module.service}"
     env = {"DATABASE_URL": databases(plan)[f"postgres-{module.name}"].url,
-           "CARVE_BROKER_URL": BROKER_URL, "CARVE_LOG_FORMAT": "json",
+           "CARVE_BROKER_URL": broker_url(plan), "CARVE_LOG_FORMAT": "json",
            "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_ENDPOINT}
     for used in module.uses:  # a module still in the monolith is served by the monolith
         remote = plan.remote_module(used)
@@ -128,14 +129,19 @@ def gateway_routes(plan: SystemPlan) -> str:
     routes = plan.routes or ""
     if routes.startswith("redis"):
         query = routes.partition("?")[2]
-        return BROKER_URL + (f"?{query}" if query else "")
+        return REDIS_URL + (f"?{query}" if query else "")
     return f"{APP_ROOT}/routes/{routes.rsplit('/', 1)[-1]}"
+
+
+def broker_url(plan: SystemPlan) -> str:
+    """The broker inside the deployment: RabbitMQ when the plan's is AMQP, else Redis."""
+    return RABBITMQ_URL if plan.broker_url.startswith("amqp") else REDIS_URL
 
 
 def _monolith_env(plan: SystemPlan) -> dict[str, str]:
     env = {"CARVE_CONFIG": f"{APP_ROOT}/carve.toml",
            "DATABASE_URL": databases(plan)["postgres"].url,
-           "CARVE_BROKER_URL": BROKER_URL, "CARVE_LOG_FORMAT": "json",
+           "CARVE_BROKER_URL": broker_url(plan), "CARVE_LOG_FORMAT": "json",
            "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_ENDPOINT}
     for name in plan.module_databases:
         env[f"DATABASE_URL_{name.upper()}"] = databases(plan)[f"postgres-{name}"].url

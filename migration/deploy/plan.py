@@ -50,6 +50,7 @@ class SystemPlan:
     module_databases: dict[str, str]  # local modules with a database of their own
     routes: str | None
     gateway_port: int
+    broker_url: str = "redis://127.0.0.1:6379/0"
 
     @property
     def folder(self) -> Path:
@@ -80,6 +81,7 @@ def read_plan(project: Project, extracted: Path | None = None) -> SystemPlan:
         queue_events=tuple(sorted(e for e, c in config.events.items() if c.transport == "queue")),
         database_url=config.database.url, module_databases=own,  # type: ignore[arg-type]
         routes=config.gateway.routes, gateway_port=config.gateway.port,
+        broker_url=config.broker.url,
     )
 
 

@@ -77,3 +77,16 @@ def test_prometheus_scrapes_every_process(tmp_path: Path) -> None:
     assert targets["inventory-service"] == ("inventory-service:8000", "/metrics")
     assert targets["gateway"] == ("gateway:8080", "/_carve/metrics")
     assert targets["relay"] == ("relay:9100", "/metrics")
+
+
+def test_an_amqp_broker_in_the_plan_becomes_rabbitmq(tmp_path: Path) -> None:
+    plan = migrated_plan(tmp_path)
+    toml = tmp_path / "carve.toml"
+    toml.write_text(toml.read_text() + '[broker]\nurl = "amqp://guest:guest@127.0.0.1:5672/"\n')
+    document = compose(load_plan(toml, ROOT / "extracted"))
+    COMPOSE_SPEC.validate(document)
+    services = document["services"]
+    assert services["inventory-worker"]["environment"]["CARVE_BROKER_URL"] == (
+        "amqp://guest:guest@rabbitmq:5672/")
+    assert services["worker"]["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
+    assert "healthcheck" in services["rabbitmq"] and plan.broker_url.startswith("redis")
