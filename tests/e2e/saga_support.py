@@ -19,10 +19,12 @@ SAGA_EVENTS = ("order.created", "stock.reserved", "stock.reservation_failed",
                "order.confirmed", "order.rejected")
 
 
-def write_queue_plan(folder: Path, database_url: str | None = None) -> Path:
-    """A carve.toml delivering every event of the saga through the queue."""
+def write_queue_plan(folder: Path, database_url: str | None = None,
+                     transport: str = "queue") -> Path:
+    """A carve.toml delivering every event of the saga through ``transport``."""
     database = f'[database]\nurl = "{database_url}"\n\n' if database_url else ""
-    events = "".join(f'[events."{event}"]\ntransport = "queue"\n\n' for event in SAGA_EVENTS)
+    events = "".join(f'[events."{event}"]\ntransport = "{transport}"\n\n'
+                     for event in SAGA_EVENTS)
     plan = folder / "carve.toml"
     plan.write_text(f'[project]\nsource = "{ROOT.as_posix()}"\n\n{database}{events}',
                     encoding="utf-8")

@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import redis
 
+from migration.events.use_cases import swap_event
 from tests.e2e.saga_support import (
+    SAGA_EVENTS,
     assert_race_outcome,
     outcome,
     place_concurrently,
@@ -27,7 +29,10 @@ ORDERS, QUANTITY, STOCK = 24, 2, 10  # demand 48 units, room for 5 orders
 def test_concurrent_orders_over_a_short_stock_end_confirmed_or_rejected_on_the_queue(
     tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str],
 ) -> None:
-    env = queue_env(write_queue_plan(tmp_path), postgres_url, REDIS_URL, redis_prefix[1])
+    plan = write_queue_plan(tmp_path, transport="inprocess")
+    for event in SAGA_EVENTS:  # what `carve events swap EVENT --to queue` does
+        assert swap_event(plan, event, "queue").previous == "inprocess"
+    env = queue_env(plan, postgres_url, REDIS_URL, redis_prefix[1])
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with (
