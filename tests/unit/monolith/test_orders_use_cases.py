@@ -1,4 +1,4 @@
-"""The seed's createOrder flow, with fake users and inventory."""
+"""The seed's createOrder flow and the saga's outcome, with fake users and inventory."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from contracts.inventory import InsufficientInventory, SkuNotFound
+from contracts.inventory import (
+    InsufficientInventory,
+    ReservedLine,
+    SkuNotFound,
+    StockReservationFailed,
+    StockReserved,
+    StockShortage,
+)
 from contracts.orders import OrderLine, OrderNotFound, PlaceOrder
 from contracts.users import NewUser, UserNotFound
 from monolith.modules.orders import module as orders_module
+from monolith.modules.orders.saga import OrderNotYetPlaced
 from monolith.modules.orders.service import OrdersService
 from monolith.modules.orders.tables import orders
 from tests.fakes import FakeInventory, FakeUsers
@@ -85,3 +93,27 @@ def test_orders_are_listed_per_user_newest_first(setup) -> None:  # type: ignore
     assert service.list_orders("someone-else") == []
     with pytest.raises(OrderNotFound):
         service.get_order("missing")
+
+
+def _announced(uow) -> list[str]:  # type: ignore[no-untyped-def]
+    with uow() as unit:
+        return list(unit.session.execute(select(orders_module.outbox.c.event_type)).scalars())
+
+
+def test_the_first_answer_settles_a_pending_order_once(setup) -> None:  # type: ignore[no-untyped-def]
+    service, uow, user, _ = setup
+    order = service.place_order(PlaceOrder(user_id=user.id, items=[OrderLine(sku="B",
+                                                                             quantity=1)]))
+    short = StockReservationFailed(order_id=order.id, shortages=(
+        StockShortage(sku="B", requested=1, available=0),))
+    with uow() as unit:
+        service.reject(unit, short)
+        service.confirm(unit, StockReserved(order_id=order.id, items=(
+            ReservedLine(sku="B", quantity=1),)))  # too late: changes nothing
+        unit.commit()
+    settled = service.get_order(order.id)
+    assert (settled.status, settled.reason) == (
+        "rejected", "insufficient stock (B: 1 requested, 0 available)")
+    assert _announced(uow) == ["order.created", "order.rejected"]
+    with uow() as unit, pytest.raises(OrderNotYetPlaced):
+        service.confirm(unit, StockReserved(order_id="not-yet", items=()))
