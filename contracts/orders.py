@@ -44,6 +44,13 @@ class PlaceOrder(BaseModel):
     items: list[OrderLine] = Field(min_length=1, max_length=MAX_LINES)
 
 
+class OrderItem(BaseModel):
+    """One SKU of a placed order and how many of it (its lines of that SKU added up)."""
+
+    sku: str
+    quantity: int
+
+
 class Order(BaseModel):
     """An order; it keeps its own copy of the user's email.
 
@@ -54,7 +61,7 @@ class Order(BaseModel):
     id: str
     user_id: str
     user_email: str
-    items: list[OrderLine]
+    items: list[OrderItem]
     status: OrderStatus
     reason: str | None = None
     created_at: datetime

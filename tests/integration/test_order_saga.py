@@ -189,3 +189,17 @@ def test_concurrent_orders_in_process_never_oversell_nor_deadlock(postgres_url: 
         with ThreadPoolExecutor(16) as pool:
             placed = [order for order in pool.map(place, range(16)) if order]
     assert_race_outcome(outcome(postgres_url, postgres_url, "race-1"), [warm, *placed], 10)
+
+
+def test_lines_of_one_sku_may_add_up_past_one_lines_limit(postgres_url: str) -> None:
+    # Two lines of 10,000 (the most a line takes) are one item of 20,000, not a 500.
+    with monolith_client(postgres_url) as client:
+        user = client.post("/api/v1/users", json={"email": "bulk@example.com", "name": "B"})
+        client.put("/api/v1/inventory/stock/bulk-1", json={"quantity": 20_000})
+        line = {"sku": "bulk-1", "quantity": 10_000}
+        placed = client.post("/api/v1/orders",
+                             json={"user_id": user.json()["id"], "items": [line, line]})
+        assert placed.status_code == 201, placed.text
+        order = client.get(f"/api/v1/orders/{placed.json()['id']}").json()
+    assert (order["status"], order["items"]) == (
+        "confirmed", [{"sku": "bulk-1", "quantity": 20_000}])

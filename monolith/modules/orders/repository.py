@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from contracts.orders import Order, OrderLine
+from contracts.orders import Order, OrderItem
 from migration.runtime.unit_of_work import UnitOfWork
 from monolith.modules.orders.tables import order_lines, orders
 
@@ -20,9 +20,9 @@ def load_orders(uow: UnitOfWork, ids: list[str]) -> list[Order]:
     lines = uow.session.execute(
         select(order_lines).where(order_lines.c.order_id.in_(ids))
     ).mappings().all()
-    by_order: dict[str, list[OrderLine]] = {}
+    by_order: dict[str, list[OrderItem]] = {}
     for line in lines:
         by_order.setdefault(line["order_id"], []).append(
-            OrderLine(sku=line["sku"], quantity=line["quantity"])
+            OrderItem(sku=line["sku"], quantity=line["quantity"])
         )
     return [Order(**head, items=by_order.get(head["id"], [])) for head in heads]

@@ -20,6 +20,7 @@ from contracts.orders import (
     OrderConfirmed,
     OrderCreated,
     OrderedItem,
+    OrderItem,
     OrderLine,
     OrderNotFound,
     OrderRejected,
@@ -88,7 +89,7 @@ class OrdersService(Orders):
             order_id=order.id, user_id=order.user_id, user_email=order.user_email,
             reason=reason, shortages=event.shortages))
 
-    def _ensure_available(self, lines: list[OrderLine]) -> None:
+    def _ensure_available(self, lines: list[OrderItem]) -> None:
         for line in lines:
             availability = self._inventory.check_availability(line.sku, line.quantity)
             if not availability.in_stock:
@@ -99,12 +100,13 @@ class OrdersService(Orders):
                 )
 
 
-def _merge_lines(items: list[OrderLine]) -> list[OrderLine]:
+def _merge_lines(items: list[OrderLine]) -> list[OrderItem]:
     """One line per SKU, quantities added up, in first-seen order."""
     totals: Counter[str] = Counter()
     for item in items:
         totals[item.sku] += item.quantity
-    return [OrderLine(sku=sku, quantity=quantity) for sku, quantity in totals.items()]
+    # A total may pass one line's limit (two lines of 10,000): it is no line, but an item.
+    return [OrderItem(sku=sku, quantity=quantity) for sku, quantity in totals.items()]
 
 
 def _created(order: Order) -> OrderCreated:
