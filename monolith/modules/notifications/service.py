@@ -40,7 +40,7 @@ class NotificationsService(Notifications):
         """Record a rejection notice with its reason, then send it."""
         self._notify(uow, event, "order_rejection", f"Order {event.order_id} rejected",
                      f"We could not accept your order: {event.reason}.\n"
-                     "Nothing was charged or reserved.\n")
+                     "Nothing was reserved for it.\n")
 
     def _notify(self, uow: UnitOfWork, event: OrderConfirmed | OrderRejected, kind: str,
                 subject: str, body: str) -> None:
