@@ -39,6 +39,7 @@ _PROGRESS = Table(
     Column("rows", BigInteger, nullable=False),
     Column("done", Boolean, nullable=False),
 )
+_RELAY_BYTES = 256 * 1024
 _CHECKPOINT = (
     "INSERT INTO carve_split_copy (module, table_name, last_key, rows, done) "
     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (module, table_name) DO UPDATE SET "
@@ -101,8 +102,7 @@ def _binary_chunk(source: Engine, target: Engine, module: str, table: SplitTable
             into_sql = f'COPY "{table.name}" ({columns}) FROM STDIN (FORMAT BINARY)'
             with out.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as stream, \
                     into.copy(into_sql) as sink:
-                for block in stream:
-                    sink.write(block)
+                _relay(stream, sink)
             copied = into.rowcount
             done = high is None
             into.execute(_CHECKPOINT, (module, table.name, _dump(high or point.last_key),
@@ -113,6 +113,18 @@ def _binary_chunk(source: Engine, target: Engine, module: str, table: SplitTable
         reader.close()
         writer.close()
     return Checkpoint(high or point.last_key, point.rows + copied, done)
+
+
+def _relay(stream, sink) -> None:  # type: ignore[no-untyped-def]
+    """Pass COPY data through in large writes: the server sends a message per row."""
+    buffer = bytearray()
+    for block in stream:
+        buffer += block
+        if len(buffer) >= _RELAY_BYTES:
+            sink.write(buffer)
+            buffer = bytearray()
+    if buffer:
+        sink.write(buffer)
 
 
 def _row_chunk(source: Engine, target: Engine, module: str, table: SplitTable, batch: int,

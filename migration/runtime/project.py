@@ -18,7 +18,12 @@ from migration.runtime.db import Database, module_database_url
 from migration.runtime.live_plan import LivePlan
 from migration.runtime.migrations import ModuleMigrations
 from migration.runtime.modules import ModuleSpec, discover_modules, select_module
-from migration.runtime.routing import FreezeGate, RoutedSessions, freeze_file
+from migration.runtime.routing import (
+    DEFAULT_FREEZE_WAIT_S,
+    FreezeGate,
+    RoutedSessions,
+    freeze_file,
+)
 
 
 @dataclass
@@ -76,7 +81,9 @@ class Project:
         if self._plan is None:
             self._plan = LivePlan(self.config)
         plan = self._plan
-        gate = FreezeGate(name, freeze_file(self.config.path, name))
+        wait_ms = self.environ.get("CARVE_FREEZE_WAIT_MS")
+        gate = FreezeGate(name, freeze_file(self.config.path, name),
+                          float(wait_ms) / 1000 if wait_ms else DEFAULT_FREEZE_WAIT_S)
         return RoutedSessions(lambda: self._current_database(name, plan), gate)
 
     def _current_database(self, name: str, plan: LivePlan) -> Database:

@@ -19,6 +19,7 @@ write once the module has moved, and the unit of work turns that refusal into
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,15 +88,27 @@ class RoutedSessions:
     def __init__(self, resolve: Callable[[], Database], gate: FreezeGate) -> None:
         self._resolve = resolve
         self._gate = gate
-        self._watched: set[int] = set()
+        self._factories: dict[int, sessionmaker[Session]] = {}
+        self._lock = threading.Lock()
 
     def current(self) -> sessionmaker[Session]:
         """The session factory of the database the module resolves to right now."""
-        sessions = self._resolve().sessions
-        if id(sessions) not in self._watched:
-            event.listen(sessions, "do_orm_execute", self._before_statement)
-            self._watched.add(id(sessions))
-        return sessions
+        database = self._resolve()
+        factory = self._factories.get(id(database))
+        if factory is None:
+            factory = self._watched(database)
+        return factory
+
+    def _watched(self, database: Database) -> sessionmaker[Session]:
+        # A factory of our own, its listener attached before any thread can use it:
+        # adding one to a factory other threads dispatch on is not thread-safe.
+        with self._lock:
+            if id(database) not in self._factories:
+                template = database.sessions
+                factory = sessionmaker(class_=template.class_, **template.kw)
+                event.listen(factory, "do_orm_execute", self._before_statement)
+                self._factories[id(database)] = factory
+            return self._factories[id(database)]
 
     def __call__(self, **kw: Any) -> Session:
         return self.current()(**kw)
