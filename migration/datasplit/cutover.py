@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from migration.datasplit import capture, replay, schema
+from migration.datasplit.copying import checkpoints
 from migration.datasplit.freeze import Freeze, frozen
 from migration.datasplit.journal import Journal, Journals, Phase
 from migration.datasplit.split import opened
@@ -149,6 +150,10 @@ def splits(project: Project) -> list[dict[str, object]]:
         with opened(journal.primary, journal.module) as primary:
             lag = capture.lag(primary.engine, journal.module) if journal.phase in (
                 Phase.COPYING, Phase.CATCHING_UP, Phase.READY, Phase.CUT_OVER) else 0
+        if journal.phase is Phase.COPYING:  # the copy commits its progress in the target
+            with opened(journal.target, journal.module) as target:
+                journal.rows_copied = sum(
+                    point.rows for point in checkpoints(target.engine, journal.module).values())
         rows.append({"module": journal.module, "phase": journal.phase.value,
                      "source": safe_url(journal.source), "target": safe_url(journal.target),
                      "rows_copied": journal.rows_copied, "rows_total": journal.rows_total,

@@ -49,6 +49,9 @@ def test_a_split_killed_mid_copy_resumes_after_its_last_chunk(split: Split) -> N
     process.wait()
     at_kill = copied(split.target)
     assert 2000 <= at_kill < 200_000  # killed part-way through
+    status = json.loads(carve(split.plan, "db", "status", "--json").stdout)
+    stopped = next(row for row in status if row["module"] == "inventory")["split"]
+    assert (stopped["phase"], stopped["rows_copied"]) == ("copying", at_kill)
 
     resumed = carve(split.plan, "db", "split", "inventory", "--resume", "--json")
     assert resumed.returncode == 0, resumed.stderr
