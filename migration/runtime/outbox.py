@@ -16,6 +16,15 @@ from contracts.events import Event
 MAX_BACKOFF_SECONDS = 60
 
 
+def outbox_channel(module: str) -> str:
+    """The PostgreSQL NOTIFY channel a commit that wrote to the module's outbox signals.
+
+    A relay LISTENs on it to wake at once instead of waiting for its next poll; the
+    notification carries nothing, the outbox rows are the truth.
+    """
+    return f"carve_outbox_{module}"
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     """One outbox row: an event waiting for (or done with) delivery."""

@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.events import Event
 from migration.runtime.held_connections import lent_connection
+from migration.runtime.outbox import outbox_channel
 from migration.runtime.routing import ModuleMoving
 
 CommitHook = Callable[[str, list[str]], None]
@@ -75,8 +76,9 @@ class UnitOfWork:
         """Write the event to this module's outbox, in this transaction."""
         now = datetime.now(UTC)
         headers = self._headers() if self._headers else {}
+        bind = self._sessions.kw.get("bind") or self.session.get_bind()
         self.session.execute(
-            insert(self._outbox).values(
+            _publish_statement(self._outbox, self.module, bind.dialect.name).values(
                 id=event.message_id,
                 event_type=event.type,
                 payload=json.dumps(event.payload()),
@@ -131,3 +133,13 @@ def _claim_statement(inbox: Table, dialect: str) -> Any:
         return None
     return (_UPSERT_INSERTS[dialect](inbox).on_conflict_do_nothing()
             .returning(inbox.c.message_id))
+
+
+@functools.cache
+def _publish_statement(outbox: Table, module: str, dialect: str) -> Any:
+    # On PostgreSQL the INSERT also signals the module's outbox channel, in the same round
+    # trip: the notification is sent at commit (once per transaction), never on rollback.
+    statement = insert(outbox)
+    if dialect == "postgresql":
+        statement = statement.returning(func.pg_notify(outbox_channel(module), ""))
+    return statement
