@@ -14,11 +14,6 @@ import typer.main
 from typer.core import TyperGroup
 
 from migration import __version__
-from migration.cli.database_errors import (
-    DATABASE_FAILURES,
-    describe_database_failure,
-    remember_database_urls,
-)
 from migration.cli.output import report_error
 from migration.runtime.errors import CarveError
 
@@ -65,6 +60,10 @@ COMMANDS: dict[str, Callable[[], Any]] = {
     "up": _imported("migration.cli.up", "up"),
 }
 
+# Commands that open no database: they skip importing SQLAlchemy (a third of `carve lint`'s
+# start-up), which naming the database in an unanticipated error needs.
+NO_DATABASE = frozenset({"init", "lint"})
+
 
 class LazyCommands(TyperGroup):
     """The root group: lists :data:`COMMANDS` and builds one only when it is asked for."""
@@ -76,6 +75,10 @@ class LazyCommands(TyperGroup):
         load = COMMANDS.get(cmd_name)
         if load is None:
             return None
+        if cmd_name not in NO_DATABASE:
+            from migration.cli.database_errors import remember_database_urls
+
+            remember_database_urls()
         target = load()
         if isinstance(target, typer.Typer):
             command: click.Command = typer.main.get_group(target)
@@ -115,12 +118,17 @@ def _root(
 
 def main() -> None:
     """Console entry point: a user's error is one line on stderr and a non-zero exit."""
-    remember_database_urls()
     try:
         app()
     except CarveError as exc:
         report_error(str(exc))
         sys.exit(exc.exit_code)
-    except DATABASE_FAILURES as exc:  # no command anticipated it: one line, not a traceback
+    except Exception as exc:  # a database failure no command anticipated: one line
+        if "sqlalchemy" not in sys.modules:  # never imported: it cannot be its error
+            raise
+        from migration.cli.database_errors import DATABASE_FAILURES, describe_database_failure
+
+        if not isinstance(exc, DATABASE_FAILURES):
+            raise
         report_error(describe_database_failure(exc))
         sys.exit(1)
