@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy import Engine, Table, and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.events import Event
@@ -74,6 +74,11 @@ class OutboxStore:
             query = query.where(t.c.id.in_(list(ids)))
         with self._sessions() as session:
             return [_message(row) for row in session.execute(query.limit(limit)).mappings()]
+
+    def engine(self) -> Engine | None:
+        """The engine of the module's database as it resolves *now* (it follows a cut-over)."""
+        bind = self._sessions.kw.get("bind")
+        return bind if isinstance(bind, Engine) else None
 
     def transaction(self) -> Any:
         """A new transaction on the module's database (``with store.transaction() as s:``)."""

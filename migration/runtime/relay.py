@@ -5,6 +5,10 @@ PostgreSQL, so relays can run side by side), enqueue one message per subscriber
 in one pipelined round trip, mark the batch dispatched, commit. A relay that
 dies before the commit leaves the rows pending: they are sent again and the
 consumers' inboxes absorb the duplicates. Nothing is marked before it was sent.
+
+On PostgreSQL the relay wakes when a commit signals the module's outbox channel
+(LISTEN/NOTIFY, see :class:`OutboxWakeup`); it keeps polling, so a lost signal
+only delays an event until the next poll (docs/adr/0013-relay-wakes-on-commit.md).
 """
 
 from __future__ import annotations
@@ -14,19 +18,24 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+import psycopg
 from dramatiq import Broker
 from opentelemetry.trace import SpanKind
+from psycopg import sql
+from sqlalchemy import Engine
 
 from contracts.events import Event
 from migration.runtime.broker import enqueue_many
 from migration.runtime.modules import ModuleSpec
-from migration.runtime.outbox import OutboxMessage, OutboxStore
+from migration.runtime.outbox import OutboxMessage, OutboxStore, outbox_channel
 from migration.runtime.queue_messages import messages_for
 from migration.runtime.tracing import continued, trace_headers, tracing_on
 
 log = logging.getLogger("carve.relay")
 
 MAX_ERROR_BACKOFF = 5.0
+#: How often a listener looks up from its socket (the stop flag, a cut-over).
+_LISTEN_CHECK_S = 0.25
 
 
 def routes_for(specs: Iterable[ModuleSpec]) -> dict[str, list[str]]:
@@ -48,6 +57,74 @@ def traced(row: OutboxMessage) -> OutboxMessage:
         return replace(row, headers={**row.headers, **trace_headers()})
 
 
+class OutboxWakeup:
+    """Wakes a relay when a commit signals one of its modules' outbox channels.
+
+    One daemon thread per module on PostgreSQL LISTENs, on a connection of its own to the
+    database the module resolves to now, on the channel every transaction that writes to
+    the outbox notifies at commit. A dropped connection is opened again after ``retry``
+    seconds; a module that a cut-over moved is followed to its new database. Meanwhile
+    the relay polls, so a lost notification delays an event and never loses it.
+    """
+
+    def __init__(self, outboxes: Mapping[str, OutboxStore], retry: float = 1.0) -> None:
+        self.signal = threading.Event()
+        self.listening: set[str] = set()
+        self.listens = 0  # LISTEN connections opened so far
+        self._count_lock = threading.Lock()
+        self._outboxes = outboxes
+        self._retry = retry
+        self._threads: list[threading.Thread] = []
+
+    def start(self, stop: threading.Event) -> None:
+        """Listen until ``stop`` is set."""
+        for module, outbox in self._outboxes.items():
+            thread = threading.Thread(target=self._listen, args=(module, outbox, stop),
+                                      name=f"carve-relay-listen-{module}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def all_listening(self) -> bool:
+        """Whether every module's commits wake the relay right now."""
+        return all(module in self.listening for module in self._outboxes)
+
+    def join(self, timeout: float) -> None:
+        """Wait for the listeners to close their connections (after ``stop``)."""
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _listen(self, module: str, outbox: OutboxStore, stop: threading.Event) -> None:
+        warned = False
+        while not stop.is_set():
+            engine = outbox.engine()
+            if engine is not None and engine.dialect.name == "postgresql":
+                try:
+                    self._listen_on(module, outbox, engine, stop)
+                    warned = False
+                except (psycopg.Error, OSError) as exc:
+                    if not warned:  # once per outage: the relay polls meanwhile
+                        log.warning("%s: not woken on commit, polling (retry in %.1fs): %s",
+                                    module, self._retry, _first_line(exc))
+                        warned = True
+                finally:
+                    self.listening.discard(module)
+            stop.wait(self._retry)
+
+    def _listen_on(self, module: str, outbox: OutboxStore, engine: Engine,
+                   stop: threading.Event) -> None:
+        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=5,
+                             application_name="carve-relay-listen") as connection:
+            connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(outbox_channel(module))))
+            with self._count_lock:
+                self.listening.add(module)
+                self.listens += 1
+            self.signal.set()  # rows committed before the LISTEN: one pass finds them
+            while not stop.is_set() and outbox.engine() is engine:
+                for _ in connection.notifies(timeout=_LISTEN_CHECK_S):
+                    self.signal.set()
+
+
 @dataclass
 class RelayStats:
     """What a relay has done since it started."""
@@ -66,7 +143,10 @@ class Relay:
     broker: Broker
     transport: Callable[[str], str]
     batch_size: int = 500
+    #: Seconds before a dropped LISTEN connection is opened again (polling meanwhile).
+    listen_retry: float = 1.0
     stats: RelayStats = field(default_factory=RelayStats)
+    wakeup: OutboxWakeup | None = field(default=None, init=False, repr=False)
 
     def queue_types(self) -> list[str]:
         """The event types whose transport is ``queue`` right now."""
@@ -107,14 +187,31 @@ class Relay:
             if settled == 0:
                 return total
 
-    def run(self, stop: threading.Event, interval: float = 0.05, busy: float = 0.005) -> None:
+    def run(self, stop: threading.Event, interval: float = 0.05, busy: float = 0.005,
+            *, listen: bool = True) -> None:
         """Relay until ``stop`` is set; a broker or database outage only delays delivery.
 
-        While events flow it polls every ``busy`` seconds (latency), when idle every
-        ``interval`` seconds (load on the databases).
+        A commit that wrote to a listened outbox wakes it at once; ``interval`` is then
+        only the fallback poll. A module without a listener (SQLite, a dropped
+        connection) is polled every ``busy`` seconds while events flow, every
+        ``interval`` seconds when idle (load on the databases).
         """
+        self.wakeup = OutboxWakeup(self.outboxes, self.listen_retry) if listen else None
+        signal = self.wakeup.signal if self.wakeup else threading.Event()
+        threading.Thread(target=lambda: (stop.wait(), signal.set()), daemon=True).start()
+        if self.wakeup:
+            self.wakeup.start(stop)
+        try:
+            self._loop(stop, signal, interval, busy)
+        finally:
+            if self.wakeup:
+                self.wakeup.join(timeout=2 * _LISTEN_CHECK_S + 1)
+
+    def _loop(self, stop: threading.Event, signal: threading.Event, interval: float,
+              busy: float) -> None:
         backoff = 0.0
         while not stop.is_set():
+            signal.clear()  # a commit during the pass sets it again: no signal is missed
             try:
                 settled, full = self.relay_pass()
             except Exception as exc:  # the rows stay in the outbox; try again shortly
@@ -126,7 +223,8 @@ class Relay:
                 continue
             backoff = 0.0
             if not full:
-                stop.wait(busy if settled else interval)
+                woken = self.wakeup is not None and self.wakeup.all_listening()
+                signal.wait(busy if settled and not woken else interval)
 
 
 def _first_line(exc: BaseException) -> str:
