@@ -102,9 +102,14 @@ def scan_module_file(path: Path, text: str | None = None) -> FileFacts:
     return facts
 
 
-def sql_naming(facts: FileFacts, names: re.Pattern[str]) -> list[Located]:
-    """String literals (docstrings aside) that read as SQL and contain one of ``names``."""
-    if not contains_word(names, facts.text):
+def sql_naming(facts: FileFacts, names: re.Pattern[str],
+               only: frozenset[str] | None = None) -> list[Located]:
+    """String literals (docstrings aside) that read as SQL and contain one of ``names``.
+
+    With ``only``, a word ``names`` matches counts only if it is one of ``only``: one
+    pattern of every table then serves every module, each passing its foreign tables.
+    """
+    if not contains_word(names, facts.text, only):
         return []
     tree = _parse(facts.text)
     if tree is None:
@@ -114,7 +119,7 @@ def sql_naming(facts: FileFacts, names: re.Pattern[str]) -> list[Located]:
     return [
         Located(node.value, node.lineno) for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
-        and id(node) not in docstrings and contains_word(names, node.value)
+        and id(node) not in docstrings and contains_word(names, node.value, only)
         and SQL_TEXT.search(node.value)
     ]
 
@@ -136,9 +141,11 @@ def words_pattern(words: list[str]) -> re.Pattern[str]:
     return re.compile(rf"{body}\b")
 
 
-def contains_word(pattern: re.Pattern[str], text: str) -> bool:
-    """Whether ``pattern`` matches in ``text`` at the start of a word."""
-    return any(m.start() == 0 or not _WORD_CHAR.match(text, m.start() - 1)
+def contains_word(pattern: re.Pattern[str], text: str,
+                  only: frozenset[str] | None = None) -> bool:
+    """Whether ``pattern`` matches in ``text`` at the start of a word (one of ``only``)."""
+    return any((m.start() == 0 or not _WORD_CHAR.match(text, m.start() - 1))
+               and (only is None or m.group() in only)
                for m in pattern.finditer(text))
 
 
