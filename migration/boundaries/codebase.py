@@ -78,6 +78,11 @@ class Codebase:
 
 def load_codebase(path: Path | None = None, *, use_specs: bool = True) -> Codebase:
     """Read ``carve.toml`` at ``path`` (defaults if absent) and discover the modules."""
+    return discover_modules(open_codebase(path), use_specs=use_specs)
+
+
+def open_codebase(path: Path | None = None) -> Codebase:
+    """Read ``carve.toml`` at ``path`` and check the modules package exists; no module yet."""
     root = (path or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"{root}: no such directory")
@@ -91,6 +96,12 @@ def load_codebase(path: Path | None = None, *, use_specs: bool = True) -> Codeba
             f"modules package '{config.project.modules}' not found under {source} "
             f"(set project.modules in {CONFIG_FILE}, or run `carve init`)"
         )
+    return codebase
+
+
+def discover_modules(codebase: Codebase, *, use_specs: bool = True) -> Codebase:
+    """Find the modules under the modules root, reading each one's files and tables."""
+    modules_dir = codebase.source.joinpath(*codebase.modules_root.split("."))
     for folder in sorted(p for p in modules_dir.iterdir() if (p / "__init__.py").exists()):
         module = _discover_module(codebase, folder, use_specs)
         codebase.modules[module.name] = module

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import grimp
 
@@ -50,15 +51,19 @@ def graph_roots(codebase: Codebase) -> tuple[str, ...]:
     return tuple(roots)
 
 
-def build_graph(codebase: Codebase) -> grimp.ImportGraph:
-    """grimp's graph of the codebase's own source, built once per run."""
+def build_graph(codebase: Codebase, cache: Path | None = None) -> grimp.ImportGraph:
+    """grimp's graph of the codebase's own source, built once per run.
+
+    With ``cache``, grimp keeps each file's imports there and rescans only the files
+    modified since.
+    """
     source = str(codebase.source)
     if source not in sys.path:
         sys.path.insert(0, source)
     return grimp.build_graph(
         *graph_roots(codebase),
         include_external_packages=bool(codebase.config.project.allowed_third_party),
-        cache_dir=None,
+        cache_dir=str(cache) if cache else None,
     )
 
 

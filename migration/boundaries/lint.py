@@ -13,12 +13,13 @@ from migration.boundaries.baseline import (
     load_baseline,
     write_baseline,
 )
-from migration.boundaries.codebase import Codebase, load_codebase
+from migration.boundaries.codebase import Codebase, discover_modules, load_codebase, open_codebase
 from migration.boundaries.data_rules import check_data
 from migration.boundaries.event_rules import EventCatalog, check_events, read_catalog
 from migration.boundaries.import_checks import check_imports
 from migration.boundaries.import_rules import ImportRules, build_graph, generate_rules
 from migration.boundaries.importlinter_export import write_importlinter
+from migration.boundaries.lint_cache import open_cache
 from migration.boundaries.model import LintReport, Violation
 
 
@@ -35,8 +36,12 @@ class Findings:
 
 def find_violations(path: Path | None = None) -> Findings:
     """Check imports, data and events of the codebase at ``path``."""
-    codebase = load_codebase(path)
-    graph = build_graph(codebase)
+    return check_codebase(load_codebase(path))
+
+
+def check_codebase(codebase: Codebase, graph_cache: Path | None = None) -> Findings:
+    """Check imports, data and events of a codebase whose modules are discovered."""
+    graph = build_graph(codebase, graph_cache)
     rules = generate_rules(codebase, graph)
     catalog = read_catalog(codebase)
     violations = [
@@ -55,24 +60,43 @@ def run_lint(
     strict: bool = False,
     update_baseline: bool = False,
     reason: str | None = None,
+    cache: bool = False,
 ) -> LintReport:
-    """Lint the codebase; with a baseline, only violations it does not list fail."""
-    findings = find_violations(path)
-    codebase = findings.codebase
+    """Lint the codebase; with a baseline, only violations it does not list fail.
+
+    With ``cache``, the findings of the last run are reused while no file it read has
+    changed (see :mod:`migration.boundaries.lint_cache`).
+    """
+    codebase = open_codebase(path)
+    modules, violations = _findings(codebase, cache)
     file = baseline or codebase.root / DEFAULT_BASELINE
     # --baseline names a file to read, unless --update-baseline is about to create it
     entries = load_baseline(file) if file.exists() or (baseline and not update_baseline) else []
     written = None
-    if update_baseline and (findings.violations or file.exists()):
+    if update_baseline and (violations or file.exists()):
         # no violations and no file: an empty baseline would only be noise; an existing
         # one is still rewritten, so that entries fixed since are not left behind as stale
-        write_baseline(file, findings.violations, entries, reason)
+        write_baseline(file, violations, entries, reason)
         entries, written = load_baseline(file), str(file)
-    new, known, stale = apply_baseline(findings.violations, entries)
+    new, known, stale = apply_baseline(violations, entries)
     return LintReport(
-        root=str(codebase.root), modules=list(codebase.modules), violations=new,
+        root=str(codebase.root), modules=modules, violations=new,
         baselined=known, stale=stale, strict=strict, baseline_written=written,
     )
+
+
+def _findings(codebase: Codebase, cache: bool) -> tuple[list[str], list[Violation]]:
+    """The module names and the violations: from the cache if no file changed since."""
+    store = open_cache(codebase) if cache else None
+    cached = store.read() if store else None
+    if cached is not None:
+        return cached.modules, cached.violations
+    findings = check_codebase(discover_modules(codebase),
+                              store.graph_folder if store else None)
+    modules = list(codebase.modules)
+    if store:
+        store.write(modules, findings.violations)
+    return modules, findings.violations
 
 
 def export_importlinter(path: Path | None, target: Path) -> tuple[Path, Path]:

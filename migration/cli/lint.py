@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 
 from migration.boundaries.formats import report_github, report_json, report_text
-from migration.boundaries.init_config import write_starting_config
 from migration.boundaries.lint import export_importlinter as export_rules
 from migration.boundaries.lint import run_lint
 from migration.boundaries.model import LintReport
@@ -48,6 +47,9 @@ def lint(
     export_importlinter: Annotated[Path | None, typer.Option(
         "--export-importlinter", help="Write the equivalent import-linter config and exit.",
         show_default=False)] = None,
+    cache: Annotated[bool, typer.Option(
+        "--cache/--no-cache", help="Reuse the last run's findings while no file changed "
+        "(kept in .carve/cache/lint).")] = True,
 ) -> None:
     """Check module boundaries: imports, table ownership, foreign keys, SQL, events.
 
@@ -60,7 +62,7 @@ def lint(
         console.print(f"wrote {written} (run `lint-imports {written}` from {source})")
         return
     report = run_lint(path, baseline=baseline, strict=strict,
-                      update_baseline=update_baseline, reason=reason)
+                      update_baseline=update_baseline, reason=reason, cache=cache)
     if output is Format.json:
         print_json(report_json(report))
     elif output is Format.github:
@@ -88,5 +90,7 @@ def init(
         False),
 ) -> None:
     """Look at a codebase and write a starting carve.toml for it."""
+    from migration.boundaries.init_config import write_starting_config  # not lint's start-up
+
     written, summary = write_starting_config(path or Path.cwd(), force=force)
     console.print(f"wrote {written}: {summary}")

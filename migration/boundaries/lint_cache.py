@@ -1,0 +1,130 @@
+"""The lint's cache: a run's findings, reused while none of the files it read changed.
+
+It lives in ``.carve/cache/lint/`` beside carve.toml, a folder git ignores (it holds its
+own ``.gitignore``). The key is a digest of the content of carve.toml, of every Python
+file in the packages the import graph is built from (the modules and the shared
+packages live there) and of the lint's own code, with the Python and grimp versions:
+contents, not modification times, so a fresh CI checkout of an unchanged tree is a hit.
+Any edit is a miss: the lint runs again, and grimp's own cache in ``grimp/`` rescans
+only the files whose imports may have changed. Anything else a codebase's ``ModuleSpec``
+imports is not in the key: ``--no-cache`` lints without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import grimp
+
+from migration.boundaries.codebase import Codebase, python_files
+from migration.boundaries.import_rules import graph_roots
+from migration.boundaries.model import Violation
+from migration.runtime.config import CONFIG_FILE
+
+CACHE_FOLDER = Path(".carve") / "cache" / "lint"
+_FORMAT = "carve.lint-cache/1"
+_LINT_CODE = Path(__file__).parent
+
+
+@dataclass
+class CachedFindings:
+    """What a run found that the next one can reuse: the module names and the violations."""
+
+    modules: list[str]
+    violations: list[Violation]
+
+
+@dataclass
+class LintCache:
+    """The cache of one codebase, for the tree as it is now."""
+
+    folder: Path
+    digest: str
+
+    @property
+    def graph_folder(self) -> Path:
+        """Where grimp keeps the imports of each file between runs."""
+        return self.folder / "grimp"
+
+    def read(self) -> CachedFindings | None:
+        """The findings stored for this tree, if the last run saw the same files."""
+        try:
+            data = json.loads((self.folder / "findings.json").read_text(encoding="utf-8"))
+            if data.get("format") != _FORMAT or data.get("digest") != self.digest:
+                return None
+            violations = [Violation(**{**v, "chain": tuple(v["chain"])})
+                          for v in data["violations"]]
+            return CachedFindings(list(data["modules"]), violations)
+        except (OSError, ValueError, KeyError, TypeError):  # absent or damaged: a miss
+            return None
+
+    def write(self, modules: list[str], violations: list[Violation]) -> None:
+        """Store this run's findings for the next run (atomically: runs may overlap)."""
+        data = {"format": _FORMAT, "digest": self.digest, "modules": modules,
+                "violations": [v.as_dict() for v in violations]}
+        part = self.folder / f"findings.json.{os.getpid()}"
+        try:
+            part.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(part, self.folder / "findings.json")
+        except OSError:  # a cache that cannot be written only costs the next run time
+            part.unlink(missing_ok=True)
+
+
+def open_cache(codebase: Codebase) -> LintCache | None:
+    """The codebase's cache keyed by its files as they are now; None if it cannot be kept."""
+    folder = codebase.root / CACHE_FOLDER
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        ignore = folder.parent / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# carve's lint cache: never committed\n*\n")
+        return LintCache(folder, input_digest(codebase))
+    except OSError:  # a read-only checkout, an unreadable file: lint without a cache
+        return None
+
+
+def input_digest(codebase: Codebase) -> str:
+    """A digest of everything the findings depend on, by content."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{_FORMAT}|{sys.version}|{grimp.__version__}".encode())
+    config = codebase.root / CONFIG_FILE
+    _add_files(digest, [config] if config.exists() else [], codebase.root)
+    _add_files(digest, python_files(_LINT_CODE), _LINT_CODE)
+    for folder in package_folders(codebase):
+        digest.update(f"\0package {folder}\0".encode())
+        _add_files(digest, python_files(folder) if folder.is_dir() else [folder], folder)
+    return digest.hexdigest()
+
+
+def package_folders(codebase: Codebase) -> list[Path]:
+    """The folders (or single files) grimp reads each root package from, as it finds them."""
+    source = str(codebase.source)
+    if source not in sys.path:
+        sys.path.insert(0, source)
+    found: list[Path] = []
+    for root in graph_roots(codebase):
+        if "." in root:  # a namespace portion under the source folder (see graph_roots)
+            found.append(codebase.package_path(root))
+            continue
+        spec = importlib.util.find_spec(root)
+        if spec is None:
+            continue  # grimp will say it cannot find it, and nothing is cached
+        if spec.submodule_search_locations:
+            found += [Path(p) for p in spec.submodule_search_locations]
+        elif spec.origin:
+            found.append(Path(spec.origin))
+    return found
+
+
+def _add_files(digest: hashlib._Hash, files: list[Path], base: Path) -> None:
+    for file in files:
+        content = file.read_bytes()
+        name = file.relative_to(base).as_posix() if file != base else file.name
+        digest.update(f"\0{name}\0{len(content)}\0".encode())
+        digest.update(content)
