@@ -104,3 +104,17 @@ def test_updating_the_baseline_of_a_clean_codebase_writes_no_file(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert "nothing to baseline" in result.stdout
     assert not (codebase / "carve-baseline.toml").exists()
+
+
+def test_cached_and_uncached_runs_print_the_same_and_no_cache_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    codebase = build_shop("raw_sql", tmp_path)
+    uncached = carve("lint", "--no-cache", "--format", "json", codebase)
+    assert not (codebase / ".carve").exists()
+    cold, warm = (carve("lint", "--format", "json", codebase) for _ in range(2))
+    assert (codebase / ".carve" / "cache" / "lint" / "findings.json").exists()
+    for run in (cold, warm):
+        assert (run.returncode, run.stdout, run.stderr) == (
+            uncached.returncode, uncached.stdout, uncached.stderr)
+    assert uncached.returncode == 1

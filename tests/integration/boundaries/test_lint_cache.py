@@ -1,0 +1,63 @@
+"""carve lint's cache: an unchanged tree reuses the last findings, any edit is seen."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from migration.boundaries.lint import run_lint
+from migration.boundaries.lint_cache import CACHE_FOLDER
+from tests.support.shops import build_shop
+
+FORBIDDEN = "from shop_cached.modules.customers.models import customers\n"
+
+
+def cached_shop(tmp_path: Path) -> Path:
+    """A clean shop of this test's own (its package renamed, so no other test shares it)."""
+    folder = build_shop("clean", tmp_path)
+    (folder / "shop_clean").rename(folder / "shop_cached")
+    for file in [folder / "carve.toml", *(folder / "shop_cached").rglob("*.py")]:
+        file.write_text(file.read_text().replace("shop_clean", "shop_cached"))
+    return folder
+
+
+def findings_file(codebase: Path) -> Path:
+    return codebase / CACHE_FOLDER / "findings.json"
+
+
+def test_a_warm_run_reuses_the_findings_even_after_a_fresh_checkout(tmp_path: Path) -> None:
+    codebase = build_shop("raw_sql", tmp_path)
+    cold = run_lint(codebase, cache=True)
+    written = findings_file(codebase).stat().st_mtime_ns
+    for file in codebase.rglob("*.py"):  # a CI checkout: same content, new modification times
+        os.utime(file, ns=(written + 10**9, written + 10**9))
+    warm = run_lint(codebase, cache=True)
+    assert findings_file(codebase).stat().st_mtime_ns == written  # read, not rewritten
+    assert [v.rule for v in cold.violations] == ["data.raw-sql"]
+    assert (warm.violations, warm.modules) == (cold.violations, cold.modules)
+    assert (codebase / ".carve" / "cache" / ".gitignore").read_text().endswith("*\n")
+
+
+def test_a_forbidden_import_added_after_a_run_is_found_by_the_next(tmp_path: Path) -> None:
+    codebase = cached_shop(tmp_path)
+    assert run_lint(codebase, cache=True).violations == []
+    service = codebase / "shop_cached" / "modules" / "orders" / "service.py"
+    clean = service.read_text()
+    service.write_text(FORBIDDEN + clean)
+    found = run_lint(codebase, cache=True).violations
+    assert [(v.rule, v.file, v.line) for v in found] == [
+        ("imports.independent", "shop_cached/modules/orders/service.py", 1)]
+    service.write_text(clean)  # and taking it out again is seen too
+    assert run_lint(codebase, cache=True).violations == []
+
+
+def test_without_the_cache_nothing_is_written_and_a_damaged_cache_is_ignored(
+    tmp_path: Path,
+) -> None:
+    codebase = build_shop("direct_import", tmp_path)
+    uncached = run_lint(codebase, cache=False)
+    assert not (codebase / ".carve").exists()
+    findings_file(codebase).parent.mkdir(parents=True)
+    findings_file(codebase).write_text("{not json")
+    assert run_lint(codebase, cache=True).violations == uncached.violations
+    assert run_lint(codebase, cache=True).violations == uncached.violations
