@@ -8,14 +8,18 @@ gives a process its own key prefix on Redis, so tests and tenants stay apart.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
+import redis
 from dramatiq import Broker, Message
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import current_millis
+from dramatiq.broker import MessageProxy
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import compute_backoff, current_millis
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import CurrentMessage, Retries
 from dramatiq.middleware import default_middleware as dramatiq_middleware
 
@@ -128,12 +132,63 @@ class CarveRedisBroker(RedisBroker):
         self._consumed: set[str] = set()
         self._consumed_lock = threading.Lock()
 
+    @property
+    def consumer_class(self) -> Any:
+        return WokenRedisConsumer
+
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
         with self._consumed_lock:
             if queue_name in self._consumed:
                 self.broker_id = str(uuid4())
             self._consumed.add(queue_name)
         return super().consume(queue_name, prefetch, timeout)
+
+
+def wake_key(broker: RedisBroker, queue_name: str) -> str:
+    """The Redis list whose token tells a queue's idle consumers that messages arrived."""
+    return f"{broker.namespace}:{queue_name}.wake"
+
+
+class WokenRedisConsumer(_RedisConsumer):
+    """dramatiq's Redis consumer, woken by :func:`enqueue_many` instead of only polling.
+
+    dramatiq's consumer sleeps 5, 10, 20 … ms (up to the worker's timeout) after each
+    empty fetch; this one waits the same time on the queue's wake list (``BLPOP``), so
+    a batch the relay sends is fetched at once. A message sent another way (a retry, a
+    replay) is fetched when the wait ends, as before; one token wakes one consumer.
+    """
+
+    def __next__(self) -> MessageProxy | None:
+        try:
+            while True:
+                if self.message_cache:
+                    data = self.message_cache.pop(0)
+                    if data is None:  # dramatiq's own guard (its issue 266)
+                        continue
+                    self.misses = 0
+                    message = Message.decode(data)
+                    self.queued_message_ids.add(message.message_id)
+                    return MessageProxy(message)
+                room = self.prefetch - self.outstanding_message_count
+                if room > 0:
+                    self.message_cache = self.broker.do_fetch(self.queue_name, room)
+                    if self.message_cache:
+                        continue
+                self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+                self._wait(backoff_ms / 1000, room > 0)
+                return None
+        except redis.ConnectionError as exc:
+            raise ConnectionClosed(exc) from None
+
+    def _wait(self, seconds: float, woken: bool) -> None:
+        if woken:  # with no room to fetch into, a token would be wasted
+            try:
+                self.broker.client.blpop([wake_key(self.broker, self.queue_name)],
+                                         timeout=seconds)
+                return
+            except redis.ResponseError:  # a Redis before 6 takes whole seconds only
+                pass
+        time.sleep(seconds)
 
 
 def enqueue_many(broker: Broker, messages: Sequence[Message]) -> None:
@@ -162,6 +217,10 @@ def _redis_pipeline(broker: RedisBroker, messages: Sequence[Message]) -> None:
                 broker.dead_message_ttl, 0, _UNUSED_UNPACK_SIZE, sent.options["redis_message_id"],
                 sent.encode()]
         dispatch(keys=[broker.namespace], args=args, client=pipe)
+    for queue_name in {message.queue_name for message in messages}:
+        key = wake_key(broker, queue_name)  # one token at most: a wake-up, not a count
+        pipe.rpush(key, 1)
+        pipe.ltrim(key, -1, -1)
     pipe.execute()
 
 
