@@ -16,7 +16,14 @@ from migration.cli.split_output import (
     render_verification,
     violations_of,
 )
-from migration.datasplit.cutover import DEFAULT_MAX_FREEZE_MS, check, cutover, rollback, splits
+from migration.datasplit.cutover import (
+    DEFAULT_MAX_FREEZE_MS,
+    check,
+    cutover,
+    finish,
+    rollback,
+    splits,
+)
 from migration.datasplit.split import DEFAULT_BATCH, resumable, run_split, start_split
 from migration.runtime.db import safe_url
 from migration.runtime.project import Project
@@ -160,6 +167,8 @@ def cutover_command(module: SplitModule, max_freeze_ms: MaxFreeze = DEFAULT_MAX_
     with Project.load(config) as project:
         move = cutover(project, module, max_freeze_ms)
     render_move(move, "cut over", as_json)
+    if move.verification is not None and not move.verification.equal:
+        raise typer.Exit(1)  # switched, but the check after it found rows that differ
 
 
 @app.command("rollback")
@@ -169,3 +178,17 @@ def rollback_command(module: SplitModule, max_freeze_ms: MaxFreeze = DEFAULT_MAX
     with Project.load(config) as project:
         move = rollback(project, module, max_freeze_ms)
     render_move(move, "rolled back", as_json)
+
+
+@app.command("finish")
+def finish_command(module: SplitModule, config: ConfigOption = None,
+                   as_json: JsonOption = False) -> None:
+    """Accept a cut-over: the new database stops capturing changes (no rollback after this)."""
+    with Project.load(config) as project:
+        journal = finish(project, module)
+    if as_json:
+        print_json({"module": journal.module, "phase": journal.phase.value,
+                    "database": safe_url(journal.target)})
+        return
+    console.print(f"[green]✓[/] {journal.module} finished on {safe_url(journal.target)}: its "
+                  "changes are no longer captured; the old database still refuses its writes")

@@ -16,6 +16,7 @@ flight and holds new ones until it has switched (ADR 0012).
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -114,6 +115,37 @@ def remove(engine: Engine, module: str, tables: Sequence[SplitTable]) -> None:
             connection.execute(text("DELETE FROM carve_changes WHERE module = :m"), {"m": module})
             connection.execute(text("DELETE FROM carve_split_guard WHERE module = :m"),
                                {"m": module})
+
+
+def same_database(first: Engine, second: Engine) -> bool:
+    """Whether two engines reach one database, however their URLs spell it.
+
+    A probe row written through the first is looked for through the second (a host
+    name and an address, a symlinked SQLite file, a pooler in front: a URL says too
+    little). Only the guard table is created, and the probe is removed.
+    """
+    probe = f"probe:{uuid.uuid4().hex}"
+    with first.begin() as connection:
+        _create_guard_table(connection)
+        connection.execute(
+            text("INSERT INTO carve_split_guard (module, state) VALUES (:m, 'probe')"),
+            {"m": probe})
+    try:
+        with second.connect() as connection:
+            if not inspect(connection).has_table("carve_split_guard"):
+                return False
+            seen = connection.execute(text("SELECT 1 FROM carve_split_guard WHERE module = :m"),
+                                      {"m": probe}).first()
+            return seen is not None
+    finally:
+        with first.begin() as connection:
+            connection.execute(text("DELETE FROM carve_split_guard WHERE module = :m"),
+                               {"m": probe})
+
+
+def _create_guard_table(connection: Connection) -> None:
+    connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS carve_split_guard "
+                               "(module TEXT PRIMARY KEY, state TEXT NOT NULL)")
 
 
 def set_guard(connection: Connection, module: str, state: str) -> None:

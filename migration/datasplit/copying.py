@@ -64,6 +64,16 @@ def checkpoints(target: Engine, module: str) -> dict[str, Checkpoint]:
                                      r.rows, r.done) for r in rows}
 
 
+def copied_rows(target: Engine, module: str) -> int:
+    """Rows the module's copy has committed in the target so far (nothing is created)."""
+    with target.connect() as connection:
+        if not target.dialect.has_table(connection, _PROGRESS.name):
+            return 0
+        total = connection.execute(select(func.coalesce(func.sum(_PROGRESS.c.rows), 0))
+                                   .where(_PROGRESS.c.module == module)).scalar_one()
+    return int(total)
+
+
 def forget_checkpoints(target: Engine, module: str) -> None:
     """Start the module's copy from scratch (``--force``)."""
     _PROGRESS.create(target, checkfirst=True)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from migration.datasplit import capture, replay, schema
-from migration.datasplit.copying import checkpoints
+from migration.datasplit.copying import copied_rows
 from migration.datasplit.freeze import Freeze, frozen
 from migration.datasplit.journal import Journal, Journals, Phase
 from migration.datasplit.split import opened
@@ -49,14 +49,13 @@ def cutover(project: Project, module: str, max_freeze_ms: int = DEFAULT_MAX_FREE
     tables = split_tables(project.module(journal.module))
     with journals.exclusive(journal.module), opened(journal.source, module) as old, \
             opened(journal.target, module) as new:
-        move = _move(project, journal, tables, old, new, journal.target, max_freeze_ms)
+        move = _move(project, journal, journals, tables, old, new, Phase.CUT_OVER,
+                     max_freeze_ms)
         schema.restore_foreign_keys(new.engine, journal.foreign_keys)
-        journal.phase, journal.freeze_ms = Phase.CUT_OVER, move.freeze_ms
-        journals.write(journal)
         move.verification = verify(journal.module, new.engine, old.engine, tables,
                                    (safe_url(journal.target), safe_url(journal.source)))
-        journal.verification = move.verification.as_dict()
-        journals.write(journal)
+        journals.record_verification(journal.module, move.verification.as_dict(),
+                                     journal.target)
     return move
 
 
@@ -64,35 +63,52 @@ def rollback(project: Project, module: str, max_freeze_ms: int = DEFAULT_MAX_FRE
     """Move the module back to the database it had before its cut-over."""
     journal, journals = _journal(project, module)
     if journal.phase is not Phase.CUT_OVER:
-        raise SplitRefused(f"module '{journal.module}' has not been cut over "
+        raise SplitRefused(f"module '{journal.module}' is not cut over "
                            f"({journal.phase.value}): there is nothing to roll back")
     tables = split_tables(project.module(journal.module))
     with journals.exclusive(journal.module), opened(journal.target, module) as new, \
             opened(journal.source, module) as old:
         # The old database becomes the replica: its guard would refuse the replayed rows.
         capture.remove(old.engine, journal.module, tables)
-        move = _move(project, journal, tables, new, old, journal.previous_setting,
-                     max_freeze_ms, capture_after=False)
-        journal.phase, journal.freeze_ms = Phase.ROLLED_BACK, move.freeze_ms
+        return _move(project, journal, journals, tables, new, old, Phase.ROLLED_BACK,
+                     max_freeze_ms)
+
+
+def finish(project: Project, module: str) -> Journal:
+    """Accept a cut-over: the new database stops capturing its changes; no rollback after."""
+    journal, journals = _journal(project, module)
+    if journal.phase is not Phase.CUT_OVER:
+        raise SplitRefused(f"module '{journal.module}' is not cut over "
+                           f"({journal.phase.value}): there is nothing to finish")
+    tables = split_tables(project.module(journal.module))
+    with journals.exclusive(journal.module), opened(journal.target, module) as new:
+        capture.remove(new.engine, journal.module, tables)
+        journal.phase = Phase.FINISHED
         journals.write(journal)
-    return move
+    return journal
 
 
-def _move(project: Project, journal: Journal, tables: Sequence[SplitTable], leaving: Database,
-          going: Database, setting: str | None, max_freeze_ms: int, *,
-          capture_after: bool = True) -> Move:
+def _move(project: Project, journal: Journal, journals: Journals,
+          tables: Sequence[SplitTable], leaving: Database, going: Database, reached: Phase,
+          max_freeze_ms: int) -> Move:
+    """Catch up, freeze ``leaving``, drain into ``going``, switch carve.toml, release."""
     module = journal.module
+    back = reached is Phase.ROLLED_BACK
     replay.catch_up(leaving.engine, going.engine, module, tables, enough=FREEZE_LAG)
     announce = freeze_file(project.config.path, module)
     with frozen(leaving.engine, module, max_freeze_ms, announce) as freeze:
         drained = replay.drain_frozen(leaving.engine, going.engine, module, tables)
         _check_tail(leaving, going, tables, drained, freeze, max_freeze_ms)
-        if capture_after:
-            capture.install(going.engine, module, tables)
+        schema.advance_sequences(going.engine, tables)
+        if not back:
+            capture.install(going.engine, module, tables)  # so that it can be rolled back
         freeze.move()
-        set_module_database(project.config.path, module, setting)
-        freeze_ms = freeze.elapsed_ms
-    return Move(module, safe_url(going.url), freeze_ms, len(drained), None)
+        set_module_database(project.config.path, module,
+                            journal.previous_setting if back else journal.target)
+        # Recorded before the freeze ends: the journal never lags carve.toml.
+        journal.phase, journal.freeze_ms = reached, freeze.elapsed_ms
+        journals.write(journal)
+    return Move(module, safe_url(going.url), journal.freeze_ms, len(drained), None)
 
 
 def _check_tail(leaving: Database, going: Database, tables: Sequence[SplitTable],
@@ -138,8 +154,7 @@ def check(project: Project, module: str) -> Verification:
     with opened(journal.primary, module) as primary, opened(journal.replica, module) as replica:
         result = verify(journal.module, primary.engine, replica.engine, tables,
                         (safe_url(journal.primary), safe_url(journal.replica)))
-    journal.verification = result.as_dict()
-    journals.write(journal)
+    journals.record_verification(journal.module, result.as_dict(), journal.primary)
     return result
 
 
@@ -152,8 +167,7 @@ def splits(project: Project) -> list[dict[str, object]]:
                 Phase.COPYING, Phase.CATCHING_UP, Phase.READY, Phase.CUT_OVER) else 0
         if journal.phase is Phase.COPYING:  # the copy commits its progress in the target
             with opened(journal.target, journal.module) as target:
-                journal.rows_copied = sum(
-                    point.rows for point in checkpoints(target.engine, journal.module).values())
+                journal.rows_copied = copied_rows(target.engine, journal.module)
         rows.append({"module": journal.module, "phase": journal.phase.value,
                      "source": safe_url(journal.source), "target": safe_url(journal.target),
                      "rows_copied": journal.rows_copied, "rows_total": journal.rows_total,

@@ -13,6 +13,7 @@ freeze file expires: writes resume on the old database, nothing switched.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,7 +64,7 @@ def frozen(engine: Engine, module: str, budget_ms: int, announce: Path | None) -
         if engine.dialect.name == "postgresql":
             _lock_postgres(connection, module, budget_ms)
         else:
-            _lock_sqlite(connection, budget_ms)
+            _lock_sqlite(connection, module, budget_ms)
         yield Freeze(module, connection, engine.dialect.name)
     finally:
         _release(raw, engine.dialect.name, module)
@@ -85,10 +86,15 @@ def _lock_postgres(connection, module: str, budget_ms: int) -> None:  # type: ig
     connection.autocommit = False
 
 
-def _lock_sqlite(connection, budget_ms: int) -> None:  # type: ignore[no-untyped-def]
+def _lock_sqlite(connection, module: str, budget_ms: int) -> None:  # type: ignore[no-untyped-def]
     connection.execute(f"PRAGMA busy_timeout = {int(budget_ms)}")
     connection.isolation_level = None
-    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise SplitRefused(f"the writes in flight on '{module}' (and the other modules sharing "
+                           f"its SQLite file) did not finish within {budget_ms} ms; nothing was "
+                           f"switched ({exc})") from None
 
 
 def _release(raw, dialect: str, module: str) -> None:  # type: ignore[no-untyped-def]

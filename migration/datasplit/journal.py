@@ -32,6 +32,7 @@ class Phase(StrEnum):
     CATCHING_UP = "catching up"
     READY = "ready for cut-over"
     CUT_OVER = "cut over"
+    FINISHED = "finished"       # cut over and accepted: no capture, no rollback
     ROLLED_BACK = "rolled back"
 
 
@@ -54,13 +55,18 @@ class Journal(BaseModel):
     verification: dict[str, Any] | None = None
 
     @property
+    def moved(self) -> bool:
+        """Whether the module writes to its new database now."""
+        return self.phase in (Phase.CUT_OVER, Phase.FINISHED)
+
+    @property
     def primary(self) -> str:
         """The database the module writes to in this phase."""
-        return self.target if self.phase is Phase.CUT_OVER else self.source
+        return self.target if self.moved else self.source
 
     @property
     def replica(self) -> str:
-        return self.source if self.phase is Phase.CUT_OVER else self.target
+        return self.source if self.moved else self.target
 
 
 class Journals:
@@ -86,12 +92,36 @@ class Journals:
 
     def write(self, journal: Journal) -> None:
         journal.updated_at = time.time()
+        with self._writing(journal.module):
+            self._replace(journal)
+
+    def record_verification(self, module: str, result: dict[str, Any], primary: str) -> None:
+        """Keep a verification's result, unless the split moved on while it ran.
+
+        The journal is read again under the lock: writing back the copy read before
+        verifying would undo a cut-over made in the meantime.
+        """
+        with self._writing(module):
+            journal = self.read(module)
+            if journal is not None and journal.primary == primary:
+                journal.verification = result
+                journal.updated_at = time.time()
+                self._replace(journal)
+
+    def _replace(self, journal: Journal) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".journal-")
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(journal.model_dump_json(indent=2))
         os.chmod(temporary, 0o600)  # it holds database URLs
         os.replace(temporary, self.folder / f"{journal.module}.json")
+
+    @contextmanager
+    def _writing(self, module: str) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f"{module}.journal.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # short: one read and one rename
+            yield
 
     @contextmanager
     def exclusive(self, module: str) -> Iterator[None]:

@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from migration.datasplit import capture
-from migration.datasplit.tables import Key, SplitTable
+from migration.datasplit.tables import Key, SplitRefused, SplitTable
 
 _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _KEYS_PER_QUERY = 1000
@@ -24,22 +25,34 @@ _KEYS_PER_QUERY = 1000
 
 def replay(source: Engine, target: Engine, tables: Sequence[SplitTable],
            changes: Sequence[capture.Change]) -> None:
-    """Make the target's rows of these changes' keys equal to the source's, in one transaction."""
-    keys: dict[str, set[Key]] = {}
+    """Make the target's rows of these changes' keys equal to the source's, in one transaction.
+
+    Rows gone from the source are deleted first (children before parents), then the
+    others are written (parents first) in the order they were changed, so a unique
+    value that moved from one row to another is free when the second row takes it.
+    """
+    keys: dict[str, dict[Key, None]] = {}
     for change in changes:
-        keys.setdefault(change.table, set()).add(change.key)
+        keys.setdefault(change.table, {})[change.key] = None
     chosen = [t for t in tables if t.name in keys]
-    current = {t.name: _read(source, t, sorted(keys[t.name], key=repr)) for t in chosen}
-    with target.begin() as connection:
-        for table in chosen:
-            rows = list(current[table.name].values())
-            if rows:
-                connection.execute(_upsert(target, table), rows)
-        for table in reversed(chosen):
-            gone = [k for k in keys[table.name] if k not in current[table.name]]
-            for start in range(0, len(gone), _KEYS_PER_QUERY):
-                connection.execute(delete(table.table)
-                                   .where(table.among(gone[start:start + _KEYS_PER_QUERY])))
+    current = {t.name: _read(source, t, list(keys[t.name])) for t in chosen}
+    try:
+        with target.begin() as connection:
+            for table in reversed(chosen):
+                gone = [k for k in keys[table.name] if k not in current[table.name]]
+                for start in range(0, len(gone), _KEYS_PER_QUERY):
+                    connection.execute(delete(table.table)
+                                       .where(table.among(gone[start:start + _KEYS_PER_QUERY])))
+            for table in chosen:
+                rows = [current[table.name][k] for k in keys[table.name]
+                        if k in current[table.name]]
+                if rows:
+                    connection.execute(_upsert(target, table), rows)
+    except IntegrityError as exc:
+        first = str(exc.orig).strip().splitlines()[0]
+        raise SplitRefused(f"replaying {len(changes)} changes broke a constraint of the target "
+                           f"({first}); the source changed in a way a row-by-row replay cannot "
+                           "follow. Run the command again once those rows are settled") from None
 
 
 def catch_up(source: Engine, target: Engine, module: str, tables: Sequence[SplitTable], *,

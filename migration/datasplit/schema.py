@@ -22,16 +22,42 @@ ORDER BY 1, 2
 """
 
 
-def hold_back_foreign_keys(target: Engine, tables: Sequence[SplitTable]) -> list[list[str]]:
-    """Drop the foreign keys among the module's tables on a PostgreSQL target; returns them."""
+def foreign_keys(target: Engine, tables: Sequence[SplitTable]) -> list[list[str]]:
+    """The foreign keys among the module's tables on a PostgreSQL target.
+
+    Each is ``[table, name, definition]``.
+    """
     if target.dialect.name != "postgresql":
         return []
-    names = [t.name for t in tables]
+    with target.connect() as connection:
+        rows = connection.execute(text(_FOREIGN_KEYS), {"tables": [t.name for t in tables]})
+        return [list(row) for row in rows]
+
+
+def drop_foreign_keys(target: Engine, foreign_keys: Sequence[Sequence[str]]) -> None:
+    """Drop them for the copy (recorded first, so that a kill cannot lose them)."""
     with target.begin() as connection:
-        found = [list(row) for row in connection.execute(text(_FOREIGN_KEYS), {"tables": names})]
-        for table, name, _definition in found:
-            connection.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
-    return found
+        for table, name, _definition in foreign_keys:
+            connection.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{name}"')
+
+
+def advance_sequences(engine: Engine, tables: Sequence[SplitTable]) -> None:
+    """Move each serial or identity column's sequence past the rows copied into ``engine``.
+
+    Copied rows bring their keys along but not the sequence that made them: the
+    first insert after a cut-over would otherwise collide with a copied key.
+    """
+    if engine.dialect.name != "postgresql":
+        return  # SQLite takes the next key from the rows themselves
+    with engine.begin() as connection:
+        for table in tables:
+            for column in table.column_names:
+                sequence = connection.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                                              {"t": f'"{table.name}"', "c": column}).scalar()
+                if sequence:
+                    connection.execute(text(
+                        f'SELECT setval(:s, coalesce(max("{column}"), 1), max("{column}") '
+                        f'IS NOT NULL) FROM "{table.name}"'), {"s": sequence})
 
 
 def restore_foreign_keys(target: Engine, foreign_keys: Sequence[Sequence[str]]) -> None:

@@ -50,20 +50,23 @@ def start_split(project: Project, module: str, target: str, *, batch: int = DEFA
     if problems:
         raise SplitRefused(f"module '{spec.name}' has {len(problems)} lint violation(s); fix them "
                            f"first (carve lint): {problems[0]}")
-    source = project.database(spec.name)
-    if _same(source.url, target):
-        raise SplitRefused(f"module '{spec.name}' already uses {safe_url(target)}")
     tables = split_tables(spec)
-    with opened(target, spec.name) as database:
+    with opened(project.database_url(spec.name), spec.name) as source, \
+            opened(target, spec.name) as database, journals.exclusive(spec.name):
+        source.ping()
         database.ping()
+        if capture.same_database(source.engine, database.engine):
+            raise SplitRefused(f"module '{spec.name}' already uses {safe_url(target)}: "
+                               "that URL reaches the database the module is in")
         _refuse_rows(database.engine, tables, force, spec.name)
+        # Whatever an earlier split of this module left in the target (its guard, its
+        # checkpoints) belongs to that split, never to this one.
+        capture.remove(database.engine, spec.name, tables)
+        copying.forget_checkpoints(database.engine, spec.name)
         if force:
-            capture.remove(database.engine, spec.name, tables)  # a rolled-back split's guard
             schema.empty(database.engine, tables)
-            copying.forget_checkpoints(database.engine, spec.name)
-    source.ping()
     previous = project.config.module(spec.name).database
-    journal = Journal(module=spec.name, source=source.url, target=target,
+    journal = Journal(module=spec.name, source=project.database_url(spec.name), target=target,
                       previous_setting=previous, batch=batch)
     journals.write(journal)
     return journal
@@ -78,9 +81,11 @@ def run_split(project: Project, journal: Journal, report: Report) -> Journal:
             opened(journal.target, spec.name) as target:
         if journal.phase is Phase.SCHEMA:
             project.migrations(spec.name).upgrade(target.engine)
-            journal.foreign_keys = [*journal.foreign_keys,
-                                    *schema.hold_back_foreign_keys(target.engine, tables)]
-            journals.write(journal)  # what was dropped is on disk before anything else
+            found = schema.foreign_keys(target.engine, tables)
+            known = {tuple(fk[:2]) for fk in journal.foreign_keys}
+            journal.foreign_keys += [fk for fk in found if tuple(fk[:2]) not in known]
+            journals.write(journal)  # on disk before they are dropped: a kill loses none
+            schema.drop_foreign_keys(target.engine, journal.foreign_keys)
             capture.install(source.engine, spec.name, tables)  # before the first row is read
             _advance(journals, journal, Phase.COPYING, report)
         if journal.phase is Phase.COPYING:
@@ -101,7 +106,7 @@ def resumable(project: Project, module: str) -> Journal:
     if journal is None or journal.phase is Phase.ROLLED_BACK:
         raise SplitRefused(f"there is no split of '{spec.name}' to resume; start one with "
                            f"carve db split {spec.name} --to URL")
-    if journal.phase in (Phase.READY, Phase.CUT_OVER):
+    if journal.phase in (Phase.READY, Phase.CUT_OVER, Phase.FINISHED):
         raise SplitRefused(f"the split of '{spec.name}' is {journal.phase.value}: nothing to "
                            "resume")
     return journal
@@ -142,15 +147,14 @@ def _refuse_rows(target: Engine, tables: list[SplitTable], force: bool, module: 
 
 
 def _under_way(journal: Journal) -> str:
+    if journal.phase is Phase.FINISHED:
+        return (f"module '{journal.module}' was split to {safe_url(journal.target)} and "
+                "finished; it has nothing left to split")
     if journal.phase is Phase.CUT_OVER:
         return (f"module '{journal.module}' was already cut over to {safe_url(journal.target)}; "
                 f"carve db rollback {journal.module} takes it back")
     return (f"a split of '{journal.module}' to {safe_url(journal.target)} is under way "
             f"({journal.phase.value}); continue it with carve db split {journal.module} --resume")
-
-
-def _same(first: str, second: str) -> bool:
-    return safe_url(first) == safe_url(second)
 
 
 @contextmanager

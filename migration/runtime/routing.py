@@ -8,8 +8,10 @@ its relays and workers run. Two things make that safe without a restart:
   re-read when it changes), so units of work begun after the switch use the new one.
 - :class:`FreezeGate` holds a unit of work at its first write while the module is
   frozen (a freeze file beside carve.toml, written by the cut-over). When the
-  freeze ends, a unit of work that has only read so far is re-bound to the
-  module's current database before it writes. Reads never wait.
+  freeze ends, a unit of work that has not touched the old database yet writes
+  to the new one; one that has read there is refused with :class:`ModuleMoving`
+  (its reads, and row locks, belong to the database the module left). Reads
+  never wait.
 
 The source database is the last line of defence: its capture triggers refuse a
 write once the module has moved, and the unit of work turns that refusal into
@@ -34,6 +36,7 @@ from migration.runtime.db import Database
 #: A write that finds its module frozen waits this long before it is answered 503.
 DEFAULT_FREEZE_WAIT_S = 5.0
 _WROTE = "carve_wrote"
+_READ = "carve_read"
 _POLL_S = 0.002
 
 
@@ -123,14 +126,26 @@ class RoutedSessions:
         return self.current().kw
 
     def _before_statement(self, state: ORMExecuteState) -> None:
-        if not (state.is_insert or state.is_update or state.is_delete):
-            return
         session = state.session
+        if not (state.is_insert or state.is_update or state.is_delete):
+            session.info[_READ] = True
+            return
         if session.info.get(_WROTE):
             return
         session.info[_WROTE] = True
-        self._gate.wait()
+        has_read = session.info.get(_READ, False)
+        bound = session.get_bind()
+        if not (has_read and bound.dialect.name == "sqlite"):
+            # A SQLite unit of work that has read already holds the file's write lock
+            # (BEGIN IMMEDIATE): the freeze cannot start before it commits, so it must
+            # not wait for the freeze either.
+            self._gate.wait()
         engine = self._resolve().engine
-        if session.bind is not engine and getattr(session.bind, "engine", None) is not engine:
-            # Only reads ran on the old database: the write goes where the module lives now.
-            session.bind = engine
+        if getattr(bound, "engine", bound) is engine:
+            return
+        if has_read:
+            # What it read (and any row it locked) is on the database the module left:
+            # writing on the new one could undo another transaction's write. Start over.
+            raise ModuleMoving(f"module '{self._gate.module}' moved to another database "
+                               "while this request ran; retry it")
+        session.bind = engine  # nothing read yet: the write goes where the module lives now

@@ -166,9 +166,10 @@ def _split_step(journal: Journal) -> Step:
                f"last verify {'equal' if checked['equal'] else 'DIFFERENT'}: "
                f"{checked['rows']} rows, {checked['differences']} differences, "
                f"{_when(checked['at'])}")
-    if journal.phase is Phase.CUT_OVER:
-        return Step(2, State.DONE, f"split to {safe_url(journal.target)} and cut over (writes "
-                                   f"held {journal.freeze_ms or 0:.0f} ms); {verdict}")
+    if journal.moved:
+        return Step(2, State.DONE, f"split to {safe_url(journal.target)} and "
+                                   f"{journal.phase.value} (writes held "
+                                   f"{journal.freeze_ms or 0:.0f} ms); {verdict}")
     nxt = ("carve db cutover" if journal.phase is Phase.READY else "carve db split --resume")
     return Step(2, State.STARTED, f"splitting to {safe_url(journal.target)}: "
                                   f"{journal.phase.value}, {journal.rows_copied} of "

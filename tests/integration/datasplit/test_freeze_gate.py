@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
+from migration.runtime.plan_file import set_module_database
 from migration.runtime.project import Project
 from migration.runtime.routing import ModuleMoving, freeze_file
 from monolith.modules.inventory.tables import stock
@@ -90,3 +91,24 @@ def test_many_threads_first_using_a_module_at_once(project: Project) -> None:
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_a_unit_of_work_that_read_on_the_old_database_is_not_moved_to_the_new_one(
+    tmp_path: Path, project: Project
+) -> None:
+    elsewhere = f"sqlite:///{tmp_path / 'moved.db'}"
+    with Project.load(project.config.path, {"DATABASE_URL_INVENTORY": elsewhere}) as there:
+        there.upgrade(["inventory"])
+    write(project, "MUG")
+    routed = project.sessions("inventory")
+    with routed() as session:
+        # What it read, and any row it locked, is on the old database: the switch
+        # lands between its read and its write, so its write must start over.
+        assert session.execute(select(stock.c.on_hand)).scalar_one() == 1
+        set_module_database(project.config.path, "inventory", elsewhere)
+        with pytest.raises(ModuleMoving):
+            session.execute(update(stock).values(on_hand=stock.c.on_hand + 1))
+    write(project, "CUP")  # a new unit of work writes where the module lives now
+    with Project.load(project.config.path, {"DATABASE_URL_INVENTORY": elsewhere}) as there:
+        with there.sessions("inventory")() as session:
+            assert session.execute(select(stock.c.sku)).scalars().all() == ["CUP"]
