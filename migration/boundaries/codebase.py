@@ -127,15 +127,20 @@ def _spec_of(codebase: Codebase, package: str, folder: Path) -> Any:
     # Imported here: SQLAlchemy is only needed when a codebase declares specs.
     from migration.runtime.modules import ModuleSpec
 
-    source = str(codebase.source)
-    if source not in sys.path:
-        sys.path.insert(0, source)
+    source_on_path(codebase)
     try:
         spec = getattr(importlib.import_module(package), "module", None)
     except Exception as exc:  # any error in the user's module code is a config problem here
         raise ConfigError(f"module '{package}' declares a ModuleSpec but cannot be imported: "
                           f"{type(exc).__name__}: {exc}") from None
     return spec if isinstance(spec, ModuleSpec) else None
+
+
+def source_on_path(codebase: Codebase) -> None:
+    """Put the source folder first on ``sys.path``: grimp finds the packages there."""
+    source = str(codebase.source)
+    if source not in sys.path:
+        sys.path.insert(0, source)
 
 
 def python_files(folder: Path) -> list[Path]:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import grimp
+from migration.boundaries.codebase import Codebase, source_on_path
 
-from migration.boundaries.codebase import Codebase
+if TYPE_CHECKING:
+    import grimp
 
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 
@@ -57,9 +59,9 @@ def build_graph(codebase: Codebase, cache: Path | None = None) -> grimp.ImportGr
     With ``cache``, grimp keeps each file's imports there and rescans only the files
     modified since.
     """
-    source = str(codebase.source)
-    if source not in sys.path:
-        sys.path.insert(0, source)
+    import grimp  # here: a lint served from its cache never needs it
+
+    source_on_path(codebase)
     return grimp.build_graph(
         *graph_roots(codebase),
         include_external_packages=bool(codebase.config.project.allowed_third_party),

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import grimp
+from typing import TYPE_CHECKING
 
 from migration.boundaries.baseline import (
     DEFAULT_BASELINE,
@@ -13,14 +12,21 @@ from migration.boundaries.baseline import (
     load_baseline,
     write_baseline,
 )
-from migration.boundaries.codebase import Codebase, discover_modules, load_codebase, open_codebase
-from migration.boundaries.data_rules import check_data
-from migration.boundaries.event_rules import EventCatalog, check_events, read_catalog
-from migration.boundaries.import_checks import check_imports
-from migration.boundaries.import_rules import ImportRules, build_graph, generate_rules
-from migration.boundaries.importlinter_export import write_importlinter
+from migration.boundaries.codebase import (
+    Codebase,
+    discover_modules,
+    load_codebase,
+    open_codebase,
+    source_on_path,
+)
 from migration.boundaries.lint_cache import open_cache
 from migration.boundaries.model import LintReport, Violation
+
+if TYPE_CHECKING:  # the checks are imported when a run checks: a cache hit needs none
+    import grimp
+
+    from migration.boundaries.event_rules import EventCatalog
+    from migration.boundaries.import_rules import ImportRules
 
 
 @dataclass
@@ -36,12 +42,25 @@ class Findings:
 
 def find_violations(path: Path | None = None) -> Findings:
     """Check imports, data and events of the codebase at ``path``."""
-    return check_codebase(load_codebase(path))
+    return check_codebase(open_codebase(path))
 
 
 def check_codebase(codebase: Codebase, graph_cache: Path | None = None) -> Findings:
-    """Check imports, data and events of a codebase whose modules are discovered."""
-    graph = build_graph(codebase, graph_cache)
+    """Discover the modules of an opened codebase and check its imports, data and events."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from migration.boundaries.data_rules import check_data
+    from migration.boundaries.event_rules import check_events, read_catalog
+    from migration.boundaries.import_checks import check_imports
+    from migration.boundaries.import_rules import build_graph, generate_rules
+
+    source_on_path(codebase)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # grimp reads and parses the files in Rust, without the GIL: the modules' own
+        # files are read and scanned for tables and events meanwhile
+        building = pool.submit(build_graph, codebase, graph_cache)
+        discover_modules(codebase)
+        graph = building.result()
     rules = generate_rules(codebase, graph)
     catalog = read_catalog(codebase)
     violations = [
@@ -91,8 +110,7 @@ def _findings(codebase: Codebase, cache: bool) -> tuple[list[str], list[Violatio
     cached = store.read() if store else None
     if cached is not None:
         return cached.modules, cached.violations
-    findings = check_codebase(discover_modules(codebase),
-                              store.graph_folder if store else None)
+    findings = check_codebase(codebase, store.graph_folder if store else None)
     modules = list(codebase.modules)
     if store:
         store.write(modules, findings.violations)
@@ -104,6 +122,9 @@ def export_importlinter(path: Path | None, target: Path) -> tuple[Path, Path]:
 
     Returns the file written and the source folder ``lint-imports`` is to run from.
     """
+    from migration.boundaries.import_rules import build_graph, generate_rules
+    from migration.boundaries.importlinter_export import write_importlinter
+
     codebase = load_codebase(path)
     written = write_importlinter(generate_rules(codebase, build_graph(codebase)), target)
     return written, codebase.source

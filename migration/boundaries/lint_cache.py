@@ -20,9 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import grimp
-
-from migration.boundaries.codebase import Codebase, python_files
+from migration.boundaries.codebase import Codebase, python_files, source_on_path
 from migration.boundaries.import_rules import graph_roots
 from migration.boundaries.model import Violation
 from migration.runtime.config import CONFIG_FILE
@@ -92,7 +90,7 @@ def open_cache(codebase: Codebase) -> LintCache | None:
 def input_digest(codebase: Codebase) -> str:
     """A digest of everything the findings depend on, by content."""
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(f"{_FORMAT}|{sys.version}|{grimp.__version__}".encode())
+    digest.update(f"{_FORMAT}|{sys.version}|{_grimp_release()}".encode())
     config = codebase.root / CONFIG_FILE
     _add_files(digest, [config] if config.exists() else [], codebase.root)
     _add_files(digest, python_files(_LINT_CODE), _LINT_CODE)
@@ -104,9 +102,7 @@ def input_digest(codebase: Codebase) -> str:
 
 def package_folders(codebase: Codebase) -> list[Path]:
     """The folders (or single files) grimp reads each root package from, as it finds them."""
-    source = str(codebase.source)
-    if source not in sys.path:
-        sys.path.insert(0, source)
+    source_on_path(codebase)
     found: list[Path] = []
     for root in graph_roots(codebase):
         if "." in root:  # a namespace portion under the source folder (see graph_roots)
@@ -120,6 +116,15 @@ def package_folders(codebase: Codebase) -> list[Path]:
         elif spec.origin:
             found.append(Path(spec.origin))
     return found
+
+
+def _grimp_release() -> str:
+    """grimp's installed release (its parser decides the imports), without importing it."""
+    spec = importlib.util.find_spec("grimp")
+    if spec is None or not spec.origin:
+        return "none"
+    installed = Path(spec.origin).parent.parent
+    return ",".join(sorted(p.name for p in installed.glob("grimp-*.dist-info")))
 
 
 def _add_files(digest: hashlib._Hash, files: list[Path], base: Path) -> None:
