@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from migration.boundaries.codebase import Codebase, python_files, source_on_path
+from migration.boundaries.codebase import Codebase, source_on_path
 from migration.boundaries.import_rules import graph_roots
 from migration.boundaries.model import Violation
 from migration.runtime.config import CONFIG_FILE
@@ -92,11 +92,14 @@ def input_digest(codebase: Codebase) -> str:
     digest = hashlib.blake2b(digest_size=20)
     digest.update(f"{_FORMAT}|{sys.version}|{_grimp_release()}".encode())
     config = codebase.root / CONFIG_FILE
-    _add_files(digest, [config] if config.exists() else [], codebase.root)
-    _add_files(digest, python_files(_LINT_CODE), _LINT_CODE)
-    for folder in package_folders(codebase):
+    if config.exists():
+        _add_file(digest, str(config), CONFIG_FILE)
+    for folder in [_LINT_CODE, *package_folders(codebase)]:
         digest.update(f"\0package {folder}\0".encode())
-        _add_files(digest, python_files(folder) if folder.is_dir() else [folder], folder)
+        if folder.is_dir():
+            _add_folder(digest, str(folder))
+        else:
+            _add_file(digest, str(folder), folder.name)
     return digest.hexdigest()
 
 
@@ -127,9 +130,18 @@ def _grimp_release() -> str:
     return ",".join(sorted(p.name for p in installed.glob("grimp-*.dist-info")))
 
 
-def _add_files(digest: hashlib._Hash, files: list[Path], base: Path) -> None:
-    for file in files:
-        content = file.read_bytes()
-        name = file.relative_to(base).as_posix() if file != base else file.name
-        digest.update(f"\0{name}\0{len(content)}\0".encode())
-        digest.update(content)
+def _add_folder(digest: hashlib._Hash, folder: str) -> None:
+    """Every ``.py`` file under ``folder``, in a stable order (strings: 20,000 files add up)."""
+    for directory, subdirectories, names in os.walk(folder):
+        subdirectories.sort()
+        relative = os.path.relpath(directory, folder)
+        for name in sorted(names):
+            if name.endswith(".py"):
+                _add_file(digest, os.path.join(directory, name), f"{relative}/{name}")
+
+
+def _add_file(digest: hashlib._Hash, path: str, name: str) -> None:
+    with open(path, "rb") as file:
+        content = file.read()
+    digest.update(f"\0{name}\0{len(content)}\0".encode())
+    digest.update(content)
