@@ -12,19 +12,13 @@ from migration.boundaries.baseline import (
     load_baseline,
     write_baseline,
 )
-from migration.boundaries.codebase import (
-    Codebase,
-    discover_modules,
-    load_codebase,
-    open_codebase,
-    source_on_path,
-)
-from migration.boundaries.lint_cache import open_cache
+from migration.boundaries.lint_cache import cached_findings, open_cache
 from migration.boundaries.model import LintReport, Violation
 
-if TYPE_CHECKING:  # the checks are imported when a run checks: a cache hit needs none
+if TYPE_CHECKING:  # imported when a run checks: a cache hit needs neither config nor checks
     import grimp
 
+    from migration.boundaries.codebase import Codebase
     from migration.boundaries.event_rules import EventCatalog
     from migration.boundaries.import_rules import ImportRules
 
@@ -42,6 +36,8 @@ class Findings:
 
 def find_violations(path: Path | None = None) -> Findings:
     """Check imports, data and events of the codebase at ``path``."""
+    from migration.boundaries.codebase import open_codebase
+
     return check_codebase(open_codebase(path))
 
 
@@ -49,6 +45,7 @@ def check_codebase(codebase: Codebase, graph_cache: Path | None = None) -> Findi
     """Discover the modules of an opened codebase and check its imports, data and events."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from migration.boundaries.codebase import discover_modules, source_on_path
     from migration.boundaries.data_rules import check_data
     from migration.boundaries.event_rules import check_events, read_catalog
     from migration.boundaries.import_checks import check_imports
@@ -86,9 +83,10 @@ def run_lint(
     With ``cache``, the findings of the last run are reused while no file it read has
     changed (see :mod:`migration.boundaries.lint_cache`).
     """
-    codebase = open_codebase(path)
-    modules, violations = _findings(codebase, cache)
-    file = baseline or codebase.root / DEFAULT_BASELINE
+    root = (path or Path.cwd()).resolve()
+    found = cached_findings(root) if cache else None
+    modules, violations = (found.modules, found.violations) if found else _check(path, cache)
+    file = baseline or root / DEFAULT_BASELINE
     # --baseline names a file to read, unless --update-baseline is about to create it
     entries = load_baseline(file) if file.exists() or (baseline and not update_baseline) else []
     written = None
@@ -99,17 +97,17 @@ def run_lint(
         entries, written = load_baseline(file), str(file)
     new, known, stale = apply_baseline(violations, entries)
     return LintReport(
-        root=str(codebase.root), modules=modules, violations=new,
+        root=str(root), modules=modules, violations=new,
         baselined=known, stale=stale, strict=strict, baseline_written=written,
     )
 
 
-def _findings(codebase: Codebase, cache: bool) -> tuple[list[str], list[Violation]]:
-    """The module names and the violations: from the cache if no file changed since."""
+def _check(path: Path | None, cache: bool) -> tuple[list[str], list[Violation]]:
+    """Open the codebase and check it: the module names and the violations, then cached."""
+    from migration.boundaries.codebase import open_codebase
+
+    codebase = open_codebase(path)
     store = open_cache(codebase) if cache else None
-    cached = store.read() if store else None
-    if cached is not None:
-        return cached.modules, cached.violations
     findings = check_codebase(codebase, store.graph_folder if store else None)
     modules = list(codebase.modules)
     if store:
@@ -122,6 +120,7 @@ def export_importlinter(path: Path | None, target: Path) -> tuple[Path, Path]:
 
     Returns the file written and the source folder ``lint-imports`` is to run from.
     """
+    from migration.boundaries.codebase import load_codebase
     from migration.boundaries.import_rules import build_graph, generate_rules
     from migration.boundaries.importlinter_export import write_importlinter
 

@@ -8,6 +8,9 @@ contents, not modification times, so a fresh CI checkout of an unchanged tree is
 Any edit is a miss: the lint runs again, and grimp's own cache in ``grimp/`` rescans
 only the files whose imports may have changed. Anything else a codebase's ``ModuleSpec``
 imports is not in the key: ``--no-cache`` lints without it.
+
+The entry names the folders it hashed, so a hit needs neither carve.toml's validation
+nor the checks' code: it reads one file and hashes the tree.
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from migration.boundaries.codebase import Codebase, source_on_path
-from migration.boundaries.import_rules import graph_roots
 from migration.boundaries.model import Violation
-from migration.runtime.config import CONFIG_FILE
+
+if TYPE_CHECKING:
+    from migration.boundaries.codebase import Codebase
 
 CACHE_FOLDER = Path(".carve") / "cache" / "lint"
-_FORMAT = "carve.lint-cache/1"
+_CONFIG_FILE = "carve.toml"  # migration.runtime.config's: not imported, a hit needs no config
+_FORMAT = "carve.lint-cache/2"
 _LINT_CODE = Path(__file__).parent
 
 
@@ -38,11 +43,27 @@ class CachedFindings:
     violations: list[Violation]
 
 
+def cached_findings(root: Path) -> CachedFindings | None:
+    """The findings stored for the codebase at ``root``, if none of its inputs changed."""
+    try:
+        data = json.loads((root / CACHE_FOLDER / "findings.json").read_text(encoding="utf-8"))
+        if data.get("format") != _FORMAT:
+            return None
+        if data["digest"] != input_digest(root, [Path(f) for f in data["folders"]]):
+            return None
+        violations = [Violation(**{**v, "chain": tuple(v["chain"])})
+                      for v in data["violations"]]
+        return CachedFindings(list(data["modules"]), violations)
+    except (OSError, ValueError, KeyError, TypeError):  # absent or damaged: a miss
+        return None
+
+
 @dataclass
 class LintCache:
-    """The cache of one codebase, for the tree as it is now."""
+    """Where a run that checked stores its findings, keyed by the tree as it was before."""
 
     folder: Path
+    folders: list[Path]
     digest: str
 
     @property
@@ -50,22 +71,10 @@ class LintCache:
         """Where grimp keeps the imports of each file between runs."""
         return self.folder / "grimp"
 
-    def read(self) -> CachedFindings | None:
-        """The findings stored for this tree, if the last run saw the same files."""
-        try:
-            data = json.loads((self.folder / "findings.json").read_text(encoding="utf-8"))
-            if data.get("format") != _FORMAT or data.get("digest") != self.digest:
-                return None
-            violations = [Violation(**{**v, "chain": tuple(v["chain"])})
-                          for v in data["violations"]]
-            return CachedFindings(list(data["modules"]), violations)
-        except (OSError, ValueError, KeyError, TypeError):  # absent or damaged: a miss
-            return None
-
     def write(self, modules: list[str], violations: list[Violation]) -> None:
         """Store this run's findings for the next run (atomically: runs may overlap)."""
-        data = {"format": _FORMAT, "digest": self.digest, "modules": modules,
-                "violations": [v.as_dict() for v in violations]}
+        data = {"format": _FORMAT, "digest": self.digest, "folders": list(map(str, self.folders)),
+                "modules": modules, "violations": [v.as_dict() for v in violations]}
         part = self.folder / f"findings.json.{os.getpid()}"
         try:
             part.write_text(json.dumps(data), encoding="utf-8")
@@ -75,26 +84,30 @@ class LintCache:
 
 
 def open_cache(codebase: Codebase) -> LintCache | None:
-    """The codebase's cache keyed by its files as they are now; None if it cannot be kept."""
+    """The codebase's cache, keyed before the run reads anything; None if it cannot be kept.
+
+    The key is taken first so that a file edited during the run is a miss next time.
+    """
     folder = codebase.root / CACHE_FOLDER
     try:
         folder.mkdir(parents=True, exist_ok=True)
         ignore = folder.parent / ".gitignore"
         if not ignore.exists():
             ignore.write_text("# carve's lint cache: never committed\n*\n")
-        return LintCache(folder, input_digest(codebase))
+        folders = package_folders(codebase)
+        return LintCache(folder, folders, input_digest(codebase.root, folders))
     except OSError:  # a read-only checkout, an unreadable file: lint without a cache
         return None
 
 
-def input_digest(codebase: Codebase) -> str:
+def input_digest(root: Path, folders: list[Path]) -> str:
     """A digest of everything the findings depend on, by content."""
     digest = hashlib.blake2b(digest_size=20)
     digest.update(f"{_FORMAT}|{sys.version}|{_grimp_release()}".encode())
-    config = codebase.root / CONFIG_FILE
+    config = root / _CONFIG_FILE
     if config.exists():
-        _add_file(digest, str(config), CONFIG_FILE)
-    for folder in [_LINT_CODE, *package_folders(codebase)]:
+        _add_file(digest, str(config), _CONFIG_FILE)
+    for folder in [_LINT_CODE, *folders]:
         digest.update(f"\0package {folder}\0".encode())
         if folder.is_dir():
             _add_folder(digest, str(folder))
@@ -105,6 +118,9 @@ def input_digest(codebase: Codebase) -> str:
 
 def package_folders(codebase: Codebase) -> list[Path]:
     """The folders (or single files) grimp reads each root package from, as it finds them."""
+    from migration.boundaries.codebase import source_on_path
+    from migration.boundaries.import_rules import graph_roots
+
     source_on_path(codebase)
     found: list[Path] = []
     for root in graph_roots(codebase):
