@@ -22,6 +22,7 @@ from dramatiq.common import compute_backoff, current_millis
 from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import CurrentMessage, Retries
 from dramatiq.middleware import default_middleware as dramatiq_middleware
+from redis.exceptions import NoScriptError
 
 from migration.runtime.config import CarveConfig
 from migration.runtime.errors import ConfigError
@@ -208,15 +209,25 @@ def enqueue_many(broker: Broker, messages: Sequence[Message]) -> None:
 
 def _redis_pipeline(broker: RedisBroker, messages: Sequence[Message]) -> None:
     # The same Lua ``enqueue`` command RedisBroker.enqueue runs, batched in one
-    # pipeline: a fresh Redis-side id per send, exactly as dramatiq does.
-    dispatch, pipe = broker.scripts["dispatch"], broker.client.pipeline(transaction=False)
+    # pipeline: a fresh Redis-side id per send, exactly as dramatiq does. The script
+    # is called by its hash: redis-py would otherwise ask whether it is loaded (one more
+    # round trip) before every batch; a Redis that lost it gets it again, once.
+    dispatch = broker.scripts["dispatch"]
+    try:
+        _send_batch(broker, dispatch.sha, messages)
+    except NoScriptError:
+        dispatch.sha = broker.client.script_load(dispatch.script)
+        _send_batch(broker, dispatch.sha, messages)  # the failed batch enqueued nothing
+
+
+def _send_batch(broker: RedisBroker, sha: str, messages: Sequence[Message]) -> None:
+    pipe = broker.client.pipeline(transaction=False)
     now = current_millis()
     for message in messages:
         sent = message.copy(options={"redis_message_id": uuid4().hex})
-        args = ["enqueue", now, sent.queue_name, broker.broker_id, broker.heartbeat_timeout,
-                broker.dead_message_ttl, 0, _UNUSED_UNPACK_SIZE, sent.options["redis_message_id"],
-                sent.encode()]
-        dispatch(keys=[broker.namespace], args=args, client=pipe)
+        pipe.evalsha(sha, 1, broker.namespace, "enqueue", now, sent.queue_name,
+                     broker.broker_id, broker.heartbeat_timeout, broker.dead_message_ttl, 0,
+                     _UNUSED_UNPACK_SIZE, sent.options["redis_message_id"], sent.encode())
     for queue_name in {message.queue_name for message in messages}:
         key = wake_key(broker, queue_name)  # one token at most: a wake-up, not a count
         pipe.rpush(key, 1)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, func, select, update
+from sqlalchemy import Connection, Engine, Table, and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.events import Event
+from migration.runtime.held_connections import lent_connection
 
 MAX_BACKOFF_SECONDS = 60
 
@@ -81,26 +83,44 @@ class OutboxStore:
         return bind if isinstance(bind, Engine) else None
 
     def transaction(self) -> Any:
-        """A new transaction on the module's database (``with store.transaction() as s:``)."""
-        return self._sessions.begin()
+        """A new transaction on the module's database (``with store.transaction() as s:``).
+
+        In a thread that holds its connections (a relay's loop), on the one it holds.
+        """
+        lent = lent_connection(self.engine())
+        return self._sessions.begin() if lent is None else self._lent_transaction(lent)
+
+    @contextmanager
+    def _lent_transaction(self, connection: Connection) -> Iterator[Session]:
+        with self._sessions(bind=connection) as session, session.begin():
+            yield session
 
     def claim(
         self, session: Session, event_types: Iterable[str], *, limit: int = 500,
         due_only: bool = True,
     ) -> list[OutboxMessage]:
-        """Lock undelivered rows of these types in the caller's transaction, oldest first.
+        """Mark undelivered rows of these types dispatched in the caller's transaction, and
+        return them, oldest first: send them before that transaction commits.
 
-        On PostgreSQL rows another transaction holds are skipped (``FOR UPDATE
-        SKIP LOCKED``), so several relays share the work; SQLite has one writer.
+        One statement (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``):
+        on PostgreSQL rows another transaction holds are skipped, so several relays share
+        the work; SQLite has one writer. A transaction that rolls back (the send failed,
+        the relay died) leaves the rows pending.
         """
         t = self.table
-        query = (
-            select(t).where(t.c.dispatched_at.is_(None), t.c.event_type.in_(list(event_types)))
+        chosen = (
+            select(t.c.id).where(t.c.dispatched_at.is_(None), t.c.event_type.in_(list(event_types)))
             .order_by(t.c.occurred_at, t.c.id).limit(limit).with_for_update(skip_locked=True)
         )
         if due_only:
-            query = query.where(t.c.available_at <= datetime.now(UTC))
-        return [_message(row) for row in session.execute(query).mappings()]
+            chosen = chosen.where(t.c.available_at <= datetime.now(UTC))
+        statement = (
+            update(t).where(t.c.id.in_(chosen.scalar_subquery()))
+            .values(dispatched_at=datetime.now(UTC), last_error=None).returning(*t.c)
+        )
+        rows = sorted(session.execute(statement).mappings(),
+                      key=lambda row: (row["occurred_at"], row["id"]))
+        return [_message(row) for row in rows]
 
     def mark_dispatched(self, ids: Sequence[str], session: Session | None = None) -> None:
         """Mark rows delivered (in the caller's session when given)."""

@@ -1,10 +1,10 @@
 """The outbox relay: moves undelivered rows of queue-transport events to the broker.
 
-One pass per module: lock a batch of rows (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so relays can run side by side), enqueue one message per subscriber
-in one pipelined round trip, mark the batch dispatched, commit. A relay that
-dies before the commit leaves the rows pending: they are sent again and the
-consumers' inboxes absorb the duplicates. Nothing is marked before it was sent.
+One pass per module: lock and mark a batch of rows in one statement (``FOR
+UPDATE SKIP LOCKED`` on PostgreSQL, so relays can run side by side), enqueue one
+message per subscriber in one pipelined round trip, commit. A relay that dies
+or fails to send before the commit leaves the rows pending: they are sent again
+and the consumers' inboxes absorb the duplicates. No mark commits before its send.
 
 On PostgreSQL the relay wakes when a commit signals the module's outbox channel
 (LISTEN/NOTIFY, see :class:`OutboxWakeup`); it keeps polling, so a lost signal
@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from contracts.events import Event
 from migration.runtime.broker import enqueue_many
+from migration.runtime.held_connections import hold_in_this_thread, release_this_thread
 from migration.runtime.modules import ModuleSpec
 from migration.runtime.outbox import OutboxMessage, OutboxStore, outbox_channel
 from migration.runtime.queue_messages import messages_for
@@ -163,8 +164,7 @@ class Relay:
             rows = outbox.claim(session, types, limit=self.batch_size, due_only=due_only)
             messages = [m for row in rows for m in messages_for(
                 traced(row), self.routes.get(row.event_type, []))]
-            enqueue_many(self.broker, messages)
-            outbox.mark_dispatched([row.id for row in rows], session)
+            enqueue_many(self.broker, messages)  # before the commit that settles the rows
         self.stats.rows += len(rows)
         self.stats.messages += len(messages)
         return len(rows)
@@ -201,9 +201,11 @@ class Relay:
         threading.Thread(target=lambda: (stop.wait(), signal.set()), daemon=True).start()
         if self.wakeup:
             self.wakeup.start(stop)
+        hold_in_this_thread()  # one connection per database between passes: no ping each
         try:
             self._loop(stop, signal, interval, busy)
         finally:
+            release_this_thread()
             if self.wakeup:
                 self.wakeup.join(timeout=2 * _LISTEN_CHECK_S + 1)
 
