@@ -39,12 +39,9 @@ def upgrade(
     config: ConfigOption = None,
 ) -> None:
     """Apply a module's migrations (every module's by default) to its database."""
-    project = Project.load(config)
-    try:
+    with Project.load(config) as project:
         for name in project.upgrade([module] if module else None, revision):
             console.print(f"[green]✓[/] {name} at {revision} in {project.database(name).safe_url}")
-    finally:
-        project.close()
 
 
 @app.command("downgrade")
@@ -54,14 +51,9 @@ def downgrade(
     config: ConfigOption = None,
 ) -> None:
     """Take one module's schema down to a revision (``base`` drops its tables)."""
-    project = Project.load(config)
-    try:
-        database = project.database(project.module(module).name)
-        database.ping()
-        project.migrations(module).downgrade(database.engine, revision)
-        console.print(f"[yellow]↓[/] {module} at {revision} in {database.safe_url}")
-    finally:
-        project.close()
+    with Project.load(config) as project:
+        name = project.downgrade(module, revision)
+        console.print(f"[yellow]↓[/] {name} at {revision} in {project.database(name).safe_url}")
 
 
 @app.command("status")

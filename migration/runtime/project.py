@@ -110,6 +110,14 @@ class Project:
             done.append(spec.name)
         return done
 
+    def downgrade(self, name: str, revision: str = "base") -> str:
+        """Take one module's schema down to ``revision``; returns the module's name."""
+        spec = self.module(name)
+        database = self.database(spec.name)
+        database.ping()
+        self.migrations(spec.name).downgrade(database.engine, revision)
+        return spec.name
+
     def close(self) -> None:
         """Release every database connection."""
         for database in [*self._databases.values(), *self._moved.values()]:
