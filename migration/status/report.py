@@ -153,7 +153,7 @@ def _database(project: Project, name: str) -> Step:
         return _split_step(journal)
     url = project.database_url(name)
     shared = project.environ.get("DATABASE_URL") or project.config.database.url
-    if not _same_database(url, shared):
+    if not same_database(url, shared):
         return Step(2, State.DONE, f"its own database: {safe_url(url)}")
     return Step(2, State.NOT_STARTED, f"shares {safe_url(url)} with the monolith "
                                       f"(DATABASE_URL_{name.upper()} gives it its own)")
@@ -296,7 +296,7 @@ def _rollbacks(history: list[AuditEntry]) -> Step:
                                   f"{ended.reason}")
 
 
-def _same_database(first: str, second: str) -> bool:
+def same_database(first: str, second: str) -> bool:
     """Whether two URLs name one database (``postgres://`` is ``postgresql://``, say)."""
     try:
         one, other = make_url(normalize_url(first)), make_url(normalize_url(second))

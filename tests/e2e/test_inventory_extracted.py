@@ -20,9 +20,9 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from tests.e2e.saga_support import assert_race_outcome, outcome, place_concurrently
 from tests.support.events import carve_background, queue_env, wait_for
 from tests.support.processes import ROOT, carve_process, free_port
+from tests.support.saga import assert_race_outcome, outcome, place_concurrently
 from tests.support.services import REDIS_URL, fresh_postgres_database
 
 

@@ -12,15 +12,15 @@ import httpx
 import redis
 
 from migration.events.use_cases import swap_event
-from tests.e2e.saga_support import (
+from tests.support.events import carve_background, queue_env, wait_for
+from tests.support.processes import carve_process, free_port
+from tests.support.saga import (
     SAGA_EVENTS,
     assert_race_outcome,
     outcome,
     place_concurrently,
     write_queue_plan,
 )
-from tests.support.events import carve_background, queue_env, wait_for
-from tests.support.processes import carve_process, free_port
 from tests.support.services import REDIS_URL
 
 ORDERS, QUANTITY, STOCK = 24, 2, 10  # demand 48 units, room for 5 orders

@@ -20,9 +20,9 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from tests.e2e.saga_support import write_queue_plan
 from tests.support.events import carve_background, queue_env, wait_for
 from tests.support.processes import ROOT, carve_process, free_port
+from tests.support.saga import write_queue_plan
 from tests.support.services import REDIS_URL, fresh_postgres_database
 
 

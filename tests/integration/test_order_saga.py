@@ -26,8 +26,8 @@ from migration.runtime.delivery import Consumer
 from monolith.modules.orders.saga import OrderNotYetPlaced
 from monolith.modules.orders.tables import order_lines, orders
 from tests.builders import monolith_client, place_order_flow
-from tests.e2e.saga_support import assert_race_outcome, outcome
 from tests.support.processes import ROOT
+from tests.support.saga import assert_race_outcome, outcome
 
 CONFIRM = "orders.when_stock_reserved_confirm_order"
 REJECT = "orders.when_stock_reservation_failed_reject_order"

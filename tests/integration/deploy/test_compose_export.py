@@ -14,7 +14,7 @@ import yaml
 
 from migration.deploy.compose import compose
 from migration.deploy.exports import compose_files, load_plan
-from tests.integration.deploy.plans import migrated_plan
+from tests.support.deploy_plans import migrated_plan
 from tests.support.processes import ROOT
 
 # Draft 7, as the schema declares ($schema lacks the '#' jsonschema looks the draft up by).

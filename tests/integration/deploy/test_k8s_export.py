@@ -9,7 +9,7 @@ import kubernetes_validate
 import yaml
 
 from migration.deploy.kubernetes import manifest_files
-from tests.integration.deploy.plans import migrated_plan
+from tests.support.deploy_plans import migrated_plan
 
 K8S_VERSION = "1.30"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from migration.deploy.local import local_processes
-from tests.integration.deploy.plans import migrated_plan
+from tests.support.deploy_plans import migrated_plan
 
 
 def test_a_migrated_plan_starts_every_process_wired_to_the_others(tmp_path: Path) -> None:

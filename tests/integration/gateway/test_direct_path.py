@@ -21,9 +21,9 @@ from migration.gateway.http1 import Cycle
 from migration.gateway.proxy import Gateway
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.upstream import Timeouts
-from tests.integration.gateway.test_http_server import read_responses, run
+from tests.fakes import MemoryToggleStore
+from tests.support.raw_http import read_responses, run
 from tests.support.serving import serving
-from tests.unit.gateway.fakes import MemoryToggleStore
 
 BIG = 200 * 1024
 

@@ -7,12 +7,12 @@ import json
 import socket
 from contextlib import suppress
 
-import httptools
 import pytest
 
 from migration.gateway.http1 import ClientDisconnected
 from migration.gateway.http_server import serve
 from migration.runtime.errors import ConfigError
+from tests.support.raw_http import read_responses, run
 from tests.support.serving import serving
 
 
@@ -41,41 +41,6 @@ async def echo(scope, receive, send):
     await send({"type": "http.response.body", "body": body})
 
 
-class Responses:
-    """Responses parsed off one connection, in order."""
-
-    def __init__(self) -> None:
-        self.done: list[tuple[int, dict[bytes, bytes], bytes]] = []
-        self._parser = httptools.HttpResponseParser(self)
-        self._headers: dict[bytes, bytes] = {}
-        self._body = b""
-
-    def feed(self, data: bytes) -> None:
-        self._parser.feed_data(data)
-
-    def on_message_begin(self) -> None:
-        self._headers, self._body = {}, b""
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers[name.lower()] = value
-
-    def on_body(self, body: bytes) -> None:
-        self._body += body
-
-    def on_message_complete(self) -> None:
-        self.done.append((self._parser.get_status_code(), self._headers, self._body))
-
-
-async def read_responses(reader: asyncio.StreamReader, count: int) -> Responses:
-    responses = Responses()
-    while len(responses.done) < count:
-        data = await asyncio.wait_for(reader.read(65536), 5)
-        if not data:
-            break
-        responses.feed(data)
-    return responses
-
-
 async def answers(port: int, request: bytes, count: int = 1) -> list:
     """Send ``request`` on a new connection; the first ``count`` responses, parsed."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -93,9 +58,6 @@ async def until_closed(port: int, request: bytes) -> bytes:
     writer.close()
     return raw
 
-
-def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, 30))
 
 
 def test_pipelined_requests_are_answered_in_order_on_one_connection():

@@ -12,7 +12,7 @@ from migration.gateway.bootstrap import build_gateway
 from migration.gateway.gateway_settings import GatewaySettings
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.upstream import Timeouts
-from tests.unit.gateway.fakes import MemoryToggleStore
+from tests.fakes import MemoryToggleStore
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ from migration.gateway.gateway_settings import GatewaySettings
 from migration.gateway.proxy import Gateway
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.store import FileToggleStore, ToggleStore
-from tests.unit.gateway.fakes import MemoryToggleStore
+from tests.fakes import MemoryToggleStore
 
 pytestmark = pytest.mark.anyio
 TOKEN = "s3cret"

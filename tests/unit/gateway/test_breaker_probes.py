@@ -7,7 +7,7 @@ from migration.gateway.bootstrap import build_gateway
 from migration.gateway.gateway_settings import GatewaySettings
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.runtime.breaker import BreakerPolicy, BreakerState, CircuitBreaker
-from tests.unit.gateway.fakes import FakeClock, MemoryToggleStore, SilentPool
+from tests.fakes import FakeClock, MemoryToggleStore, SilentPool
 
 pytestmark = pytest.mark.anyio
 POLICY = BreakerPolicy(minimum_calls=1, open_seconds=5, half_open_probes=1)

@@ -13,7 +13,7 @@ from migration.gateway.route_changes import (
 )
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.slo_window import SloTracker
-from tests.unit.gateway.fakes import FakeClock, MemoryToggleStore
+from tests.fakes import FakeClock, MemoryToggleStore
 
 pytestmark = pytest.mark.anyio
 INVENTORY = "/api/v1/inventory"

@@ -6,7 +6,7 @@ import pytest
 
 from migration.gateway.admin_views import RouteView
 from migration.gateway.store.base import AuditEntry
-from migration.status.report import GatewayView, State, _same_database, traffic_steps
+from migration.status.report import GatewayView, State, same_database, traffic_steps
 
 PREFIX = "/api/v1/inventory"
 SPEC = SimpleNamespace(contract=SimpleNamespace(prefix=lambda: PREFIX))
@@ -96,4 +96,4 @@ def test_shadow_shows_what_was_compared():
     ("sqlite:///carve.db", "sqlite:///inventory.db", False),
 ])
 def test_one_database_under_two_spellings_is_one_database(first, second, same):
-    assert _same_database(first, second) is same
+    assert same_database(first, second) is same
