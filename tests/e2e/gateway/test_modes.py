@@ -9,6 +9,7 @@ import httpx
 
 from tests.support.gateway_processes import gateway_process, write_routes
 from tests.support.processes import ROOT
+from tests.support.waiting import wait_for
 
 INVENTORY = "/api/v1/inventory"
 
@@ -115,10 +116,8 @@ def test_editing_the_route_file_applies_without_restart(tmp_path, monolith_url, 
     with gateway_process(routes, monolith_url, {"inventory": inventory_url}) as gw:
         assert upstream_of(gw, INVENTORY) == "monolith"
         write_routes(routes, [{"prefix": INVENTORY, "mode": "service", "service": "inventory"}])
-        deadline = time.monotonic() + 3
-        while upstream_of(gw, INVENTORY) != "inventory":
-            assert time.monotonic() < deadline, "the edit was not picked up"
-            time.sleep(0.05)
+        assert wait_for(lambda: upstream_of(gw, INVENTORY) == "inventory", 3, 0.05), \
+            "the edit was not picked up"
 
 
 def test_cli_mistakes_are_one_clear_line(tmp_path, monolith_url, inventory_url):

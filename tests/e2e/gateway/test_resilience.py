@@ -3,13 +3,13 @@
 import http.client
 import subprocess
 import sys
-import time
 from urllib.parse import urlsplit
 
 import httpx
 
 from tests.support.gateway_processes import gateway_process, write_routes
 from tests.support.processes import ROOT, free_port
+from tests.support.waiting import wait_for
 
 INVENTORY = "/api/v1/inventory"
 
@@ -56,10 +56,8 @@ def test_a_canary_on_a_dead_service_rolls_back_with_default_settings(tmp_path, m
         # got a fallback instead of the service, and count against its SLO.
         answered = [httpx.get(gw.url + INVENTORY, headers={"x-user-id": f"u{n}"}, timeout=10)
                     for n in range(25)]
-        deadline = time.monotonic() + 5
-        while gw.admin("GET", "/_carve/routes").json()["routes"][0]["mode"] != "monolith":
-            assert time.monotonic() < deadline, "a dead canary was not rolled back"
-            time.sleep(0.1)
+        assert wait_for(lambda: mode_of(gw) == "monolith", 5, 0.1), \
+            "a dead canary was not rolled back"
         audit = gw.admin("GET", "/_carve/audit").json()
     assert {r.headers["x-carve-upstream"] for r in answered} == {"monolith"}
     # Once the guard has rolled the route back (it may, before the last request), the
@@ -89,10 +87,7 @@ def test_a_canary_breaching_its_slo_rolls_itself_back(tmp_path, monolith_url, fa
     with gateway_process(routes, monolith_url, {"inventory": failing_url}) as gw:
         for n in range(6):
             httpx.get(gw.url + INVENTORY, headers={"x-user-id": f"u{n}"}, timeout=10)
-        deadline = time.monotonic() + 5
-        while gw.admin("GET", "/_carve/routes").json()["routes"][0]["mode"] != "monolith":
-            assert time.monotonic() < deadline, "no rollback"
-            time.sleep(0.1)
+        assert wait_for(lambda: mode_of(gw) == "monolith", 5, 0.1), "no rollback"
         audit = gw.admin("GET", "/_carve/audit").json()
     assert audit[0]["automatic"] is True
     assert audit[0]["reason"].startswith("SLO breach: error rate 100.0%")
@@ -150,11 +145,15 @@ def test_a_route_to_a_service_the_gateway_has_no_url_for(tmp_path, monolith_url,
     routes = write_routes(tmp_path / "routes.json", [])
     with gateway_process(routes, monolith_url, {"inventory": inventory_url}) as gw:
         write_routes(routes, ghost)  # a table from the store is taken as it stands
-        deadline = time.monotonic() + 3
-        while "x-carve-fallback" not in (read := httpx.get(gw.url + "/ghost/x")).headers:
-            assert time.monotonic() < deadline, "the edit was not picked up"
-            time.sleep(0.05)
+        assert wait_for(lambda: "x-carve-fallback" in httpx.get(gw.url + "/ghost/x").headers,
+                        3, 0.05), "the edit was not picked up"
+        read = httpx.get(gw.url + "/ghost/x")
         write = httpx.post(gw.url + "/ghost/x", content=b"{}")
     assert read.status_code == 200 and read.headers["x-carve-upstream"] == "monolith"
     assert read.headers["x-carve-fallback"] == "unknown_service"
     assert write.status_code == 502 and write.json()["code"] == "gateway.unknown_service"
+
+
+def mode_of(gw) -> str:  # type: ignore[no-untyped-def]
+    """The first route's mode, as the running gateway's admin API says."""
+    return gw.admin("GET", "/_carve/routes").json()["routes"][0]["mode"]

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -16,6 +15,7 @@ from migration.datasplit.journal import Journals
 from migration.runtime.project import Project
 from tests.support.datasplit import Split, stock_rows, write_plan
 from tests.support.processes import ROOT
+from tests.support.waiting import wait_for
 
 
 def carve(plan: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -42,9 +42,7 @@ def test_a_split_killed_mid_copy_resumes_after_its_last_chunk(split: Split) -> N
                split.target, "--batch", "500", "--config", str(split.plan)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while copied(split.target) < 2000 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: copied(split.target) >= 2000, 60, 0.02)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     at_kill = copied(split.target)
