@@ -18,12 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from sqlalchemy import create_engine, text
 
 from tests.support.events import carve_background, queue_env, wait_for
 from tests.support.processes import ROOT, carve_process, free_port
 from tests.support.saga import write_queue_plan
-from tests.support.services import REDIS_URL, fresh_postgres_database
+from tests.support.services import REDIS_URL, fresh_postgres_database, scalar
 
 
 @pytest.fixture
@@ -91,9 +90,9 @@ def test_the_relay_of_an_extracted_service_delivers_what_it_publishes(
         order = httpx.get(f"{service}/api/v1/orders/{placed.json()['id']}").json()
         assert order["status"] == "confirmed"
 
-    assert _count(service_database,
+    assert scalar(service_database,
                   "SELECT count(*) FROM orders_outbox WHERE dispatched_at IS NULL") == 0
-    assert _count(postgres_url, "SELECT count(*) FROM information_schema.tables "
+    assert scalar(postgres_url, "SELECT count(*) FROM information_schema.tables "
                                 "WHERE table_name LIKE 'orders%'") == 0
 
 
@@ -109,10 +108,3 @@ def test_relaying_a_service_that_publishes_nothing_is_one_line(tmp_path: Path) -
         f"error: the users service in {folder} publishes no events: it has no outbox to relay"]
 
 
-def _count(url: str, sql: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql)).scalar_one()
-    finally:
-        engine.dispose()

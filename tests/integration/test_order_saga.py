@@ -28,6 +28,7 @@ from monolith.modules.orders.tables import order_lines, orders
 from tests.builders import monolith_client, place_order_flow
 from tests.support.processes import ROOT
 from tests.support.saga import assert_race_outcome, outcome
+from tests.support.services import scalar
 
 CONFIRM = "orders.when_stock_reserved_confirm_order"
 REJECT = "orders.when_stock_reservation_failed_reject_order"
@@ -49,13 +50,6 @@ def _notes(client: TestClient, user_id: str) -> list[tuple[str, str]]:
     return [(n["kind"], n["reference"]) for n in found]
 
 
-def _scalar(url: str, sql: str) -> object:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql)).scalar_one()
-    finally:
-        engine.dispose()
 
 
 def test_an_order_is_pending_when_placed_then_confirmed_and_the_user_told_once(
@@ -127,7 +121,7 @@ def test_the_outbox_retries_an_early_answer_until_its_order_exists(postgres_url:
         with reserve.unit_of_work() as uow:  # inventory publishes; delivery fails at once
             uow.publish(early)
             uow.commit()
-        error = _scalar(postgres_url, "SELECT last_error FROM inventory_outbox "
+        error = scalar(postgres_url, "SELECT last_error FROM inventory_outbox "
                                       f"WHERE id = '{early.message_id}'")
         assert "OrderNotYetPlaced" in str(error)
         with _consumer(client, CONFIRM).unit_of_work() as uow:
@@ -161,7 +155,7 @@ def test_a_contradicting_or_repeated_answer_changes_nothing_and_tells_nothing(
         notes = _notes(client, flow["user_id"])
     assert (order["status"], order["reason"]) == ("confirmed", None)
     assert notes == [("order_confirmation", order_id)]
-    assert _scalar(postgres_url, "SELECT count(*) FROM orders_outbox "
+    assert scalar(postgres_url, "SELECT count(*) FROM orders_outbox "
                                  "WHERE event_type IN ('order.confirmed', 'order.rejected')") == 1
 
 

@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from contracts.orders import OrderLine, PlaceOrder
 from contracts.users import NewUser
@@ -16,15 +15,7 @@ from migration.runtime.settings import Settings
 from monolith.bootstrap import bootstrap
 from tests.fakes import FakeInventory
 from tests.support.events import write_plan
-
-
-def _count(database_url: str, sql: str) -> int:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql)).scalar_one()
-    finally:
-        engine.dispose()
+from tests.support.services import scalar
 
 
 def test_a_running_monolith_keeps_queue_delivery_for_a_remote_consumer(
@@ -54,8 +45,8 @@ def test_a_running_monolith_keeps_queue_delivery_for_a_remote_consumer(
         monolith.close()
 
     pending = "SELECT count(*) FROM orders_outbox WHERE dispatched_at IS NULL"
-    assert _count(postgres_url, pending) == 1  # still waiting for the relay, not lost
-    assert _count(postgres_url, "SELECT count(*) FROM notifications_notifications") == 0
+    assert scalar(postgres_url, pending) == 1  # still waiting for the relay, not lost
+    assert scalar(postgres_url, "SELECT count(*) FROM notifications_notifications") == 0
     refusals = [r.getMessage() for r in caplog.records
                 if "keeping the previous event transports" in r.getMessage()]
     assert len(refusals) == 2  # once by the monolith, once by the relay: not every pass

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 from migration.runtime.project import Project
 from tests.support.processes import ROOT
-from tests.support.services import fresh_postgres_database
+from tests.support.services import fresh_postgres_database, scalar
 
 
 @dataclass
@@ -26,12 +26,7 @@ class Split:
         return Project.load(self.plan, environ={})
 
     def scalar(self, url: str, sql: str) -> object:
-        engine = create_engine(url)
-        try:
-            with engine.connect() as connection:
-                return connection.execute(text(sql)).scalar()
-        finally:
-            engine.dispose()
+        return scalar(url, sql)
 
     def execute(self, url: str, sql: str) -> None:
         engine = create_engine(url)

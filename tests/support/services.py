@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import psycopg
 import redis
+from sqlalchemy import create_engine, text
 
 ADMIN_URL = os.environ.get("CARVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CARVE_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -52,3 +53,13 @@ def fresh_redis_prefix() -> Iterator[tuple[redis.Redis, str]]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+def scalar(url: str, sql: str) -> object:
+    """One value a query returns from the database at ``url`` (a test's own check)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql)).scalar()
+    finally:
+        engine.dispose()
