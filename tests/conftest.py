@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 import redis
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from migration.runtime.modules import discover_modules
 from migration.runtime.table_guard import TableGuard, table_owners
+from migration.runtime.tracing import tracing_on
 from tests.support.services import fresh_postgres_database, fresh_redis_prefix
 from tests.support.shops import Shop, build_shop
 
@@ -56,3 +61,15 @@ def carve_table_guard() -> Iterator[TableGuard]:
     guard.install()
     yield guard
     guard.remove()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Spans of this test, from an SDK tracer provider (installed once per process)."""
+    if not tracing_on():
+        trace.set_tracer_provider(TracerProvider())
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    trace.get_tracer_provider().add_span_processor(processor)  # type: ignore[attr-defined]
+    yield exporter
+    exporter.shutdown()  # later tests in this process record nothing here

@@ -78,11 +78,13 @@ def run_gateway(
         parse_services,
     )
     from migration.gateway.process import serve
+    from migration.runtime.tracing import configure_tracing
 
     start_logs()
     settings = GatewaySettings(monolith_url=monolith, services=parse_services(service or []),
                                routes=routes, admin_token=admin_token_from_env(),
-                               max_body_bytes=max_body_mb * 1024 * 1024)
+                               max_body_bytes=max_body_mb * 1024 * 1024,
+                               traced=configure_tracing("gateway"))
     serve(settings, host, port)
 @app.command("relay")
 def run_relay(

@@ -40,5 +40,8 @@ def build_gateway(settings: GatewaySettings, store: ToggleStore,
                                      recorder, pools, metrics))
     gateway = Gateway(settings, store, current, pools, metrics, failover, shadow_mode, guard,
                       admin, background)
-    gateway.direct = DirectPath(current, pools, failover, metrics, app=gateway)
+    if not settings.traced:
+        # The direct path answers plain GETs on callbacks, with no place for a span:
+        # a traced gateway serves every request on the ASGI path.
+        gateway.direct = DirectPath(current, pools, failover, metrics, app=gateway)
     return gateway

@@ -29,6 +29,7 @@ class Inbound:
     content_length: int | None
     chunked: bool
     sticky_value: bytes | None
+    traced: bool = False  # traceparent is the gateway's own span: forward it as it is
 
 
 def read_inbound(scope: dict, sticky_header: bytes | None) -> Inbound:
@@ -99,7 +100,8 @@ def request_head(method: str, target: bytes, inbound: Inbound, scope: dict,
              b"\r\nx-forwarded-proto: ", scope.get("scheme", "http").encode(),
              b"\r\nx-forwarded-host: ", inbound.host,
              b"\r\nx-request-id: ", inbound.request_id,
-             b"\r\ntraceparent: ", child_traceparent(inbound.traceparent)]
+             b"\r\ntraceparent: ", inbound.traceparent if inbound.traced
+             else child_traceparent(inbound.traceparent)]
     if body_length is None:
         lines.append(b"\r\ntransfer-encoding: chunked")
     elif body_length or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):

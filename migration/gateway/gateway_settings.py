@@ -29,6 +29,7 @@ class GatewaySettings:
     slo_check_seconds: float = 1.0
     shadow_capture_bytes: int = 1024 * 1024
     shadow_concurrency: int = 64
+    traced: bool = False  # a span per request (OpenTelemetry); set by configure_tracing
 
     def upstreams(self) -> dict[str, str]:
         """Every upstream by name, the monolith included."""

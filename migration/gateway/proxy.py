@@ -18,6 +18,7 @@ from migration.gateway.gateway_settings import GATEWAY, MONOLITH, GatewaySetting
 from migration.gateway.http1 import App, Direct
 from migration.gateway.paths import is_admin, refusal_reason
 from migration.gateway.problem_replies import Send, send_problem
+from migration.gateway.request_span import request_span
 from migration.gateway.routes import Route, RouteTable
 from migration.gateway.shadow_mode import ShadowMode
 from migration.gateway.slo_guard import SloGuard
@@ -125,10 +126,21 @@ class Gateway:
             return
         route = self.current.table.match(scope["path"])
         goes, inbound = destination(route, scope)
+        if not self.settings.traced:
+            await self._answer(scope, receive, send, route, goes, inbound, started)
+            return
+        with request_span(scope, route, inbound) as span:
+            answered = await self._answer(scope, receive, send, route, goes, inbound, started)
+            span.answered(answered)
+
+    async def _answer(self, scope: dict, receive: Callable, send: Send, route: Route | None,
+                      goes: Destination, inbound: Inbound,
+                      started: float) -> tuple[str, int] | None:
+        """Send the request where it goes; the upstream and status, None if not answered."""
         limit = self.settings.max_body_bytes
         if inbound.content_length is not None and not 0 <= inbound.content_length <= limit:
             await self._refuse_body(send, inbound, limit)
-            return
+            return None
         if inbound.content_length is None and not inbound.chunked:
             # RFC 9112 6.3: no Content-Length and no Transfer-Encoding means no body, so
             # there is nothing to wait for from the server.
@@ -151,11 +163,12 @@ class Gateway:
                 upstream, status = await self._retired(route, inbound, send)
         except BodyTooLarge:
             await self._refuse_body(send, inbound, limit)
-            return
+            return None
         except ClientGone:
-            return
+            return None
         label = route.prefix if route else UNROUTED
         self.metrics.observe(label, upstream, status, time.perf_counter() - started)
+        return upstream, status
 
     async def _refuse_body(self, send: Send, inbound: Inbound, limit: int) -> None:
         status = 400 if inbound.content_length == -1 else 413

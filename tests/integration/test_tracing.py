@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -28,23 +26,10 @@ from migration.runtime.service import (
 )
 from migration.runtime.serving import ServerThread
 from migration.runtime.settings import Settings
-from migration.runtime.tracing import tracing_on
 from monolith.app import create_app
 from tests.support.events import wait_for
 from tests.support.processes import ROOT
 from tests.support.services import REDIS_URL, fresh_postgres_database
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    """Spans of this test, from an SDK tracer provider (installed once per process)."""
-    if not tracing_on():
-        trace.set_tracer_provider(TracerProvider())
-    exporter = InMemorySpanExporter()
-    processor = SimpleSpanProcessor(exporter)
-    trace.get_tracer_provider().add_span_processor(processor)  # type: ignore[attr-defined]
-    yield exporter
-    exporter.shutdown()  # later tests in this process record nothing here
 
 
 @pytest.fixture
