@@ -96,5 +96,5 @@ def split_tables(spec: ModuleSpec) -> list[SplitTable]:
 def _plain(column: Any) -> bool:
     try:
         return column.type.python_type in (int, str)
-    except NotImplementedError:
+    except NotImplementedError:  # SQLAlchemy's answer for a type with no Python equivalent
         return False

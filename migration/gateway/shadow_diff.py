@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -59,18 +59,6 @@ def compare(monolith_status: int, monolith_body: bytes, service_status: int,
 
 
 @dataclass
-class DiffSample:
-    """One compared request that differed."""
-
-    at: float
-    method: str
-    path: str
-    monolith_status: int
-    service_status: int | None
-    differences: list[str]
-
-
-@dataclass
 class ShadowStats:
     """How one shadowed route compares so far."""
 
@@ -87,13 +75,13 @@ class ShadowStats:
     def report(self, samples: bool = True) -> ShadowReport:
         """The stats, with the latest samples (newest first) unless ``samples`` is False."""
         rate = self.differed / self.compared if self.compared else 0.0
-        kept = [SampleView(**asdict(s)) for s in reversed(self.samples)] if samples else None
+        kept = list(reversed(self.samples)) if samples else None
         return ShadowReport(compared=self.compared, differed=self.differed, diff_rate=rate,
                             service_failed=self.failed, dropped=self.dropped, samples=kept)
 
 
-class SampleView(BaseModel):
-    """One differing request as the admin API shows it."""
+class DiffSample(BaseModel):
+    """One compared request that differed, as it is kept and as the admin API shows it."""
 
     at: float
     method: str
@@ -111,7 +99,7 @@ class ShadowReport(BaseModel):
     diff_rate: float
     service_failed: int
     dropped: int
-    samples: list[SampleView] | None = None
+    samples: list[DiffSample] | None = None
 
 
 class ShadowRecorder:
@@ -136,5 +124,6 @@ class ShadowRecorder:
             stats.failed += 1
         if found:
             stats.differed += 1
-            stats.samples.append(DiffSample(time.time(), method, path, monolith_status,
-                                            service_status, found[:20]))
+            stats.samples.append(DiffSample(
+                at=time.time(), method=method, path=path, monolith_status=monolith_status,
+                service_status=service_status, differences=found[:20]))
