@@ -5,12 +5,12 @@ The JSON document (``"schema": "carve.lint/1"``) is described in the README.
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from migration.boundaries.model import RULES, LintReport
+
+if TYPE_CHECKING:  # rich only for text: JSON and annotations never import it
+    from rich.console import Console
 
 SCHEMA = "carve.lint/1"
 
@@ -59,6 +59,8 @@ def _escape(text: str) -> str:
 
 def report_text(report: LintReport, console: Console) -> None:
     """Each violation with its place, rule, module and fix, then one summary line."""
+    from rich.markup import escape
+
     for v in report.violations:
         console.print(f"[bold]{v.file}:{v.line}[/] [red]{v.rule}[/] [dim]({v.module})[/]",
                       highlight=False)

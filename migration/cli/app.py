@@ -1,126 +1,41 @@
-"""The ``carve`` typer application: every command and command group is listed here."""
+"""The ``carve`` command's entry point: a plain ``carve lint`` first, then typer.
+
+The typer application (:mod:`migration.cli.root`) costs typer, click and rich at start-up,
+more than a ``carve lint`` served from its cache costs in all. :func:`main` hands the
+arguments to :func:`migration.cli.lint_command.lean_lint` first: it runs ``carve lint``
+when it can read every argument from the command's one declaration of its options, and
+leaves everything else (``--help``, a mistake, any other command) to typer.
+"""
 
 from __future__ import annotations
 
-import importlib
 import sys
-from collections.abc import Callable
-from functools import cache
-from typing import Annotated, Any
+from typing import Any
 
-import click
-import typer
-import typer.main
-from typer.core import TyperGroup
-
-from migration import __version__
-from migration.cli.output import report_error
 from migration.runtime.errors import CarveError
 
 
-def _imported(module: str, attribute: str) -> Callable[[], Any]:
-    return lambda: getattr(importlib.import_module(module), attribute)
+def __getattr__(name: str) -> Any:
+    """``app`` (the typer application) and the rest of :mod:`migration.cli.root`, on demand."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    from migration.cli import root
 
-
-@cache
-def _run_group() -> typer.Typer:
-    from migration.cli import extract, run
-
-    run.app.command("service")(extract.run_service)
-    return run.app
-
-
-@cache
-def _export_group() -> typer.Typer:
-    from migration.cli import deploy, gateway
-
-    gateway.export_app.command("compose")(deploy.export_compose)
-    gateway.export_app.command("k8s")(deploy.export_k8s)
-    gateway.export_app.info.help = ("The route table as NGINX, Envoy or Gateway API "
-                                    "configuration; the whole plan as compose or Kubernetes.")
-    return gateway.export_app
-
-
-# In the order of the migration: look, keep the boundaries, extract, move events and traffic.
-# Each command's code is imported only when it runs (or when --help lists it), so that
-# `carve lint` does not pay for FastAPI, dramatiq and libcst.
-COMMANDS: dict[str, Callable[[], Any]] = {
-    "modules": _imported("migration.cli.modules", "list_modules"),
-    "new": _imported("migration.cli.new", "app"),
-    "init": _imported("migration.cli.lint", "init"),
-    "lint": _imported("migration.cli.lint", "lint"),
-    "analyze": _imported("migration.cli.analyze", "analyze"),
-    "db": _imported("migration.cli.db", "app"),
-    "extract": _imported("migration.cli.extract", "extract_module"),
-    "events": _imported("migration.cli.events", "app"),
-    "route": _imported("migration.cli.gateway", "route_app"),
-    "export": _export_group,
-    "run": _run_group,
-    "status": _imported("migration.cli.status", "show_status"),
-    "up": _imported("migration.cli.up", "up"),
-}
-
-# Commands that open no database: they skip importing SQLAlchemy (a third of `carve lint`'s
-# start-up), which naming the database in an unanticipated error needs.
-NO_DATABASE = frozenset({"init", "lint"})
-
-
-class LazyCommands(TyperGroup):
-    """The root group: lists :data:`COMMANDS` and builds one only when it is asked for."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        load = COMMANDS.get(cmd_name)
-        if load is None:
-            return None
-        if cmd_name not in NO_DATABASE:
-            from migration.cli.database_errors import remember_database_urls
-
-            remember_database_urls()
-        target = load()
-        if isinstance(target, typer.Typer):
-            command: click.Command = typer.main.get_group(target)
-        else:
-            single = typer.Typer(add_completion=False)  # offered once, by `carve` itself
-            single.command(cmd_name)(target)
-            command = typer.main.get_command(single)
-        command.name = cmd_name
-        return command
-
-
-app = typer.Typer(
-    name="carve",
-    help="Take a modular monolith apart into services, one module at a time.",
-    cls=LazyCommands,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"carve {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True,
-                           help="Print carve's version and exit.")
-    ] = False,
-) -> None:
-    """Take a modular monolith apart into services, one module at a time."""
+    return getattr(root, name)
 
 
 def main() -> None:
     """Console entry point: a user's error is one line on stderr and a non-zero exit."""
     try:
-        app()
+        from migration.cli.lint_command import lean_lint
+
+        code = lean_lint(sys.argv[1:])
+        if code is not None:
+            sys.exit(code)
+        sys.modules[__name__].app()  # the attribute: a test may put its own app in its place
     except CarveError as exc:
+        from migration.cli.output import report_error
+
         report_error(str(exc))
         sys.exit(exc.exit_code)
     except Exception as exc:  # a database failure no command anticipated: one line
@@ -130,5 +45,7 @@ def main() -> None:
 
         if not isinstance(exc, DATABASE_FAILURES):
             raise
+        from migration.cli.output import report_error
+
         report_error(describe_database_failure(exc))
         sys.exit(1)

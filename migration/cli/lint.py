@@ -2,86 +2,41 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from migration.boundaries.formats import report_github, report_json, report_text
-from migration.boundaries.lint import export_importlinter as export_rules
-from migration.boundaries.lint import run_lint
-from migration.boundaries.model import LintReport
-from migration.cli.output import console, errors, print_json
-from migration.runtime.errors import ConfigError
+from migration.cli.lint_command import OPTIONS, PATH_HELP, Format, run_command
+from migration.cli.output import console
 
-PathArgument = Annotated[
-    Path | None,
-    typer.Argument(help="The codebase: the folder holding carve.toml (default: here).",
-                   show_default=False),
-]
+PathArgument = Annotated[Path | None, typer.Argument(help=PATH_HELP, show_default=False)]
 
 
-class Format(enum.StrEnum):
-    """Output formats of ``carve lint``."""
-
-    text = "text"
-    json = "json"
-    github = "github"
+def _option(name: str) -> Any:
+    """The typer option of one of :data:`OPTIONS` (the lean start reads the same one)."""
+    option = OPTIONS[name]
+    return typer.Option(*option.flags, help=option.help, show_default=option.show_default)
 
 
 def lint(
     path: PathArgument = None,
-    output: Annotated[Format, typer.Option("--format", "-f", help="text, json or github.")] = (
-        Format.text),
-    baseline: Annotated[Path | None, typer.Option(
-        help="Known violations with reasons (default: carve-baseline.toml if present).",
-        show_default=False)] = None,
-    update_baseline: Annotated[bool, typer.Option(
-        "--update-baseline", help="Write every current violation to the baseline.")] = False,
-    reason: Annotated[str | None, typer.Option(
-        help="Why new baseline entries are accepted (with --update-baseline).")] = None,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Fail on stale baseline entries too.")] = False,
-    export_importlinter: Annotated[Path | None, typer.Option(
-        "--export-importlinter", help="Write the equivalent import-linter config and exit.",
-        show_default=False)] = None,
-    cache: Annotated[bool, typer.Option(
-        "--cache/--no-cache", help="Reuse the last run's findings while no file changed "
-        "(kept in .carve/cache/lint).")] = True,
+    output: Annotated[Format, _option("output")] = OPTIONS["output"].default,
+    baseline: Annotated[Path | None, _option("baseline")] = OPTIONS["baseline"].default,
+    update_baseline: Annotated[bool, _option("update_baseline")] = (
+        OPTIONS["update_baseline"].default),
+    reason: Annotated[str | None, _option("reason")] = OPTIONS["reason"].default,
+    strict: Annotated[bool, _option("strict")] = OPTIONS["strict"].default,
+    export_importlinter: Annotated[Path | None, _option("export_importlinter")] = (
+        OPTIONS["export_importlinter"].default),
+    cache: Annotated[bool, _option("cache")] = OPTIONS["cache"].default,
 ) -> None:
     """Check module boundaries: imports, table ownership, foreign keys, SQL, events.
 
     Exit 0 when clean, 1 on violations, 2 on usage or configuration errors.
     """
-    if reason is not None and not update_baseline:
-        raise ConfigError("--reason explains new baseline entries: use it with --update-baseline")
-    if export_importlinter:
-        written, source = export_rules(path, export_importlinter)
-        console.print(f"wrote {written} (run `lint-imports {written}` from {source})")
-        return
-    report = run_lint(path, baseline=baseline, strict=strict,
-                      update_baseline=update_baseline, reason=reason, cache=cache)
-    if output is Format.json:
-        print_json(report_json(report))
-    elif output is Format.github:
-        for line in report_github(report):
-            print(line)
-    else:
-        report_text(report, console)
-    if update_baseline:
-        _report_baseline(report, console if output is Format.text else errors)
-    raise typer.Exit(report.exit_code)
-
-
-def _report_baseline(report: LintReport, where: Console) -> None:
-    """What --update-baseline did (on stderr after JSON or annotations: stdout stays theirs)."""
-    if report.baseline_written is None:
-        where.print("no violations: nothing to baseline (no baseline file written)")
-    else:
-        where.print(f"wrote {report.baseline_written}: {len(report.baselined)} baselined "
-                    "violation(s)", highlight=False)
+    raise typer.Exit(run_command(path, output, baseline, update_baseline, reason, strict,
+                                 export_importlinter, cache))
 
 
 def init(
