@@ -23,7 +23,8 @@ class CallRecord:
 
     def finish(self, failed: bool) -> None:
         """The service answered (``failed``: a 5xx, or no answer): both records take it."""
-        elapsed = self.cut_short(failed)
+        elapsed = self._clock() - self._since
+        self._pool.breaker.record(failed=failed, seconds=elapsed, generation=self._generation)
         if self._window is not None:
             self._window.record(failed, elapsed)
 

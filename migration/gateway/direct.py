@@ -18,19 +18,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Coroutine, Mapping
+from http import HTTPStatus
 
 from migration.gateway.body import NO_BODY
 from migration.gateway.call_record import CallRecord
 from migration.gateway.current_table import CurrentTable
-from migration.gateway.dispatch import Destination, destination
 from migration.gateway.exchange import relay
 from migration.gateway.failover import Failover
-from migration.gateway.forwarding import Inbound, request_head, response_headers, target
+from migration.gateway.forwarding import (
+    HOP_BY_HOP,
+    Inbound,
+    read_inbound,
+    request_head,
+    response_headers,
+    target,
+)
 from migration.gateway.gateway_settings import MONOLITH
 from migration.gateway.http1 import App, Cycle
 from migration.gateway.paths import is_admin, refusal_reason
 from migration.gateway.problem_replies import send_problem
-from migration.gateway.routes import Route
+from migration.gateway.routes import Route, RouteMode, RouteTable
+from migration.gateway.slo_window import SloWindow
+from migration.gateway.sticky import bucket, canary_buckets, sticky_header, sticky_key
 from migration.gateway.traffic_metrics import UNROUTED, GatewayMetrics
 from migration.gateway.upstream import (
     UpstreamConnectError,
@@ -43,6 +52,8 @@ log = logging.getLogger("carve.gateway")
 # A response body up to this size is gathered before the answer goes out in one write;
 # past it, the rest is streamed by a task.
 WHOLE_LIMIT = 64 * 1024
+# Paths whose decision is kept; past it the cache starts again (a scan of random paths).
+LANES_KEPT = 4096
 
 
 class DirectPath:
@@ -55,26 +66,35 @@ class DirectPath:
         self.failover = failover
         self.metrics = metrics
         self.app = app  # the ASGI path, which takes what this one cannot finish
+        # Each path's decision under the current table, by raw path.
+        self._table: RouteTable | None = None
+        self._lanes: dict[bytes, _Lane] = {}
 
     def __call__(self, cycle: Cycle) -> bool:
         """Take the request when it qualifies, and send it upstream; False to decline."""
         scope = cycle.scope
-        path = scope["path"]
-        if scope["method"] != "GET" or is_admin(path) \
-                or refusal_reason(path, scope["raw_path"]):
-            return False  # the admin API, or a path the ASGI path answers with a 400
+        if scope["method"] != "GET":
+            return False
         started = time.perf_counter()
-        route = self.current.table.match(path)
-        goes, inbound = destination(route, scope)
-        if goes is Destination.SHADOW or goes is Destination.RETIRED:
-            return False  # a mirror to start, or the gateway's own 410
+        table = self.current.table
+        if table is not self._table:
+            self._table, self._lanes = table, {}  # routes changed: decide every path again
+        lane = self._lanes.get(scope["raw_path"])
+        if lane is None:
+            lane = self._lane(scope, table)
+        if lane is _DECLINED:
+            return False
+        inbound = read_inbound(scope, lane.sticky_header)
         if inbound.content_length is not None or inbound.chunked:
             return False  # a GET with a body
-        service = goes is not Destination.MONOLITH
+        route, pool = lane.route, lane.pool
+        service = pool is not None
+        if service and lane.threshold is not None \
+                and bucket(lane.prefix, sticky_key(route, inbound, scope)) >= lane.threshold:
+            service = False  # a canary, and this user is outside it: the monolith answers
         if service:
-            pool = self.pools.get(route.service or "")
-            if pool is None or not pool.breaker.closed:
-                return False  # an unknown service (502) or a breaker to ask (a probe)
+            if not pool.breaker.closed:
+                return False  # a breaker to ask (a probe): the ASGI path does it
         else:
             pool = self.pools[MONOLITH]
         conn = pool.take_idle()
@@ -82,11 +102,9 @@ class DirectPath:
             return False  # connecting is awaited: the ASGI path does it
         head = request_head("GET", pool.base_path + target(scope), inbound, scope,
                             pool.host_header, 0)
-        call = None
-        if service:
-            window = self.failover.window(route) if goes is Destination.CANARY else None
-            call = self.failover.call(pool, window)
-        exchange = _Exchange(self, cycle, route, inbound, pool, call, started)
+        exchange = _Exchange(self, cycle, route, lane.label, inbound, pool,
+                             self.failover.call(pool, lane.window) if service else None,
+                             started)
         try:
             conn.write_now(head)
         except UpstreamError:
@@ -97,18 +115,68 @@ class DirectPath:
         conn.listener = exchange
         return True
 
+    def _lane(self, scope: dict, table: RouteTable) -> _Lane | None:
+        """What this path gets under ``table``, decided once and kept until the table changes."""
+        lanes = self._lanes
+        if len(lanes) >= LANES_KEPT:
+            lanes.clear()
+        path = scope["path"]
+        route = table.match(path)
+        goes = _DECLINED
+        if is_admin(path) or refusal_reason(path, scope["raw_path"]):
+            pass  # the admin API, or a path the ASGI path answers with a 400
+        elif route is None or route.mode is RouteMode.MONOLITH:
+            goes = _Lane(route, None, None, None, None)
+        elif route.mode is RouteMode.SERVICE or route.mode is RouteMode.CANARY:
+            pool = self.pools.get(route.service or "")
+            if pool is not None:  # else an unknown service: the ASGI path answers
+                if route.mode is RouteMode.SERVICE:
+                    goes = _Lane(route, pool, None, None, None)
+                else:
+                    goes = _Lane(route, pool, self.failover.window(route),
+                                 sticky_header(route), canary_buckets(route.percent))
+        # Shadow (a mirror to start) and retired (the gateway's own 410) stay with the ASGI path.
+        lanes[scope["raw_path"]] = goes
+        return goes
+
+
+class _Lane:
+    """How the direct path serves one path under one route table: decided once per table.
+
+    ``pool`` is the service's (``None``: the monolith answers); a canary also has its SLO
+    window, the header its sticky key is read from and how many buckets are inside it.
+    """
+
+    __slots__ = ("route", "prefix", "label", "pool", "window", "sticky_header", "threshold")
+
+    def __init__(self, route: Route | None, pool: UpstreamPool | None,
+                 window: SloWindow | None, sticky_header: bytes | None,
+                 threshold: int | None) -> None:
+        self.route = route
+        self.prefix = route.prefix if route is not None else ""
+        self.label = self.prefix or UNROUTED  # the metrics' route label
+        self.pool = pool
+        self.window = window
+        self.sticky_header = sticky_header
+        self.threshold = threshold
+
+
+_DECLINED = _Lane(None, None, None, None, None)  # left to the ASGI path, whatever comes
+
 
 class _Exchange:
     """One request on the direct path, driven by its upstream connection's events."""
 
-    __slots__ = ("path", "cycle", "route", "inbound", "pool", "service", "call", "started",
-                 "judged")
+    __slots__ = ("path", "cycle", "route", "label", "inbound", "pool", "service", "call",
+                 "started", "judged")
 
-    def __init__(self, path: DirectPath, cycle: Cycle, route: Route | None, inbound: Inbound,
-                 pool: UpstreamPool, call: CallRecord | None, started: float) -> None:
+    def __init__(self, path: DirectPath, cycle: Cycle, route: Route | None, label: str,
+                 inbound: Inbound, pool: UpstreamPool, call: CallRecord | None,
+                 started: float) -> None:
         self.path = path
         self.cycle = cycle
         self.route = route
+        self.label = label  # the metrics' route label
         self.inbound = inbound
         self.pool = pool
         self.service = call is not None
@@ -123,6 +191,12 @@ class _Exchange:
         it on: back to the pool, closed, or to a task. A failure before that point closes it.
         """
         try:
+            if conn.complete and not self.judged:
+                # The usual case: the whole answer came in one read.
+                self.judged = True
+                if not self.service or not self._judge(conn):
+                    self._respond(conn)
+                return
             if conn.head_done and not self.judged:
                 self.judged = True
                 if self.service and self._judge(conn):
@@ -172,17 +246,27 @@ class _Exchange:
 
     def _respond(self, conn: UpstreamConnection) -> None:
         pool, status, cycle = self.pool, conn.status, self.cycle
-        body = b"".join(conn.chunks)
-        conn.chunks.clear()
-        headers = self._headers(conn)
-        self._stop(conn)
+        chunks = conn.chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        # Most answers go out as the upstream framed them, with the gateway's two headers
+        # (one pass, straight to bytes); anything unusual through the general head.
+        head = _whole_head(status, conn.headers, pool.name_header, self.inbound.request_id,
+                           len(body)) if cycle.plain else None
+        headers = self._headers(conn) if head is None else None
+        conn.listener = None
+        pool.disarm(conn)
         # Idle again before the answer: a request pipelined behind this one starts as the
         # answer completes, and finds the connection to take.
         pool.release(conn)
         if cycle.disconnected:
             return
-        cycle.respond(status, headers, body)
-        self._observe(self._upstream(), status)
+        if head is None:
+            cycle.respond(status, headers, body)
+        else:
+            cycle.respond_whole(head + body if body else head)
+        self.path.metrics.observe(self.label, self.pool.name if self.service else MONOLITH,
+                                  status, time.perf_counter() - self.started)
 
     def _failed(self, conn: UpstreamConnection, error: UpstreamError) -> None:
         conn.close()
@@ -237,8 +321,8 @@ class _Exchange:
         return self.pool.name if self.service else MONOLITH
 
     def _observe(self, upstream: str, status: int) -> None:
-        label = self.route.prefix if self.route is not None else UNROUTED
-        self.path.metrics.observe(label, upstream, status, time.perf_counter() - self.started)
+        self.path.metrics.observe(self.label, upstream, status,
+                                  time.perf_counter() - self.started)
 
     def _internal_error(self) -> None:
         cycle = self.cycle
@@ -247,6 +331,37 @@ class _Exchange:
         cycle.keep_alive = False
         cycle.respond(500, [(b"content-type", b"text/plain; charset=utf-8")],
                       b"Internal Server Error")
+
+
+# Upstream response headers the whole-answer head cannot pass on as they are: hop-by-hop
+# ones (RFC 9110 7.6.1), the length it sets itself, the request id it replaces, and a
+# redirect that may point at the upstream itself.
+_REWRITTEN = HOP_BY_HOP | {b"content-length", b"x-request-id", b"location"}
+_STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, HTTPStatus(code).phrase.encode())
+                 for code in HTTPStatus if code >= 200 and code not in (204, 304)}
+
+
+def _whole_head(status: int, upstream: list[tuple[bytes, bytes]], name_header: bytes,
+                request_id: bytes, length: int) -> bytes | None:
+    """The head of a whole answer to a keep-alive HTTP/1.1 client, or ``None`` when
+    something in it needs :func:`response_headers` and the server's general head: a
+    ``Connection`` header (its tokens), a ``Location``, or a status without a body.
+
+    The same headers as that way: the gateway's two first, then the upstream's less
+    hop-by-hop ones and its request id, with the length of the body as gathered.
+    """
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        return None
+    parts = [line, name_header, b"x-request-id: ", request_id]
+    for name, value in upstream:
+        if name in _REWRITTEN:
+            if name == b"connection" or name == b"location":
+                return None
+            continue
+        parts += (b"\r\n", name, b": ", value)
+    parts.append(b"\r\ncontent-length: %d\r\n\r\n" % length)
+    return b"".join(parts)
 
 
 def _small(conn: UpstreamConnection) -> bool:

@@ -45,6 +45,8 @@ _STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, HTTPStatus(code).phrase.en
                  for code in HTTPStatus}
 _NO_BODY = frozenset({204, 304})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# Request headers the server itself looks at (the rest it only collects).
+_NOTED = frozenset({b"expect", b"transfer-encoding"})
 # A request line or a header line longer than MAX_LINE_BYTES, or a head longer than
 # MAX_HEAD_BYTES, is refused with 431: NGINX's large_client_header_buffers 4 8k.
 MAX_LINE_BYTES = 8 * 1024
@@ -212,6 +214,24 @@ class Cycle:
         self._begin(status, headers)
         self._write(body, False)
 
+    @property
+    def plain(self) -> bool:
+        """Whether a whole answer may go out as :meth:`respond_whole` gives it: the client
+        keeps an HTTP/1.1 connection alive and holds no body back (``Expect``)."""
+        return self.keep_alive and not (self._continue and self._more_body) \
+            and self.scope["http_version"] == "1.1" and not self._no_body
+
+    def respond_whole(self, data: bytes) -> None:
+        """A whole answer already framed (head with its ``content-length``, then the body),
+        for a request :attr:`plain` allows it for: the direct path's common case.
+
+        The caller checks :attr:`disconnected` first.
+        """
+        self.started = self._head_sent = self.complete = True
+        self._conn.transport.write(data)
+        self._wake()
+        self._conn.response_complete(self)
+
     def continue_in_task(self, answer: Awaitable[None]) -> None:
         """Finish the answer in a task: the direct path's way out of callbacks."""
         self._conn.continue_in_task(self, answer)
@@ -303,6 +323,7 @@ class HttpProtocol(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._expect_continue = False
+        self._coded = False  # the request has a transfer-encoding header
         self._reading = True
         self.flow = WriteFlow(loop)  # the client's side: a streamed answer waits on it
         self._closing = False
@@ -359,28 +380,33 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_begin(self) -> None:  # noqa: D102
         self._url = b""
         self._headers = []
-        self._expect_continue = False
+        self._expect_continue = self._coded = False
 
     def on_url(self, url: bytes) -> None:  # noqa: D102
         self._url += url
         self._head_bytes += len(url)
-        self._check_size(len(self._url))
+        if len(self._url) > MAX_LINE_BYTES or self._head_bytes > MAX_HEAD_BYTES:
+            self._head_too_large()
 
     def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
-        self._head_bytes += len(name) + len(value)
-        self._check_size(len(name) + len(value))
+        line = len(name) + len(value)
+        self._head_bytes += line
+        if line > MAX_LINE_BYTES or self._head_bytes > MAX_HEAD_BYTES:
+            self._head_too_large()
         name = name.lower()
-        if name == b"expect" and value.lower() == b"100-continue":
-            self._expect_continue = True
+        if name in _NOTED:
+            if name == b"transfer-encoding":
+                self._coded = True
+            elif value.lower() == b"100-continue":
+                self._expect_continue = True
         self._headers.append((name, value))
 
-    def _check_size(self, line: int) -> None:
-        if line > MAX_LINE_BYTES or self._head_bytes > MAX_HEAD_BYTES:
-            self._too_large = True
-            raise _HeadTooLarge()  # stops the parser; answered with 431
+    def _head_too_large(self) -> None:
+        self._too_large = True
+        raise _HeadTooLarge()  # stops the parser; answered with 431
 
     def on_headers_complete(self) -> None:  # noqa: D102
-        if not _framed(self._headers):
+        if self._coded and not _framed(self._headers):
             # RFC 9112 6.3: a body whose last transfer coding is not chunked has no length
             # the next request could be found after (NGINX answers 501).
             self._refuse("a request body must be framed by chunked or content-length")
@@ -488,7 +514,8 @@ class HttpProtocol(asyncio.Protocol):
                 self.resume_reading()
         else:
             self.waiting_since = self.loop.time()
-            self.resume_reading()
+            if not self._reading:
+                self.resume_reading()
 
     @property
     def answering(self) -> bool:

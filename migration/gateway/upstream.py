@@ -146,21 +146,24 @@ class UpstreamConnection(asyncio.Protocol):
             # exchange ends here and the connection is not reused.
             self.complete = True
             self.error = UpstreamConnectError("not reusable after HEAD")
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def on_body(self, body: bytes) -> None:  # noqa: D102
         self.chunks.append(body)
         self.buffered += len(body)
         if self.buffered > _HIGH_WATER and self.transport is not None:
             self.transport.pause_reading()
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def on_message_complete(self) -> None:  # noqa: D102
         if self._interim:
             self._interim = False
             return
         self.complete = True
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     # the exchange
     def write_now(self, data: bytes) -> None:
@@ -251,6 +254,8 @@ class UpstreamPool:
         self.base_path = parts.path.rstrip("/").encode()
         # What its redirects start with when they point at itself: cut off on the way back.
         self.origin = self.url.encode()
+        # The header each answer it gives carries, as it goes out (``X-Carve-Upstream``).
+        self.name_header = b"x-carve-upstream: " + name.encode() + b"\r\n"
         self.timeouts = timeouts or Timeouts()
         self.breaker = breaker or CircuitBreaker(name, GATEWAY_BREAKER)
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
