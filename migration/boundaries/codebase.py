@@ -12,11 +12,14 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from migration.boundaries.lint_config import CONFIG_FILE, LintSettings, read_settings
 from migration.boundaries.source_scan import FileFacts, read_source, scan_module_file
-from migration.runtime.config import CONFIG_FILE, CarveConfig, load_config
 from migration.runtime.errors import ConfigError
+
+if TYPE_CHECKING:
+    from migration.runtime.config import CarveConfig
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Codebase:
 
     root: Path
     source: Path
-    config: CarveConfig
+    config: LintSettings | CarveConfig  # only its ``project`` is read
     modules: dict[str, ModuleInfo]
 
     @property
@@ -86,8 +89,7 @@ def open_codebase(path: Path | None = None) -> Codebase:
     root = (path or Path.cwd()).resolve()
     if not root.is_dir():
         raise ConfigError(f"{root}: no such directory")
-    file = root / CONFIG_FILE
-    config = load_config(file) if file.exists() else CarveConfig()
+    config = read_settings(root / CONFIG_FILE)
     source = (root / config.project.source).resolve()
     codebase = Codebase(root=root, source=source, config=config, modules={})
     modules_dir = source.joinpath(*config.project.modules.split("."))
