@@ -41,6 +41,8 @@ class Codebase:
     source: Path
     config: LintSettings | CarveConfig  # only its ``project`` is read
     modules: dict[str, ModuleInfo]
+    # files already read this run, by path: the cache's key reads every file first
+    read: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def modules_root(self) -> str:
@@ -66,6 +68,10 @@ class Codebase:
         """The file that defines a dotted module name."""
         base = self.source.joinpath(*dotted.split("."))
         return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+    def text_of(self, path: Path) -> str:
+        """A file's text: as the cache's key read it this run, else read now."""
+        return read_source(path, self.read.get(str(path)))
 
     def module_of(self, dotted: str) -> ModuleInfo | None:
         """The module a dotted name belongs to, if any."""
@@ -114,7 +120,7 @@ def _discover_module(codebase: Codebase, folder: Path, use_specs: bool) -> Modul
     package = f"{codebase.modules_root}.{folder.name}"
     module = ModuleInfo(name=folder.name, package=package, path=folder)
     for file in python_files(folder):
-        module.facts.append(scan_module_file(file, read_source(file)))
+        module.facts.append(scan_module_file(file, codebase.text_of(file)))
     module.tables = {t.name for facts in module.facts for t in facts.tables}
     spec = _spec_of(codebase, package, folder) if use_specs else None
     if spec is not None:
@@ -124,7 +130,7 @@ def _discover_module(codebase: Codebase, folder: Path, use_specs: bool) -> Modul
 
 
 def _spec_of(codebase: Codebase, package: str, folder: Path) -> Any:
-    if "ModuleSpec(" not in read_source(folder / "__init__.py"):
+    if "ModuleSpec(" not in codebase.text_of(folder / "__init__.py"):
         return None
     # Imported here: SQLAlchemy is only needed when a codebase declares specs.
     from migration.runtime.modules import ModuleSpec

@@ -35,7 +35,7 @@ def read_catalog(codebase: Codebase) -> EventCatalog:
         path = codebase.package_path(package)
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
         for file in files:
-            for decl in scan_shared_file(file):
+            for decl in scan_shared_file(file, codebase.text_of(file)):
                 classes.setdefault(decl.name, decl)
     return EventCatalog(_subclasses(classes, "Event"), _subclasses(classes, "EventValue"))
 

@@ -53,13 +53,14 @@ def check_codebase(codebase: Codebase, graph_cache: Path | None = None) -> Findi
 
     source_on_path(codebase)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # grimp reads and parses the files in Rust, without the GIL: the modules' own
-        # files are read and scanned for tables and events meanwhile
+        # grimp reads and parses the files in Rust, without the GIL: the modules' files
+        # and the shared packages are scanned for tables and events meanwhile
         building = pool.submit(build_graph, codebase, graph_cache)
         discover_modules(codebase)
+        catalog = read_catalog(codebase)
+        codebase.read.clear()  # scanned: the kept contents are not needed any more
         graph = building.result()
     rules = generate_rules(codebase, graph)
-    catalog = read_catalog(codebase)
     violations = [
         *check_imports(codebase, graph, rules),
         *check_data(codebase),

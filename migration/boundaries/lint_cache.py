@@ -10,7 +10,9 @@ only the files whose imports may have changed. Anything else a codebase's ``Modu
 imports is not in the key: ``--no-cache`` lints without it.
 
 The entry names the folders it hashed, so a hit needs neither carve.toml's validation
-nor the checks' code: it reads one file and hashes the tree.
+nor the checks' code: it reads one file and hashes the tree. A run that checks keeps
+what the key read (``Codebase.read``): the scans for tables and events read no file
+again, and check the very content the key was taken from.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migration.boundaries.files import read_file
 from migration.boundaries.model import Violation
 
 if TYPE_CHECKING:
@@ -86,7 +89,8 @@ class LintCache:
 def open_cache(codebase: Codebase) -> LintCache | None:
     """The codebase's cache, keyed before the run reads anything; None if it cannot be kept.
 
-    The key is taken first so that a file edited during the run is a miss next time.
+    The key is taken first so that a file edited during the run is a miss next time;
+    the files it read are kept in ``codebase.read`` for the scans.
     """
     folder = codebase.root / CACHE_FOLDER
     try:
@@ -95,13 +99,17 @@ def open_cache(codebase: Codebase) -> LintCache | None:
         if not ignore.exists():
             ignore.write_text("# carve's lint cache: never committed\n*\n")
         folders = package_folders(codebase)
-        return LintCache(folder, folders, input_digest(codebase.root, folders))
+        digest = input_digest(codebase.root, folders, keep=codebase.read)
+        return LintCache(folder, folders, digest)
     except OSError:  # a read-only checkout, an unreadable file: lint without a cache
         return None
 
 
-def input_digest(root: Path, folders: list[Path]) -> str:
-    """A digest of everything the findings depend on, by content."""
+def input_digest(root: Path, folders: list[Path], keep: dict[str, bytes] | None = None) -> str:
+    """A digest of everything the findings depend on, by content.
+
+    With ``keep``, the content of every file of ``folders`` is kept there, by path.
+    """
     digest = hashlib.blake2b(digest_size=20)
     digest.update(f"{_FORMAT}|{sys.version}|{_grimp_release()}".encode())
     config = root / _CONFIG_FILE
@@ -109,10 +117,11 @@ def input_digest(root: Path, folders: list[Path]) -> str:
         _add_file(digest, str(config), _CONFIG_FILE)
     for folder in [_LINT_CODE, *folders]:
         digest.update(f"\0package {folder}\0".encode())
+        kept = keep if folder is not _LINT_CODE else None
         if folder.is_dir():
-            _add_folder(digest, str(folder))
+            _add_folder(digest, str(folder), kept)
         else:
-            _add_file(digest, str(folder), folder.name)
+            _add_file(digest, str(folder), folder.name, kept)
     return digest.hexdigest()
 
 
@@ -146,18 +155,20 @@ def _grimp_release() -> str:
     return ",".join(sorted(p.name for p in installed.glob("grimp-*.dist-info")))
 
 
-def _add_folder(digest: hashlib._Hash, folder: str) -> None:
+def _add_folder(digest: hashlib._Hash, folder: str, keep: dict[str, bytes] | None) -> None:
     """Every ``.py`` file under ``folder``, in a stable order (strings: 20,000 files add up)."""
     for directory, subdirectories, names in os.walk(folder):
         subdirectories.sort()
         relative = os.path.relpath(directory, folder)
         for name in sorted(names):
             if name.endswith(".py"):
-                _add_file(digest, os.path.join(directory, name), f"{relative}/{name}")
+                _add_file(digest, os.path.join(directory, name), f"{relative}/{name}", keep)
 
 
-def _add_file(digest: hashlib._Hash, path: str, name: str) -> None:
-    with open(path, "rb") as file:
-        content = file.read()
+def _add_file(digest: hashlib._Hash, path: str, name: str,
+              keep: dict[str, bytes] | None = None) -> None:
+    content = read_file(path)
     digest.update(f"\0{name}\0{len(content)}\0".encode())
     digest.update(content)
+    if keep is not None:
+        keep[path] = content

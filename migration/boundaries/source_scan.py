@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from migration.boundaries.files import read_file
+
 # A string literal that reads as SQL naming a table.
 SQL_TEXT = re.compile(
     r"(?is)\b(?:select\s.+?\sfrom|insert\s+into|delete\s+from|update\s+\S+\s+set|"
@@ -73,9 +75,9 @@ class ClassDecl:
     fields: list[FieldDecl]
 
 
-def read_source(path: Path) -> str:
-    """The file's text; undecodable bytes are replaced rather than failing the run."""
-    return path.read_bytes().decode("utf-8", errors="replace")
+def read_source(path: Path | str, content: bytes | None = None) -> str:
+    """The file's text (or ``content``, read before); undecodable bytes are replaced."""
+    return (read_file(path) if content is None else content).decode("utf-8", errors="replace")
 
 
 def scan_module_file(path: Path, text: str | None = None) -> FileFacts:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from migration.boundaries.lint import run_lint
 from migration.boundaries.lint_cache import CACHE_FOLDER
 from tests.support.shops import build_shop
@@ -61,3 +63,32 @@ def test_without_the_cache_nothing_is_written_and_a_damaged_cache_is_ignored(
     findings_file(codebase).write_text("{not json")
     assert run_lint(codebase, cache=True).violations == uncached.violations
     assert run_lint(codebase, cache=True).violations == uncached.violations
+
+
+def test_a_checking_run_reads_each_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migration.boundaries import files, lint_cache, source_scan
+
+    codebase = build_shop("raw_sql", tmp_path)
+    reads: list[str] = []
+
+    def counted(path: str | Path) -> bytes:
+        reads.append(str(path))
+        return files.read_file(path)
+
+    monkeypatch.setattr(lint_cache, "read_file", counted)
+    monkeypatch.setattr(source_scan, "read_file", counted)
+    report = run_lint(codebase, cache=True)
+    assert [v.rule for v in report.violations] == ["data.raw-sql"]
+    project = [r for r in reads if r.startswith(str(codebase))]
+    assert project and len(project) == len(set(project))
+
+
+def test_a_file_is_read_whole_whatever_its_size(tmp_path: Path) -> None:
+    from migration.boundaries.files import read_file
+
+    for size in (0, 1, 65_535, 65_536, 300_001):
+        file = tmp_path / f"f{size}.py"
+        file.write_bytes(bytes(i % 251 for i in range(size)))
+        assert read_file(file) == file.read_bytes()
