@@ -6,6 +6,12 @@ redelivery harmless. A failure is retried with exponential backoff; after the
 last retry, or at once for a malformed payload, the message becomes a dead
 letter in the consumer's database, with its error.
 
+A batch message (several rows of one relay pass) is applied in one transaction by
+:meth:`Consumer.apply_many`. If anything in it fails, the transaction rolls back
+and its events are applied one by one, each in its own; an event that fails alone
+is sent again by itself after the backoff (or dead-lettered), the way a
+single-event message is retried (docs/adr/0014-batched-delivery.md).
+
 The worker takes any consumers and dead-letter stores, so the monolith and an
 extracted service run the same code.
 """
@@ -16,16 +22,27 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from dramatiq import Actor, Broker, Message, Worker
-from dramatiq.middleware import CurrentMessage
+from dramatiq.common import compute_backoff
+from dramatiq.middleware import CurrentMessage, Retries
 from opentelemetry.trace import SpanKind
 
+from contracts.events import Event
 from migration.runtime.dead_letters import DeadLetterStore
 from migration.runtime.delivery import Consumer
 from migration.runtime.modules import ModuleSpec
-from migration.runtime.queue_messages import EVENT_TYPE, HEADERS, MalformedMessage, event_from
+from migration.runtime.queue_messages import (
+    EVENT_TYPE,
+    HEADERS,
+    MalformedMessage,
+    event_from,
+    is_batch,
+    split,
+    unique,
+)
 from migration.runtime.tracing import continued
 
 log = logging.getLogger("carve.worker")
@@ -105,6 +122,9 @@ class QueueWorker:
               priority=0, options={"max_retries": self._max_retries})
 
     def _apply(self, consumer: Consumer, store: DeadLetterStore, message: Message) -> None:
+        if is_batch(message):
+            self._apply_batch(consumer, store, message)
+            return
         attempt = int(message.options.get("retries", 0)) + 1
         try:
             event = event_from(message)
@@ -114,9 +134,7 @@ class QueueWorker:
             self._bury(store, consumer, message, f"malformed message: {exc}", attempt)
             return
         try:
-            with continued(message.options.get(HEADERS), f"consume {event.type}",
-                           SpanKind.CONSUMER, **{"messaging.consumer": consumer.name,
-                                                 "messaging.message.id": message.message_id}):
+            with self._span(consumer, message, event):
                 consumer.apply(event)
         except Exception as exc:
             if attempt <= self._max_retries:
@@ -124,6 +142,79 @@ class QueueWorker:
             log.error("%s: message %s dead-lettered after %d attempts: %s",
                       consumer.name, message.message_id, attempt, exc)
             self._bury(store, consumer, message, _describe(exc), attempt)
+
+    def _apply_batch(self, consumer: Consumer, store: DeadLetterStore, batch: Message) -> None:
+        attempt = int(batch.options.get("retries", 0)) + 1
+        try:
+            singles = unique(split(batch))
+        except MalformedMessage as exc:
+            log.warning("%s: malformed batch %s dead-lettered: %s",
+                        consumer.name, batch.message_id, exc)
+            self._bury(store, consumer, batch, f"malformed message: {exc}", attempt)
+            return
+        events: list[tuple[Message, Event]] = []
+        for single in singles:
+            try:
+                events.append((single, event_from(single)))
+            except MalformedMessage as exc:
+                log.warning("%s: malformed message %s dead-lettered: %s",
+                            consumer.name, single.message_id, exc)
+                self._bury(store, consumer, single, f"malformed message: {exc}", attempt)
+        carried = {event.message_id: single for single, event in events}
+        size = len(events)
+        try:
+            consumer.apply_many(
+                [event for _, event in events],
+                around=lambda event: self._span(consumer, carried[event.message_id], event,
+                                                size),
+            )
+        except Exception as exc:  # nothing of the batch committed: apply them one by one
+            log.info("%s: batch %s of %d events failed (%s); applying them one by one",
+                     consumer.name, batch.message_id, size, _first_line(exc))
+            for single, event in events:
+                self._apply_alone(consumer, store, single, event)
+
+    def _apply_alone(
+        self, consumer: Consumer, store: DeadLetterStore, single: Message, event: Event
+    ) -> None:
+        attempt = int(single.options.get("retries", 0)) + 1
+        try:
+            with self._span(consumer, single, event):
+                consumer.apply(event)
+        except Exception as exc:
+            if attempt <= self._max_retries:
+                delay = self._retry_later(single, exc)
+                log.warning("%s: message %s failed (attempt %d), sent again in %d ms: %s",
+                            consumer.name, single.message_id, attempt, delay, _first_line(exc))
+                return
+            log.error("%s: message %s dead-lettered after %d attempts: %s",
+                      consumer.name, single.message_id, attempt, exc)
+            self._bury(store, consumer, single, _describe(exc), attempt)
+
+    def _retry_later(self, single: Message, exc: BaseException) -> int:
+        """Send one event of a batch again by itself, after the broker's retry backoff.
+
+        If the send fails, the exception reaches dramatiq, which retries the whole batch
+        message; the inbox absorbs what the batch applied already.
+        """
+        retries = int(single.options.get("retries", 0))
+        policy = next((m for m in self.broker.middleware if isinstance(m, Retries)), None)
+        min_backoff = policy.min_backoff if policy is not None else 15_000
+        max_backoff = policy.max_backoff if policy is not None else 60_000
+        _, delay = compute_backoff(retries, factor=min_backoff, max_backoff=max_backoff)
+        self.broker.enqueue(single.copy(options={"retries": retries + 1,
+                                                 "traceback": _describe(exc)}), delay=delay)
+        return int(delay)
+
+    @staticmethod
+    def _span(consumer: Consumer, single: Message, event: Event,
+              batch: int = 1) -> AbstractContextManager[object]:
+        attributes = {"messaging.consumer": consumer.name,
+                      "messaging.message.id": single.message_id}
+        if batch > 1:
+            attributes["messaging.batch.message_count"] = str(batch)
+        return continued(single.options.get(HEADERS), f"consume {event.type}",
+                         SpanKind.CONSUMER, **attributes)
 
     @staticmethod
     def _bury(
@@ -140,6 +231,11 @@ class QueueWorker:
             headers=headers if isinstance(headers, dict) else {},
             error=error, attempts=attempts,
         )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 def _describe(exc: BaseException) -> str:

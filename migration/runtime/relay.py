@@ -2,7 +2,9 @@
 
 One pass per module: lock and mark a batch of rows in one statement (``FOR
 UPDATE SKIP LOCKED`` on PostgreSQL, so relays can run side by side), enqueue one
-message per subscriber in one pipelined round trip, commit. A relay that dies
+message per subscriber and up to ``batch_events`` rows (which its worker applies in
+one transaction, docs/adr/0014-batched-delivery.md) in one pipelined round trip,
+commit. A relay that dies
 or fails to send before the commit leaves the rows pending: they are sent again
 and the consumers' inboxes absorb the duplicates. No mark commits before its send.
 
@@ -29,7 +31,7 @@ from migration.runtime.broker import enqueue_many
 from migration.runtime.held_connections import hold_in_this_thread, release_this_thread
 from migration.runtime.modules import ModuleSpec
 from migration.runtime.outbox import OutboxMessage, OutboxStore, outbox_channel
-from migration.runtime.queue_messages import messages_for
+from migration.runtime.queue_messages import MAX_BATCH, batch_messages
 from migration.runtime.tracing import continued, trace_headers, tracing_on
 
 log = logging.getLogger("carve.relay")
@@ -144,6 +146,8 @@ class Relay:
     broker: Broker
     transport: Callable[[str], str]
     batch_size: int = 500
+    #: The most rows sent to one subscriber in one message (applied in one transaction).
+    batch_events: int = MAX_BATCH
     #: Seconds before a dropped LISTEN connection is opened again (polling meanwhile).
     listen_retry: float = 1.0
     stats: RelayStats = field(default_factory=RelayStats)
@@ -162,8 +166,8 @@ class Relay:
         outbox = self.outboxes[module]
         with outbox.transaction() as session:
             rows = outbox.claim(session, types, limit=self.batch_size, due_only=due_only)
-            messages = [m for row in rows for m in messages_for(
-                traced(row), self.routes.get(row.event_type, []))]
+            messages = batch_messages([traced(row) for row in rows], self.routes,
+                                      self.batch_events)
             enqueue_many(self.broker, messages)  # before the commit that settles the rows
         self.stats.rows += len(rows)
         self.stats.messages += len(messages)

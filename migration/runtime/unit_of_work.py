@@ -113,6 +113,24 @@ class UnitOfWork:
             return True
         return self.session.execute(statement, values).first() is not None
 
+    def record_applied_many(self, message_ids: list[str], handler: str) -> set[str]:
+        """Write the inbox rows of several messages; the ids this subscriber had not applied.
+
+        One statement on PostgreSQL and SQLite (one multi-row ``INSERT … ON CONFLICT DO
+        NOTHING RETURNING``), in id order so that two batches sharing messages lock their
+        rows in the same order; a repeated id is written once.
+        """
+        ids = sorted(set(message_ids))
+        if not ids:
+            return set()
+        bind = self._sessions.kw.get("bind") or self.session.get_bind()
+        statement = _claim_statement(self._inbox, bind.dialect.name)
+        if statement is None:
+            return {m for m in ids if self.record_applied(m, handler)}
+        now = datetime.now(UTC)
+        rows = [{"message_id": m, "handler": handler, "applied_at": now} for m in ids]
+        return set(self.session.execute(statement, rows).scalars())
+
     def commit(self) -> None:
         """Commit, then tell the delivery which events this transaction published."""
         self.session.commit()

@@ -1,4 +1,4 @@
-"""The relay: several relays share an outbox on PostgreSQL, one message per subscriber."""
+"""The relay: several relays share an outbox on PostgreSQL, every row once to every subscriber."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import threading
 from pathlib import Path
 
 import redis
+from dramatiq import Message
 
 from migration.events.processes import broker_for, build_relay
 from migration.runtime.broker import close_broker
+from migration.runtime.queue_messages import is_batch, split
 from migration.runtime.settings import Settings
 from monolith.bootstrap import bootstrap
 from tests.support.events import effects, place_order, queue_env, seed_shop, write_plan
@@ -40,7 +42,11 @@ def test_concurrent_relays_send_every_row_once_to_every_subscriber(
     assert sum(relay.stats.rows for relay in relays) == 300
     assert sum(1 for relay in relays if relay.stats.rows) >= 2  # the work was shared
     for consumer in CONSUMERS:
-        assert client.llen(f"{namespace}:{consumer}") == 300
+        sent = [Message.decode(data) for data in client.hvals(f"{namespace}:{consumer}.msgs")]
+        ids = [m.message_id for message in sent
+               for m in (split(message) if is_batch(message) else [message])]
+        assert len(ids) == len(set(ids)) == 300  # in batches of up to 20 (one relay pass)
+        assert client.llen(f"{namespace}:{consumer}") == len(sent) < 300
     assert effects(postgres_url)["pending"] == 0
     for broker in brokers:
         close_broker(broker)
