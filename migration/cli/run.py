@@ -70,6 +70,10 @@ def run_gateway(
                       ] = "routes.json",
     max_body_mb: Annotated[int, typer.Option(min=1, metavar="MIB",
                                              help="Largest request body (413 above).")] = 256,
+    workers: Annotated[int, typer.Option(
+        min=1, max=256, metavar="N",
+        help="Worker processes sharing the port (SO_REUSEPORT), one core each; each keeps "
+             "its own breakers and canary windows, the metrics add them up.")] = 1,
 ) -> None:
     """Serve the strangler-fig gateway in front of the monolith and the services."""
     from migration.gateway.gateway_settings import (
@@ -77,7 +81,7 @@ def run_gateway(
         admin_token_from_env,
         parse_services,
     )
-    from migration.gateway.process import serve
+    from migration.gateway.workers import serve_workers
     from migration.runtime.tracing import configure_tracing
 
     start_logs()
@@ -85,7 +89,7 @@ def run_gateway(
                                routes=routes, admin_token=admin_token_from_env(),
                                max_body_bytes=max_body_mb * 1024 * 1024,
                                traced=configure_tracing("gateway"))
-    serve(settings, host, port)
+    serve_workers(settings, host, port, workers)
 @app.command("relay")
 def run_relay(
     config: ConfigOption = None,

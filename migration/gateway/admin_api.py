@@ -33,6 +33,7 @@ from migration.gateway.slo_window import SloTracker
 from migration.gateway.store import RouteStoreError, ToggleStore
 from migration.gateway.traffic_metrics import GatewayMetrics
 from migration.gateway.upstream import UpstreamPool
+from migration.gateway.worker_metrics import WorkerMetrics
 from migration.runtime.problems import PROBLEM_MEDIA_TYPE, problem
 
 PUBLIC = frozenset({"/_carve/healthz"})
@@ -51,6 +52,7 @@ class AdminContext:
     shadow: ShadowRecorder
     pools: Mapping[str, UpstreamPool]
     metrics: GatewayMetrics
+    workers: WorkerMetrics | None = None  # one worker of several: the scrape adds them up
 
 
 class _Refused(Exception):
@@ -186,7 +188,12 @@ async def upstreams(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """``GET /_carve/metrics``: Prometheus text."""
     gateway = _context(request)
-    return PlainTextResponse(gateway.metrics.render(_gauges(gateway)),
+    gauges, counts = _gauges(gateway), gateway.metrics
+    if gateway.workers is not None:
+        counts, by_worker = gateway.workers.gathered()
+        gauges["carve_gateway_worker_requests"] = [
+            ({"worker": worker}, n) for worker, n in sorted(by_worker.items())]
+    return PlainTextResponse(counts.render(gauges),
                              media_type="text/plain; version=0.0.4")
 
 

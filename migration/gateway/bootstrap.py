@@ -20,6 +20,7 @@ from migration.gateway.slo_window import SloTracker
 from migration.gateway.store import ToggleStore
 from migration.gateway.traffic_metrics import GatewayMetrics
 from migration.gateway.upstream import UpstreamPool
+from migration.gateway.worker_metrics import WorkerMetrics
 from migration.runtime.breaker import CircuitBreaker
 
 
@@ -36,10 +37,12 @@ def build_gateway(settings: GatewaySettings, store: ToggleStore,
     failover = Failover(pools, tracker.window, clock, metrics.fallbacks)
     shadow_mode = ShadowMode(pools, recorder, background.spawn, clock,
                              settings.shadow_capture_bytes, settings.shadow_concurrency)
+    workers = WorkerMetrics(settings.workers_dir, settings.worker, metrics) \
+        if settings.workers_dir else None
     admin = build_admin(AdminContext(settings.admin_token, store, current, changes, tracker,
-                                     recorder, pools, metrics))
+                                     recorder, pools, metrics, workers))
     gateway = Gateway(settings, store, current, pools, metrics, failover, shadow_mode, guard,
-                      admin, background)
+                      admin, background, workers)
     if not settings.traced:
         # The direct path answers plain GETs on callbacks, with no place for a span:
         # a traced gateway serves every request on the ASGI path.

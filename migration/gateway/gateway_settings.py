@@ -30,6 +30,10 @@ class GatewaySettings:
     shadow_capture_bytes: int = 1024 * 1024
     shadow_concurrency: int = 64
     traced: bool = False  # a span per request (OpenTelemetry); set by configure_tracing
+    # One of several worker processes on one port: the folder where the workers' metrics
+    # meet, and this worker's number (see worker_metrics.py). None: a single process.
+    workers_dir: str | None = None
+    worker: int = 0
 
     def upstreams(self) -> dict[str, str]:
         """Every upstream by name, the monolith included."""

@@ -22,10 +22,13 @@ def event_loop_name() -> str:
 
 
 def run(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
-        graceful_seconds: float = 10.0, direct: Direct | None = None) -> None:
+        graceful_seconds: float = 10.0, direct: Direct | None = None,
+        reuse_port: bool = False, parent: int | None = None) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then finish the requests in flight.
 
     ``direct``, when given, is offered every request before the app (see ``HttpProtocol``).
+    ``reuse_port`` shares the port with other processes (``SO_REUSEPORT``); ``parent``, a
+    process whose end stops this one too (a worker's supervisor).
     """
     if event_loop_name() == "uvloop":
         import uvloop
@@ -35,13 +38,15 @@ def run(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
         runner = asyncio.Runner()
     with runner:
         runner.run(serve(app, host, port, keep_alive_seconds=keep_alive_seconds,
-                         graceful_seconds=graceful_seconds, direct=direct))
+                         graceful_seconds=graceful_seconds, direct=direct,
+                         reuse_port=reuse_port, parent=parent))
 
 
 async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
                 graceful_seconds: float = 10.0, stop: asyncio.Event | None = None,
                 listening: Callable[[int], None] | None = None,
-                direct: Direct | None = None) -> None:
+                direct: Direct | None = None, reuse_port: bool = False,
+                parent: int | None = None) -> None:
     """Start the app, listen, and stop gracefully once ``stop`` is set (or on a signal).
 
     ``listening`` is told the port once connections are accepted (useful with port 0).
@@ -54,7 +59,8 @@ async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5
     connections = Connections(keep_alive_seconds, lifespan.state)
     try:
         server = await loop.create_server(lambda: HttpProtocol(app, connections, loop, direct),
-                                          host, port, backlog=2048)
+                                          host, port, backlog=2048,
+                                          reuse_port=reuse_port or None)
     except OSError as exc:
         await lifespan.shutdown()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
@@ -64,6 +70,7 @@ async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5
     if listening is not None:
         listening(port)
     sweep = loop.create_task(_sweep_idle(connections))
+    orphaned = loop.create_task(_watch_parent(parent, stop)) if parent is not None else None
     try:
         await stop.wait()
     finally:
@@ -79,10 +86,20 @@ async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5
             log.warning("shutting down: %d request(s) cut short", cut)
         if left:
             await asyncio.wait(left, timeout=1.0)
-        sweep.cancel()
-        with suppress(asyncio.CancelledError):
-            await sweep
+        for task in (sweep, orphaned):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         await lifespan.shutdown()
+
+
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """Stop once ``parent`` is gone (a worker whose supervisor was killed)."""
+    while os.getppid() == parent:
+        await asyncio.sleep(1.0)
+    log.warning("the supervisor (pid %d) is gone: stopping", parent)
+    stop.set()
 
 
 async def _sweep_idle(connections: Connections) -> None:

@@ -10,8 +10,9 @@ from migration.gateway.http_server import run
 from migration.gateway.store import open_store, read_once
 
 
-def serve(settings: GatewaySettings, host: str, port: int) -> None:
-    """Run one gateway process until interrupted.
+def serve(settings: GatewaySettings, host: str, port: int, *, reuse_port: bool = False,
+          parent: int | None = None) -> None:
+    """Run one gateway process until interrupted (or, as a worker, until ``parent`` is gone).
 
     The route store is read once first: one that cannot be read fails in one clear line
     before anything listens.
@@ -19,4 +20,4 @@ def serve(settings: GatewaySettings, host: str, port: int) -> None:
     read_once(settings.routes)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
     gateway = build_gateway(settings, open_store(settings.routes))
-    run(gateway, host, port, direct=gateway.direct)
+    run(gateway, host, port, direct=gateway.direct, reuse_port=reuse_port, parent=parent)

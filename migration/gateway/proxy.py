@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from contextlib import suppress
 
 from migration.gateway.background import BackgroundTasks
 from migration.gateway.body import NO_BODY, BodyTooLarge, ClientGone, RequestBody
@@ -25,6 +26,7 @@ from migration.gateway.slo_guard import SloGuard
 from migration.gateway.store import ToggleStore
 from migration.gateway.traffic_metrics import UNROUTED, GatewayMetrics
 from migration.gateway.upstream import UpstreamPool
+from migration.gateway.worker_metrics import PUBLISH_SECONDS, WorkerMetrics
 from migration.runtime.errors import ConfigError
 
 log = logging.getLogger("carve.gateway")
@@ -39,7 +41,7 @@ class Gateway:
     def __init__(self, settings: GatewaySettings, store: ToggleStore, current: CurrentTable,
                  pools: dict[str, UpstreamPool], metrics: GatewayMetrics, failover: Failover,
                  shadow_mode: ShadowMode, guard: SloGuard, admin: App,
-                 background: BackgroundTasks) -> None:
+                 background: BackgroundTasks, workers: WorkerMetrics | None = None) -> None:
         self.settings = settings
         self.store = store
         self.current = current
@@ -51,6 +53,7 @@ class Gateway:
         self.guard = guard
         self.admin = admin
         self.background = background
+        self.workers = workers  # one worker of several: its metrics shared with the others
         # For the HTTP server: plain GETs answered without a task (set by the bootstrap).
         self.direct: Direct | None = None
 
@@ -82,6 +85,8 @@ class Gateway:
         spawn(self.store.watch(self.apply))
         spawn(self.guard.run(self.settings.slo_check_seconds))
         spawn(self._expire_exchanges())
+        if self.workers is not None:
+            spawn(self._publish_metrics(self.workers))
 
     async def _expire_exchanges(self) -> None:
         """Ten times a second, time out the exchanges whose response head is late."""
@@ -91,9 +96,22 @@ class Gateway:
             for pool in self.pools.values():
                 pool.expire(now)
 
+    @staticmethod
+    async def _publish_metrics(workers: WorkerMetrics) -> None:
+        """Once a second, this worker's counts for its siblings' scrapes."""
+        while True:
+            await asyncio.sleep(PUBLISH_SECONDS)
+            try:
+                workers.publish()
+            except OSError as exc:
+                log.warning("cannot write this worker's metrics: %s", exc)
+
     async def stop(self) -> None:
         """Stop watching and close the upstream connections."""
         await self.background.stop()
+        if self.workers is not None:
+            with suppress(OSError):
+                self.workers.publish()  # the last counts, for the workers still running
         for pool in self.pools.values():
             pool.close()
         await self.store.close()

@@ -41,6 +41,36 @@ class GatewayMetrics:
         buckets[-2] += seconds
         buckets[-1] += 1
 
+    def snapshot(self) -> dict:
+        """Every count as JSON-ready data, for the sibling workers' scrapes to add up."""
+        return {
+            "series": [[route, upstream, {str(k): v for k, v in one.statuses.items()},
+                        one.buckets] for (route, upstream), one in self._series.items()],
+            "fallbacks": [[route, reason, n] for (route, reason), n in self.fallbacks.items()],
+            "rollbacks": dict(self.rollbacks),
+            "refused": {str(k): v for k, v in self.refused.items()},
+        }
+
+    def add(self, snapshot: dict) -> None:
+        """Add another worker's counts (a :meth:`snapshot`) to these."""
+        for route, upstream, statuses, buckets in snapshot["series"]:
+            series = self._series.get((route, upstream))
+            if series is None:
+                series = self._series[(route, upstream)] = _Series()
+            for status, count in statuses.items():
+                series.statuses[int(status)] = series.statuses.get(int(status), 0) + count
+            series.buckets = [a + b for a, b in zip(series.buckets, buckets, strict=True)]
+        for route, reason, count in snapshot["fallbacks"]:
+            self.fallbacks[(route, reason)] += count
+        for route, count in snapshot["rollbacks"].items():
+            self.rollbacks[route] += count
+        for status, count in snapshot["refused"].items():
+            self.refused[int(status)] += count
+
+    def requests(self) -> int:
+        """How many requests were answered (every route, upstream and status)."""
+        return sum(sum(one.statuses.values()) for one in self._series.values())
+
     def render(self, gauges: dict[str, list[tuple[dict[str, str], float]]]) -> str:
         """The exposition text, with the caller's current gauges appended."""
         series = sorted(self._series.items())
