@@ -62,3 +62,29 @@ def test_a_slow_p99_is_a_breach_and_old_calls_leave_the_window():
     assert "p99" in window.verdict(slo).breach
     clock.now = 11
     assert window.verdict(slo).requests == 0
+
+
+def test_the_p99_is_a_latency_seen_within_two_percent_of_the_exact_one():
+    clock = Clock()
+    window = SloWindow(clock)
+    latencies = [0.001 + 0.0007 * ((n * 7919) % 1000) for n in range(5000)]  # 1 to 700 ms
+    for n, seconds in enumerate(latencies):
+        clock.now = n / 1000  # five seconds of traffic, in five slots
+        window.record(False, seconds)
+    exact = sorted(latencies)[int(len(latencies) * 0.99)] * 1000
+    p99 = window.verdict(Slo(window_seconds=30)).p99_ms
+    assert exact <= p99 <= exact * 1.02
+    assert p99 / 1000 in latencies  # one that was seen, not a bucket's bound
+
+
+def test_a_busy_window_keeps_one_slot_a_second_however_many_answers():
+    clock = Clock()
+    window = SloWindow(clock)
+    for n in range(100_000):
+        clock.now = n / 10_000  # 10,000 answers a second for ten seconds
+        window.record(n % 100 == 0, 0.002)
+    assert len(window._slots) == 10  # noqa: SLF001
+    verdict = window.verdict(Slo(window_seconds=30, max_error_rate=0.05))
+    assert verdict.requests == 100_000 and verdict.error_rate == 0.01
+    clock.now = 15.5  # a window of 10 s now covers the last half of second 5 on
+    assert window.verdict(Slo(window_seconds=10)).requests == 50_000
