@@ -78,15 +78,19 @@ def run_lint(
     update_baseline: bool = False,
     reason: str | None = None,
     cache: bool = False,
+    parallel: bool = False,
 ) -> LintReport:
     """Lint the codebase; with a baseline, only violations it does not list fail.
 
     With ``cache``, the findings of the last run are reused while no file it read has
-    changed (see :mod:`migration.boundaries.lint_cache`).
+    changed (see :mod:`migration.boundaries.lint_cache`). With ``parallel`` (the CLI's
+    choice: a library caller may run threads a fork does not copy), a run that checks
+    uses two processes where it can.
     """
     root = (path or Path.cwd()).resolve()
     found = cached_findings(root) if cache else None
-    modules, violations = (found.modules, found.violations) if found else _check(path, cache)
+    modules, violations = (found.modules, found.violations) if found else _check(
+        path, cache, parallel)
     file = baseline or root / DEFAULT_BASELINE
     # --baseline names a file to read, unless --update-baseline is about to create it
     entries = load_baseline(file) if file.exists() or (baseline and not update_baseline) else []
@@ -103,11 +107,20 @@ def run_lint(
     )
 
 
-def _check(path: Path | None, cache: bool) -> tuple[list[str], list[Violation]]:
-    """Open the codebase and check it: the module names and the violations, then cached."""
+def _check(path: Path | None, cache: bool, parallel: bool) -> tuple[list[str], list[Violation]]:
+    """Open the codebase and check it: the module names and the violations, then cached.
+
+    With ``parallel``, on two processes where it can (see :mod:`.lint_fork`).
+    """
     from migration.boundaries.codebase import open_codebase
 
     codebase = open_codebase(path)
+    if parallel:
+        from migration.boundaries.lint_fork import check_forked
+
+        checked = check_forked(codebase, cache)
+        if checked is not None:
+            return checked
     store = open_cache(codebase) if cache else None
     findings = check_codebase(codebase, store.graph_folder if store else None)
     modules = list(codebase.modules)

@@ -124,7 +124,8 @@ def run_command(path: Path | None, output: Format, baseline: Path | None,
     from migration.boundaries.lint import run_lint
 
     report = run_lint(path, baseline=baseline, strict=strict,
-                      update_baseline=update_baseline, reason=reason, cache=cache)
+                      update_baseline=update_baseline, reason=reason, cache=cache,
+                      parallel=True)
     if output is Format.json:
         from migration.boundaries.formats import report_json
         from migration.cli.output import print_json

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,21 @@ def test_a_file_is_read_whole_whatever_its_size(tmp_path: Path) -> None:
         file = tmp_path / f"f{size}.py"
         file.write_bytes(bytes(i % 251 for i in range(size)))
         assert read_file(file) == file.read_bytes()
+
+
+def test_two_processes_find_what_one_does_and_cache_only_an_unchanged_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migration.boundaries import lint_fork
+
+    monkeypatch.setattr(lint_fork.threading, "active_count", lambda: 1)  # pytest's own threads
+    codebase = build_shop("raw_sql", tmp_path)
+    alone = run_lint(codebase, cache=False)
+    with monkeypatch.context() as during:  # every file looks changed since the run began
+        during.setattr(lint_fork, "_CLOCK_SLACK_NS", time.time_ns())
+        changed = run_lint(codebase, cache=True, parallel=True)
+    assert not findings_file(codebase).exists()
+    both = run_lint(codebase, cache=True, parallel=True)  # the files were written before
+    assert findings_file(codebase).exists()
+    for report in (changed, both):
+        assert (report.violations, report.modules) == (alone.violations, alone.modules)

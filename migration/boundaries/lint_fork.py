@@ -1,0 +1,127 @@
+"""A checking run on two cores: grimp's graph here, everything else in a forked process.
+
+grimp's scan holds the GIL (a thread beside it gained nothing, measured at 20,000 files),
+so a run that checks forks: the child takes the cache's key, scans the modules' and the
+shared packages' files and checks data and events, while this process builds grimp's
+graph and checks the imports; the child sends its findings and the module list back
+through a pipe. Where there is no ``fork`` (or other threads run, which a fork does not
+copy safely), :func:`check_forked` returns None and the run checks in one process.
+
+The key is no longer taken before grimp reads the files, so a file changed while both
+read could leave findings keyed by content they were not computed from. Any change to a
+file sets its ``ctime`` to the kernel's clock (``os.utime`` too: a checkout's new
+modification times are no change of content but do set it), so once grimp has read
+everything the child checks that no file it hashed changed since just before the run
+began, and the findings are cached only then; otherwise the next run checks again.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migration.boundaries.lint_cache import CACHE_FOLDER, LintCache, open_cache
+from migration.boundaries.lint_config import CONFIG_FILE
+from migration.boundaries.model import Violation
+
+if TYPE_CHECKING:
+    from migration.boundaries.codebase import Codebase
+
+# The kernel stamps ctime with a clock that ticks every few milliseconds (a jiffy): a
+# change just after the run began may carry a ctime up to one tick before it.
+_CLOCK_SLACK_NS = 20_000_000
+
+
+def check_forked(codebase: Codebase, cache: bool) -> tuple[list[str], list[Violation]] | None:
+    """Check the codebase on two cores and cache the findings; None if it cannot fork."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return None
+    from migration.boundaries.codebase import ModuleInfo, discover_modules, source_on_path
+    from migration.boundaries.data_rules import check_data
+    from migration.boundaries.event_rules import check_events, read_catalog
+    from migration.boundaries.import_checks import check_imports
+    from migration.boundaries.import_rules import build_graph, generate_rules
+
+    began = time.time_ns() - _CLOCK_SLACK_NS
+    source_on_path(codebase)
+    graph_folder = _graph_folder(codebase) if cache else None
+    results_out, results_in = os.pipe()
+    go_out, go_in = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: never returns, never flushes the parent's buffers
+        code = 1
+        try:
+            os.close(results_out)
+            os.close(go_in)
+            with os.fdopen(results_in, "wb") as results:
+                store = open_cache(codebase) if cache else None
+                hashed = [*codebase.read] if store else []
+                discover_modules(codebase)
+                catalog = read_catalog(codebase)
+                codebase.read.clear()
+                found = [*check_data(codebase), *check_events(codebase, catalog)]
+                modules = [ModuleInfo(m.name, m.package, m.path, tables=m.tables)
+                           for m in codebase.modules.values()]
+                pickle.dump((store, modules, found), results)
+                results.flush()
+                os.read(go_out, 1)  # grimp has read every file
+                unchanged = _unchanged_since(began, [*hashed, *map(os.path.dirname, hashed),
+                                                     str(codebase.root / CONFIG_FILE)])
+                results.write(b"1" if unchanged else b"0")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(results_in)
+    os.close(go_out)
+    try:
+        with os.fdopen(results_out, "rb") as results:
+            try:
+                graph = build_graph(codebase, graph_folder)
+            finally:
+                os.write(go_in, b"1")
+                os.close(go_in)
+            try:
+                store, modules, found = pickle.load(results)
+                unchanged = results.read(1) == b"1"
+            except (EOFError, pickle.UnpicklingError):  # the child failed: check here
+                return None
+    finally:
+        os.waitpid(child, 0)
+    codebase.modules = {m.name: m for m in modules}
+    violations = [*check_imports(codebase, graph, generate_rules(codebase, graph)), *found]
+    violations.sort(key=lambda v: (v.file, v.line, v.rule, v.key))
+    names = list(codebase.modules)
+    if isinstance(store, LintCache) and unchanged:
+        store.write(names, violations)
+    return names, violations
+
+
+def _graph_folder(codebase: Codebase) -> Path | None:
+    """Where grimp keeps its cache (:attr:`LintCache.graph_folder`); None if unwritable."""
+    folder = codebase.root / CACHE_FOLDER / "grimp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder
+
+
+def _unchanged_since(began: int, paths: list[str]) -> bool:
+    """Whether none of ``paths`` (files, their folders, carve.toml) changed after ``began``.
+
+    A folder changes when a file is added to it or taken out; carve.toml may be absent.
+    """
+    for path in set(paths):
+        try:
+            if os.stat(path).st_ctime_ns >= began:
+                return False
+        except FileNotFoundError:
+            if not path.endswith(CONFIG_FILE):
+                return False
+        except OSError:
+            return False
+    return True
