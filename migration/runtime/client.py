@@ -63,6 +63,32 @@ class _Failure(Exception):
         self.retryable = retryable
 
 
+class _Operation:
+    """How one operation's arguments become a request, worked out once per contract."""
+
+    def __init__(self, contract: type[Contract], spec: OperationSpec) -> None:
+        self.path = contract.prefix() + spec.path
+        self.arguments = tuple((param.name, param.location, _adapter(param.annotation))
+                               for param in spec.parameters)
+        self.returns = None if spec.returns is None else _adapter(spec.returns)
+
+    def request(self, base_url: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The request's absolute URL (path and query filled in) and its JSON body."""
+        path, params, body = self.path, {}, None
+        for name, location, adapter in self.arguments:
+            value = adapter.dump_python(arguments[name], mode="json")
+            if location == "path":
+                path = path.replace("{" + name + "}", quote(str(value), safe=""))
+            elif location == "body":
+                body = value
+            elif value is not None:
+                params[name] = value
+        # One URL for httpx to parse, not a path to join to the base URL and then a query
+        # to merge into it (three parses); the query is encoded by httpx as before.
+        query = f"?{httpx.QueryParams(params)}" if params else ""
+        return {"url": base_url + path + query, "path": path, "json": body}
+
+
 class RemoteCall:
     """Makes the HTTP calls of one contract: breaker, retries, trace, error mapping."""
 
@@ -78,10 +104,12 @@ class RemoteCall:
             base_url=base_url, timeout=timeouts.httpx(), transport=transport,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
+        self._operations = {spec.name: _Operation(contract, spec)
+                            for spec in contract.operations()}
 
     def call(self, spec: OperationSpec, arguments: dict[str, Any]) -> Any:
         """Call one operation with bound arguments; return its parsed result."""
-        request = self._request(spec, arguments)
+        request = self._operations[spec.name].request(self.base_url, arguments)
         attempts = self.retries.attempts if spec.idempotent else 1
         for attempt in range(1, attempts + 1):
             try:
@@ -100,9 +128,7 @@ class RemoteCall:
         started, failed, generation = time.monotonic(), True, self.breaker.generation
         try:
             with client_span(f"{self.contract.name}.{spec.name}", spec.method, request["path"]):
-                response = self.http.request(
-                    spec.method, request["path"], params=request["params"],
-                    json=request["json"], headers=trace_headers())
+                response = self._exchange(spec.method, request["url"], request["json"])
             failed = response.status_code >= 500
             return self._answer(spec, response)
         except httpx.TimeoutException as exc:
@@ -114,24 +140,32 @@ class RemoteCall:
             self.breaker.record(failed=failed, seconds=time.monotonic() - started,
                                 generation=generation)
 
-    def _request(self, spec: OperationSpec, arguments: dict[str, Any]) -> dict[str, Any]:
-        path, params, body = self.contract.prefix() + spec.path, {}, None
-        for param in spec.parameters:
-            value = _adapter(param.annotation).dump_python(arguments[param.name], mode="json")
-            if param.location == "path":
-                path = path.replace("{" + param.name + "}", quote(str(value), safe=""))
-            elif param.location == "body":
-                body = value
-            elif value is not None:
-                params[param.name] = value
-        return {"path": path, "params": params, "json": body}
+    def _exchange(self, method: str, url: str, body: Any) -> httpx.Response:
+        """One request, read to its end, through the transport httpx.Client picks for it.
+
+        The request is built by the client (its default headers, cookies and timeouts) and
+        goes to the transport it would use (its pool, a proxy named by the environment, or
+        the one given), without the layers of ``Client.send`` this binding never uses (auth,
+        redirects, event hooks) or its log line; answer cookies are kept as it keeps them.
+        """
+        request = self.http.build_request(method, url, json=body, headers=trace_headers())
+        response = self.http._transport_for_url(request.url).handle_request(request)
+        response.request = request
+        try:
+            response.read()
+        finally:
+            response.close()
+        if "set-cookie" in response.headers:
+            self.http.cookies.extract_cookies(response)
+        return response
 
     def _answer(self, spec: OperationSpec, response: httpx.Response) -> Any:
         if response.is_success:
-            if spec.returns is None or response.status_code == 204:
+            returns = self._operations[spec.name].returns
+            if returns is None or response.status_code == 204:
                 return None
             try:
-                return _adapter(spec.returns).validate_json(response.content)
+                return returns.validate_json(response.content)
             except ValidationError as exc:
                 raise _Failure(f"answer does not match the contract: {exc.errors()[0]['msg']}",
                                retryable=False) from None

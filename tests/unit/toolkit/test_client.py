@@ -10,9 +10,10 @@ import pytest
 
 from contracts.errors import ServiceUnavailable
 from contracts.inventory import InsufficientInventory, Inventory, StockLevel
+from contracts.notifications import Notifications
 from contracts.orders import OrderLine, Orders, PlaceOrder
 from migration.runtime.breaker import BreakerPolicy
-from migration.runtime.client import RetryPolicy, client
+from migration.runtime.client import RetryPolicy, Timeouts, client
 from migration.runtime.config import CarveConfig, ModuleConfig
 from migration.runtime.discovery import Discovery, binding_of
 from migration.runtime.errors import ConfigError
@@ -51,6 +52,39 @@ def test_arguments_travel_in_path_query_and_body() -> None:
         200, json={"sku": "a", "requested": 2, "available": 3, "in_stock": True})
     assert proxy.check_availability("a", quantity=2).in_stock is True
     assert recorder.requests[1].url.params["quantity"] == "2"
+
+
+def test_a_base_url_with_a_path_keeps_it_and_query_values_are_encoded() -> None:
+    recorder = Recorder(lambda r: httpx.Response(200, json=[]))
+    notifications = client(Notifications, "http://gateway.test/edge/",
+                           transport=httpx.MockTransport(recorder))
+    assert notifications.list_notifications("a b&c=d/é") == []
+    sent = recorder.requests[0].url
+    assert (sent.host, sent.path) == ("gateway.test", "/edge/api/v1/notifications")
+    assert sent.params["user_id"] == "a b&c=d/é"
+    assert sent.query == httpx.URL("http://x", params={"user_id": "a b&c=d/é"}).query
+
+
+def test_each_request_carries_the_timeouts_and_the_client_headers() -> None:
+    recorder = Recorder(lambda r: httpx.Response(200, json=STOCK))
+    proxy = client(Inventory, "http://inventory.test", transport=httpx.MockTransport(recorder),
+                   timeout=Timeouts(connect=0.5, read=2.0))
+    proxy.get_stock("a")
+    sent = recorder.requests[0]
+    assert sent.extensions["timeout"] == {"connect": 0.5, "read": 2.0, "write": 2.0,
+                                          "pool": 2.0}
+    assert sent.headers["user-agent"].startswith("python-httpx/")
+    assert sent.headers["host"] == "inventory.test"
+
+
+def test_cookies_a_service_sets_are_sent_back_as_before() -> None:
+    recorder = Recorder(lambda r: httpx.Response(200, json=STOCK,
+                                                 headers={"set-cookie": "route=b; Path=/"}))
+    proxy = inventory(recorder)
+    proxy.get_stock("a")
+    proxy.get_stock("a")
+    assert "cookie" not in recorder.requests[0].headers
+    assert recorder.requests[1].headers["cookie"] == "route=b"
 
 
 def test_a_problem_body_becomes_the_same_contract_error_with_its_fields() -> None:
