@@ -64,8 +64,8 @@ def measure_coupling(path: Path | None = None, since: str | None = None) -> Coup
     return Coupling(findings, modules, read_cochange(codebase.root, folders, since))
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
+def _count_lines(path: Path | str) -> int:
+    with open(path, "rb") as handle:
         return sum(1 for _ in handle)
 
 

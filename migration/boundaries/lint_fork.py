@@ -86,13 +86,14 @@ def check_forked(codebase: Codebase, cache: bool) -> tuple[list[str], list[Viola
                 os.close(go_in)
             try:
                 store, modules, found = pickle.load(results)
-                unchanged = results.read(1) == b"1"
             except (EOFError, pickle.UnpicklingError):  # the child failed: check here
                 return None
+            codebase.modules = {m.name: m for m in modules}
+            violations = [*check_imports(codebase, graph, generate_rules(codebase, graph)),
+                          *found]
+            unchanged = results.read(1) == b"1"  # the child looked meanwhile
     finally:
         os.waitpid(child, 0)
-    codebase.modules = {m.name: m for m in modules}
-    violations = [*check_imports(codebase, graph, generate_rules(codebase, graph)), *found]
     violations.sort(key=lambda v: (v.file, v.line, v.rule, v.key))
     names = list(codebase.modules)
     if isinstance(store, LintCache) and unchanged:

@@ -47,7 +47,7 @@ class SubscriptionRef:
 class FileFacts:
     """Everything the data and event rules need from one file."""
 
-    path: Path
+    path: Path | str  # a str as the lint finds it (cheaper); Path(path) to use it as one
     text: str = field(default="", repr=False)
     tables: list[Located] = field(default_factory=list)
     foreign_keys: list[Located] = field(default_factory=list)
@@ -80,7 +80,7 @@ def read_source(path: Path | str, content: bytes | None = None) -> str:
     return (read_file(path) if content is None else content).decode("utf-8", errors="replace")
 
 
-def scan_module_file(path: Path, text: str | None = None) -> FileFacts:
+def scan_module_file(path: Path | str, text: str | None = None) -> FileFacts:
     """Tables, foreign keys and subscriptions a module's file declares."""
     text = read_source(path) if text is None else text
     facts = FileFacts(path, text)
