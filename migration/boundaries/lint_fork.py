@@ -17,6 +17,7 @@ began, and the findings are cached only then; otherwise the next run checks agai
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import threading
@@ -82,7 +83,8 @@ def check_forked(codebase: Codebase, cache: bool) -> tuple[list[str], list[Viola
             try:
                 graph = build_graph(codebase, graph_folder)
             finally:
-                os.write(go_in, b"1")
+                with contextlib.suppress(OSError):  # a child gone: nothing to tell it
+                    os.write(go_in, b"1")
                 os.close(go_in)
             try:
                 store, modules, found = pickle.load(results)
