@@ -7,12 +7,16 @@ from pathlib import Path
 
 import redis
 from dramatiq import Message
+from sqlalchemy import text
 
 from migration.events.processes import broker_for, build_relay
-from migration.runtime.broker import close_broker
+from migration.runtime.broker import BrokerSettings, close_broker
+from migration.runtime.outbox import OutboxStore
 from migration.runtime.queue_messages import is_batch, split
 from migration.runtime.settings import Settings
 from monolith.bootstrap import bootstrap
+from tests.support.batches import Counted, batched_module
+from tests.support.batches import metadata as batched_metadata
 from tests.support.events import effects, place_order, queue_env, seed_shop, write_plan
 from tests.support.services import REDIS_URL
 
@@ -71,3 +75,20 @@ def test_with_the_broker_down_events_wait_in_the_outbox(
     runner.join(timeout=10)
     assert relay.stats.failures >= 1 and relay.stats.rows == 0
     assert effects(postgres_url)["pending"] == 1
+
+
+def test_the_relays_mark_skips_the_wal_flush_wait_in_its_own_transaction_only(
+    postgres_url: str,
+) -> None:
+    settings = BrokerSettings(url=REDIS_URL, namespace="unused")
+    with batched_module(postgres_url, settings) as module:
+        with module.unit_of_work() as uow:
+            uow.publish(Counted(seq=1))
+            uow.commit()
+        outbox = OutboxStore(module.sessions, batched_metadata.tables["batched_outbox"])
+        with outbox.transaction() as session:
+            assert len(outbox.claim(session, [Counted.type])) == 1
+            assert session.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
+        with outbox.transaction() as session:
+            assert outbox.claim(session, [Counted.type]) == []  # the mark committed
+            assert session.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
