@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from migration.runtime.queue_messages import queue_message
+from migration.runtime.queue_messages import batch_of, queue_message
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,13 @@ class DeadLetter:
     failed_at: datetime
 
     def as_message(self):  # type: ignore[no-untyped-def]
-        """The message to send again (same id: the inbox still guards the effect)."""
+        """The message to send again (same id: the inbox still guards the effect).
+
+        A whole batch (one that a worker of an older release could not read) is sent
+        again as the batch it was.
+        """
+        if isinstance(self.payload, list):
+            return batch_of(self.consumer, self.message_id, self.payload)
         payload = self.payload if isinstance(self.payload, dict) else {"raw": self.payload}
         return queue_message(self.consumer, self.message_id, self.event_type, payload,
                              self.headers)

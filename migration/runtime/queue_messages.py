@@ -77,9 +77,14 @@ def batch_message(consumer: str, rows: Sequence[OutboxMessage]) -> Message:
         return queue_message(consumer, row.id, row.event_type, row.payload, row.headers)
     entries = [{"id": row.id, "type": row.event_type, "headers": dict(row.headers),
                 "payload": dict(row.payload)} for row in rows]
+    return batch_of(consumer, uuid4().hex, entries)
+
+
+def batch_of(consumer: str, message_id: str, entries: list[Any]) -> Message:
+    """The batch message with these entries (as :func:`batch_message` writes them)."""
     return Message(
         queue_name=consumer, actor_name=consumer, args=(entries,), kwargs={},
-        options={BATCH: len(entries)}, message_id=uuid4().hex,
+        options={BATCH: len(entries)}, message_id=message_id,
     )
 
 

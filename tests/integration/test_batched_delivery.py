@@ -157,3 +157,26 @@ def test_a_worker_killed_in_the_middle_of_a_batch_loses_nothing_and_applies_noth
             assert wait_for(lambda: _queue_empty(settings), timeout=20)
         assert module.applied() == {row.id: 1 for row in batch}
         assert module.dead_letters().list() == []
+
+
+def test_a_batch_dead_lettered_whole_is_replayed_as_the_batch_it_was(
+    postgres_url: str, redis_prefix: tuple[redis.Redis, str],
+) -> None:
+    # What a worker of an older release does with a batch: it cannot read it, and buries
+    # the message whole (its payload the list of entries).
+    settings = _settings(redis_prefix[1])
+    with batched_module(postgres_url, settings) as module:
+        batch = rows(2)
+        sent = batch_message(CONSUMER, batch)
+        store = module.dead_letters()
+        store.record(message_id=sent.message_id, consumer=CONSUMER, event_type="?",
+                     payload=sent.args[0], headers={}, error="malformed message", attempts=1)
+        [letter] = store.list()
+        broker = create_broker(settings)
+        try:
+            enqueue_many(broker, [letter.as_message()])
+        finally:
+            close_broker(broker)
+        with module.worker():
+            assert wait_for(lambda: len(module.applied()) == 2, timeout=20)
+        assert module.applied() == {row.id: 1 for row in batch}
