@@ -46,5 +46,5 @@ def build_gateway(settings: GatewaySettings, store: ToggleStore,
     if not settings.traced:
         # The direct path answers plain GETs on callbacks, with no place for a span:
         # a traced gateway serves every request on the ASGI path.
-        gateway.direct = DirectPath(current, pools, failover, metrics, app=gateway)
+        gateway.direct = DirectPath(current, pools, failover, metrics, app=gateway).take
     return gateway

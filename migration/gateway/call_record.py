@@ -19,7 +19,8 @@ class CallRecord:
         self._window = window
         self._clock = clock
         self._since = clock()
-        self._generation = pool.breaker.generation  # a call from before a reset is not counted
+        # A call from before the breaker last opened is not counted (its ``generation``).
+        self._generation = pool.breaker.opened_count
 
     def finish(self, failed: bool) -> None:
         """The service answered (``failed``: a 5xx, or no answer): both records take it."""

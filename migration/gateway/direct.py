@@ -54,6 +54,8 @@ log = logging.getLogger("carve.gateway")
 WHOLE_LIMIT = 64 * 1024
 # Paths whose decision is kept; past it the cache starts again (a scan of random paths).
 LANES_KEPT = 4096
+# Sticky values whose canary answer a path keeps; past it the cache starts again.
+USERS_KEPT = 65536
 
 
 class DirectPath:
@@ -70,8 +72,11 @@ class DirectPath:
         self._table: RouteTable | None = None
         self._lanes: dict[bytes, _Lane] = {}
 
-    def __call__(self, cycle: Cycle) -> bool:
-        """Take the request when it qualifies, and send it upstream; False to decline."""
+    def take(self, cycle: Cycle) -> bool:
+        """Take the request when it qualifies, and send it upstream; False to decline.
+
+        The server is given this bound method (a call to it is cheaper than to an object).
+        """
         scope = cycle.scope
         if scope["method"] != "GET":
             return False
@@ -89,8 +94,7 @@ class DirectPath:
             return False  # a GET with a body
         route, pool = lane.route, lane.pool
         service = pool is not None
-        if service and lane.threshold is not None \
-                and bucket(lane.prefix, sticky_key(route, inbound, scope)) >= lane.threshold:
+        if service and lane.threshold is not None and not lane.inside(route, inbound, scope):
             service = False  # a canary, and this user is outside it: the monolith answers
         if service:
             if not pool.breaker.closed:
@@ -147,7 +151,8 @@ class _Lane:
     window, the header its sticky key is read from and how many buckets are inside it.
     """
 
-    __slots__ = ("route", "prefix", "label", "pool", "window", "sticky_header", "threshold")
+    __slots__ = ("route", "prefix", "label", "pool", "window", "sticky_header", "threshold",
+                 "_users")
 
     def __init__(self, route: Route | None, pool: UpstreamPool | None,
                  window: SloWindow | None, sticky_header: bytes | None,
@@ -159,6 +164,26 @@ class _Lane:
         self.window = window
         self.sticky_header = sticky_header
         self.threshold = threshold
+        # A canary's answer for each sticky value seen lately: a user's next requests are
+        # not hashed again (the bucket never changes for a route).
+        self._users: dict[bytes | None, bool] = {}
+
+    def inside(self, route: Route, inbound: Inbound, scope: dict) -> bool:
+        """Whether this request's user is inside the canary."""
+        value = inbound.sticky_value
+        users = self._users
+        if value is not None:
+            known = users.get(value)
+            if known is not None:
+                return known
+        inside = bucket(self.prefix, sticky_key(route, inbound, scope)) < self.threshold
+        if value is not None:
+            # (A cookie header or a client address is not a user's own value: not kept.)
+            if route.sticky.kind == "header":
+                if len(users) >= USERS_KEPT:
+                    users.clear()
+                users[value] = inside
+        return inside
 
 
 _DECLINED = _Lane(None, None, None, None, None)  # left to the ASGI path, whatever comes
@@ -194,8 +219,14 @@ class _Exchange:
             if conn.complete and not self.judged:
                 # The usual case: the whole answer came in one read.
                 self.judged = True
-                if not self.service or not self._judge(conn):
+                call = self.call
+                if call is None:
                     self._respond(conn)
+                elif conn.status < 500:
+                    call.finish(False)
+                    self._respond(conn)
+                else:
+                    self._judge(conn)
                 return
             if conn.head_done and not self.judged:
                 self.judged = True
@@ -255,9 +286,8 @@ class _Exchange:
                            len(body)) if cycle.plain else None
         headers = self._headers(conn) if head is None else None
         conn.listener = None
-        pool.disarm(conn)
-        # Idle again before the answer: a request pipelined behind this one starts as the
-        # answer completes, and finds the connection to take.
+        # Idle again (its timeout disarmed) before the answer: a request pipelined behind
+        # this one starts as the answer completes, and finds the connection to take.
         pool.release(conn)
         if cycle.disconnected:
             return

@@ -69,10 +69,9 @@ def read_inbound(scope: dict, sticky_header: bytes | None) -> Inbound:
 
 def child_traceparent(traceparent: bytes) -> bytes:
     """The W3C trace context for the upstream: the same trace, the gateway's span as parent."""
-    if len(traceparent) == 55:
-        parts = traceparent.split(b"-")
-        if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
-            return b"-".join((parts[0], parts[1], _hex(64), parts[3]))
+    if len(traceparent) == 55 and traceparent.count(b"-") == 3 \
+            and traceparent[2:3] == traceparent[35:36] == traceparent[52:53] == b"-":
+        return traceparent[:36] + _hex(64) + traceparent[52:]
     ids = _hex(192)  # a new trace and the gateway's span, from one draw
     return b"00-" + ids[:32] + b"-" + ids[32:] + b"-01"
 

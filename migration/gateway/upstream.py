@@ -81,7 +81,7 @@ class UpstreamConnection(asyncio.Protocol):
         """Forget the previous exchange."""
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.chunks: deque[bytes] = deque()
+        self.chunks: deque[bytes] = deque()  # a new one: a task relaying may hold the old
         self.complete = False
         self.error: UpstreamError | None = None
         self.buffered = 0
@@ -292,6 +292,7 @@ class UpstreamPool:
 
     def release(self, conn: UpstreamConnection) -> None:
         """Keep the connection for the next exchange when it allows that, else close it."""
+        self._armed.discard(conn)  # its timeout, if still armed, ends with the exchange
         transport = conn.transport
         # Reusable: the exchange finished cleanly and the upstream keeps the connection open.
         if (conn.complete and conn._reusable and not conn.error and transport is not None

@@ -104,6 +104,11 @@ class Upstream:
                 writer.write(b"x" * (BIG // 10))
                 await writer.drain()
                 await asyncio.sleep(0.05)
+        elif path.startswith("/redirect"):
+            # A redirect built from the Host the gateway sent, and a header that the
+            # Connection header makes hop-by-hop.
+            writer.write(b"HTTP/1.1 302 Found\r\nlocation: %b/next\r\nconnection: x-hop\r\n"
+                         b"x-hop: secret\r\ncontent-length: 0\r\n\r\n" % self.url.encode())
         elif path.startswith("/big"):
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % BIG + b"x" * BIG)
         elif path.startswith("/cut"):
@@ -226,6 +231,59 @@ def test_a_plain_get_is_relayed_directly_with_the_same_answer_as_the_asgi_path()
     assert sorted(first.headers) == sorted(second.headers)
     assert ('carve_gateway_requests_total{route="/",upstream="inventory",status="200"} 2'
             in metrics)
+
+
+def test_a_redirect_and_connection_named_headers_get_the_same_treatment_on_both_paths():
+    async def scenario():
+        async with gateway() as running, \
+                httpx.AsyncClient(base_url=running.url, follow_redirects=False) as client:
+            first = await client.get("/redirect")  # no idle connection yet: ASGI path
+            second = await client.get("/redirect")
+        return running, first, second
+
+    running, first, second = run(scenario())
+    assert running.taken == ["/redirect"]
+    for answer in (first, second):
+        assert answer.status_code == 302
+        assert answer.headers["location"] == "/next"  # back through the gateway
+        assert "x-hop" not in answer.headers and "connection" not in answer.headers
+    assert sorted(first.headers) == sorted(second.headers)
+
+
+def test_an_http_1_0_client_is_answered_directly_and_the_connection_closed():
+    async def scenario():
+        async with gateway() as running:
+            reader, writer = await warm_connection(running)
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+            writer.write(b"GET /api/items HTTP/1.0\r\nhost: x\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 5)  # to the end: it is closed
+            writer.close()
+        return running, answer
+
+    running, answer = run(scenario())
+    assert running.taken == ["/api/items"]
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and body == b"inventory"
+    assert b"\r\nconnection: close" in head and b"\r\ncontent-length: 9" in head
+
+
+def test_a_route_change_reaches_paths_whose_decision_was_kept():
+    async def scenario():
+        async with gateway(RouteMode.MONOLITH) as running, \
+                httpx.AsyncClient(base_url=running.url) as client:
+            await warmed(client, running)
+            before = await client.get("/api/items")  # decided once for this table, and kept
+            running.gateway.apply(RouteTable([Route(prefix="/", mode=RouteMode.SERVICE,
+                                                    service="inventory")], 2))
+            await client.get("/warm-up")  # the service's first connection (ASGI path)
+            after = await client.get("/api/items")
+        return running, before, after
+
+    running, before, after = run(scenario())
+    assert running.taken == ["/api/items", "/api/items"]
+    assert before.headers["x-carve-upstream"] == "monolith"
+    assert after.headers["x-carve-upstream"] == "inventory"
 
 
 def test_a_body_that_arrives_after_its_head_is_waited_for_and_sent_in_one_answer():
