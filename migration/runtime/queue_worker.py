@@ -160,6 +160,8 @@ class QueueWorker:
                 log.warning("%s: malformed message %s dead-lettered: %s",
                             consumer.name, single.message_id, exc)
                 self._bury(store, consumer, single, f"malformed message: {exc}", attempt)
+        if not events:
+            return
         carried = {event.message_id: single for single, event in events}
         size = len(events)
         try:

@@ -3,7 +3,7 @@
 What a batch must not change (docs/adr/0014-batched-delivery.md): an event that fails
 inside a batch is retried or dead-lettered alone, the others apply once; a message
 repeated inside a batch or across batches applies once; a worker killed in the middle
-of a batch loses nothing and applies nothing twice.
+of a batch loses nothing and applies nothing twice; each event keeps its own trace.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import redis
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from migration.runtime.broker import BrokerSettings, close_broker, create_broker, enqueue_many
 from migration.runtime.outbox import OutboxStore
@@ -180,3 +182,21 @@ def test_a_batch_dead_lettered_whole_is_replayed_as_the_batch_it_was(
         with module.worker():
             assert wait_for(lambda: len(module.applied()) == 2, timeout=20)
         assert module.applied() == {row.id: 1 for row in batch}
+
+
+def test_each_event_of_a_batch_is_consumed_in_its_own_trace(
+    postgres_url: str, redis_prefix: tuple[redis.Redis, str], spans: InMemorySpanExporter,
+) -> None:
+    settings = _settings(redis_prefix[1])
+    with batched_module(postgres_url, settings) as module:
+        batch = [replace(row, headers={"traceparent": f"00-{n:032x}-{n:016x}-01"})
+                 for n, row in enumerate(rows(2), start=1)]
+        _send(settings, batch)
+        with module.worker():
+            assert wait_for(lambda: len(module.applied()) == 2, timeout=20)
+    consumed = sorted((s for s in spans.get_finished_spans()
+                       if s.name == "consume batched.counted"), key=lambda s: s.context.trace_id)
+    assert [(s.context.trace_id, s.parent.span_id if s.parent else None) for s in consumed] == [
+        (1, 1), (2, 2)]  # each the child of the span its event was published in
+    assert [s.attributes["messaging.message.id"] for s in consumed] == [r.id for r in batch]
+    assert {s.attributes["messaging.batch.message_count"] for s in consumed} == {"2"}
