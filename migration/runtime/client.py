@@ -24,6 +24,7 @@ from contracts.contract import Contract, OperationSpec
 from contracts.errors import ContractError, ServiceUnavailable
 from migration.runtime.breaker import BreakerOpen, BreakerPolicy, CircuitBreaker
 from migration.runtime.discovery import Discovery
+from migration.runtime.keepalive import KeepAliveTransport
 from migration.runtime.tracing import client_span, trace_headers
 
 C = TypeVar("C", bound=Contract)
@@ -100,9 +101,10 @@ class RemoteCall:
         self.base_url = base_url
         self.retries = retries
         self.breaker = breaker
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self.http = httpx.Client(
-            base_url=base_url, timeout=timeouts.httpx(), transport=transport,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            base_url=base_url, timeout=timeouts.httpx(), limits=limits,
+            transport=transport or KeepAliveTransport(limits),
         )
         self._operations = {spec.name: _Operation(contract, spec)
                             for spec in contract.operations()}
