@@ -53,8 +53,8 @@ def check_codebase(codebase: Codebase, graph_cache: Path | None = None) -> Findi
 
     source_on_path(codebase)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # grimp reads and parses the files in Rust, without the GIL: the modules' files
-        # and the shared packages are scanned for tables and events meanwhile
+        # the modules' files and the shared packages are scanned for tables and events
+        # meanwhile; grimp's scan holds the GIL, so the CLI forks instead (lint_fork)
         building = pool.submit(build_graph, codebase, graph_cache)
         discover_modules(codebase)
         catalog = read_catalog(codebase)
