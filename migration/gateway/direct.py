@@ -28,8 +28,10 @@ from migration.gateway.failover import Failover
 from migration.gateway.forwarding import (
     HOP_BY_HOP,
     Inbound,
+    header_block,
+    join_head,
+    new_request_id,
     read_inbound,
-    request_head,
     response_headers,
     target,
 )
@@ -89,9 +91,15 @@ class DirectPath:
             lane = self._lane(scope, table)
         if lane is _DECLINED:
             return False
-        inbound = read_inbound(scope, lane.sticky_header)
-        if inbound.content_length is not None or inbound.chunked:
-            return False  # a GET with a body
+        seen = cycle.kept.get(_Seen)
+        if seen is not None and seen.headers == scope["headers"] \
+                and seen.sticky_header == lane.sticky_header:
+            inbound = seen.again()  # the same headers as the connection's last request
+        else:
+            inbound = read_inbound(scope, lane.sticky_header)
+            if inbound.content_length is not None or inbound.chunked:
+                return False  # a GET with a body
+            seen = cycle.kept[_Seen] = _Seen(scope["headers"], lane.sticky_header, inbound)
         route, pool = lane.route, lane.pool
         service = pool is not None
         if service and lane.threshold is not None and not lane.inside(route, inbound, scope):
@@ -104,8 +112,10 @@ class DirectPath:
         conn = pool.take_idle()
         if conn is None:
             return False  # connecting is awaited: the ASGI path does it
-        head = request_head("GET", pool.base_path + target(scope), inbound, scope,
-                            pool.host_header, 0)
+        block = seen.blocks.get(pool)
+        if block is None:
+            block = seen.blocks[pool] = header_block("GET", inbound, scope, pool.host_header, 0)
+        head = join_head(b"GET", pool.base_path + target(scope), block[0], inbound, block[1])
         exchange = _Exchange(self, cycle, route, lane.label, inbound, pool,
                              self.failover.call(pool, lane.window) if service else None,
                              started)
@@ -187,6 +197,29 @@ class _Lane:
 
 
 _DECLINED = _Lane(None, None, None, None, None)  # left to the ASGI path, whatever comes
+
+
+class _Seen:
+    """A connection's last plain GET as read: most clients send the same headers with every
+    request, which then need not be sorted again, nor their upstream headers written again
+    (``header_block``, by upstream: the same client and headers give the same block)."""
+
+    __slots__ = ("headers", "sticky_header", "inbound", "own_id", "blocks")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]], sticky_header: bytes | None,
+                 inbound: Inbound) -> None:
+        self.headers = headers
+        self.sticky_header = sticky_header
+        self.inbound = inbound
+        self.own_id = any(name == b"x-request-id" for name, _ in headers)  # the client's
+        self.blocks: dict[UpstreamPool, tuple[bytes, bytes]] = {}
+
+    def again(self) -> Inbound:
+        """The same headers' reading for another request: a new id unless the client set it."""
+        first = self.inbound
+        return Inbound(first.headers, first.host, first.forwarded_for,
+                       first.request_id if self.own_id else new_request_id(),
+                       first.traceparent, None, False, first.sticky_value)
 
 
 class _Exchange:

@@ -63,8 +63,13 @@ def read_inbound(scope: dict, sticky_header: bytes | None) -> Inbound:
     if connection_tokens:
         # Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
         forwarded = [(n, v) for n, v in forwarded if n not in connection_tokens]
-    return Inbound(forwarded, host, forwarded_for, request_id or _hex(128),
+    return Inbound(forwarded, host, forwarded_for, request_id or new_request_id(),
                    traceparent, content_length, chunked, sticky_value)
+
+
+def new_request_id() -> bytes:
+    """An ``X-Request-Id`` for a request that came without one."""
+    return _hex(128)
 
 
 def child_traceparent(traceparent: bytes) -> bytes:
@@ -91,16 +96,22 @@ def target(scope: dict) -> bytes:
 def request_head(method: str, target: bytes, inbound: Inbound, scope: dict,
                  upstream_host: bytes, body_length: int | None) -> bytes:
     """The request line and headers sent upstream; ``body_length`` None means chunked."""
+    before, after = header_block(method, inbound, scope, upstream_host, body_length)
+    return join_head(method.encode(), target, before, inbound, after)
+
+
+def header_block(method: str, inbound: Inbound, scope: dict, upstream_host: bytes,
+                 body_length: int | None) -> tuple[bytes, bytes]:
+    """The headers sent upstream, in two parts around the two that change with every
+    request (its id and its trace context): what the same client's next request with the
+    same headers to the same upstream can be sent with again (see :func:`join_head`)."""
     client = scope.get("client")
     client_addr = client[0].encode() if client else b""
     xff = inbound.forwarded_for + b", " + client_addr if inbound.forwarded_for else client_addr
-    lines = [method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", upstream_host,
-             b"\r\nx-forwarded-for: ", xff,
-             b"\r\nx-forwarded-proto: ", scope.get("scheme", "http").encode(),
-             b"\r\nx-forwarded-host: ", inbound.host,
-             b"\r\nx-request-id: ", inbound.request_id,
-             b"\r\ntraceparent: ", inbound.traceparent if inbound.traced
-             else child_traceparent(inbound.traceparent)]
+    before = b"".join((b" HTTP/1.1\r\nhost: ", upstream_host, b"\r\nx-forwarded-for: ", xff,
+                       b"\r\nx-forwarded-proto: ", scope.get("scheme", "http").encode(),
+                       b"\r\nx-forwarded-host: ", inbound.host, b"\r\nx-request-id: "))
+    lines = []
     if body_length is None:
         lines.append(b"\r\ntransfer-encoding: chunked")
     elif body_length or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
@@ -108,7 +119,15 @@ def request_head(method: str, target: bytes, inbound: Inbound, scope: dict,
     for name, value in inbound.headers:
         lines += [b"\r\n", name, b": ", value]
     lines.append(b"\r\n\r\n")
-    return b"".join(lines)
+    return before, b"".join(lines)
+
+
+def join_head(method: bytes, target: bytes, before: bytes, inbound: Inbound,
+              after: bytes) -> bytes:
+    """The request line and the :func:`header_block` parts, with this request's ids."""
+    return b"".join((method, b" ", target, before, inbound.request_id, b"\r\ntraceparent: ",
+                     inbound.traceparent if inbound.traced
+                     else child_traceparent(inbound.traceparent), after))
 
 
 def response_headers(upstream: list[tuple[bytes, bytes]], upstream_name: bytes,

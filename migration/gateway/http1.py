@@ -112,27 +112,27 @@ class Connections:
 class Cycle:
     """One request and its response: the ``receive`` and ``send`` the app is given."""
 
-    __slots__ = ("scope", "_conn", "_body", "_more_body", "_waiter", "_continue",
-                 "disconnected", "started", "complete", "keep_alive", "_status", "_headers",
-                 "_head_sent", "_chunked", "_no_body", "_delivered")
+    # Where every exchange starts: kept on the class, set on an instance once changed (most
+    # of an exchange answered on the direct path never changes them).
+    _body: bytearray | None = None  # body bytes not yet handed to the app
+    _more_body = True
+    _delivered = False  # the last piece of the body was handed to the app
+    _waiter: asyncio.Future[None] | None = None
+    disconnected = False
+    started = False
+    complete = False
+    _status = 0
+    _headers: list = []  # noqa: RUF012 - replaced, never changed in place
+    _head_sent = False
+    _chunked = False
 
     def __init__(self, conn: HttpProtocol, scope: dict, keep_alive: bool,
                  expect_continue: bool) -> None:
         self.scope = scope
         self._conn = conn
-        self._body = bytearray()
-        self._more_body = True
-        self._delivered = False  # the last piece of the body was handed to the app
-        self._waiter: asyncio.Future[None] | None = None
+        self.kept = conn.kept  # what a handler keeps between the connection's requests
         self._continue = expect_continue
-        self.disconnected = False
-        self.started = False
-        self.complete = False
         self.keep_alive = keep_alive
-        self._status = 0
-        self._headers: list = []
-        self._head_sent = False
-        self._chunked = False
         self._no_body = scope["method"] == "HEAD"  # also 1xx, 204, 304: set at the start
 
     # fed by the protocol
@@ -140,6 +140,8 @@ class Cycle:
         """Body bytes from the client."""
         if self.complete:
             return  # answered already (a 413, say): the rest is read and dropped
+        if self._body is None:
+            self._body = bytearray()
         self._body += data
         if len(self._body) > _BODY_HIGH_WATER:
             self._conn.pause_reading()
@@ -180,8 +182,10 @@ class Cycle:
                 self._waiter = None
             return {"type": "http.disconnect"}
         self._delivered = not self._more_body
-        body = bytes(self._body)
-        self._body.clear()
+        body = b""
+        if self._body:
+            body = bytes(self._body)
+            self._body.clear()
         self._conn.resume_reading()
         return {"type": "http.request", "body": body, "more_body": self._more_body}
 
@@ -312,7 +316,7 @@ class HttpProtocol(asyncio.Protocol):
         self.task: asyncio.Task | None = None  # the app's task for the request answered now
         self._in_head = True  # the next bytes belong to a request head
         self._stopped_reading = False  # refused, or upgraded: what follows is not parsed
-        self._head_bytes = self._raw_head_bytes = 0
+        self._raw_head_bytes = 0
         self._too_large = False  # a line or the head went past its limit
         self._parser = httptools.HttpRequestParser(self)
         self._client: tuple[str, int] | None = None
@@ -326,6 +330,9 @@ class HttpProtocol(asyncio.Protocol):
         self._coded = False  # the request has a transfer-encoding header
         self._reading = True
         self.flow = WriteFlow(loop)  # the client's side: a streamed answer waits on it
+        # What a handler (the direct path) keeps from one request of this connection to the
+        # next, by its own keys.
+        self.kept: dict[object, object] = {}
         self._closing = False
 
     # asyncio.Protocol
@@ -384,15 +391,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:  # noqa: D102
         self._url += url
-        self._head_bytes += len(url)
-        if len(self._url) > MAX_LINE_BYTES or self._head_bytes > MAX_HEAD_BYTES:
-            self._head_too_large()
 
     def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
-        line = len(name) + len(value)
-        self._head_bytes += line
-        if line > MAX_LINE_BYTES or self._head_bytes > MAX_HEAD_BYTES:
-            self._head_too_large()
         name = name.lower()
         if name in _NOTED:
             if name == b"transfer-encoding":
@@ -401,11 +401,19 @@ class HttpProtocol(asyncio.Protocol):
                 self._expect_continue = True
         self._headers.append((name, value))
 
-    def _head_too_large(self) -> None:
-        self._too_large = True
-        raise _HeadTooLarge()  # stops the parser; answered with 431
+    def _oversized(self) -> bool:
+        """Whether a line of the head is longer than MAX_LINE_BYTES, or the whole head than
+        MAX_HEAD_BYTES (one with more raw bytes than a line may have is measured)."""
+        lines = [len(self._url), *(len(name) + len(value) for name, value in self._headers)]
+        return max(lines) > MAX_LINE_BYTES or sum(lines) > MAX_HEAD_BYTES
 
     def on_headers_complete(self) -> None:  # noqa: D102
+        # Measured only when the bytes that brought the head could hold a line too long:
+        # below that, neither limit can be reached (and ``data_received`` bounds what is
+        # buffered meanwhile).
+        if self._raw_head_bytes > MAX_LINE_BYTES and self._oversized():
+            self._too_large = True
+            raise _HeadTooLarge()  # stops the parser; answered with 431
         if self._coded and not _framed(self._headers):
             # RFC 9112 6.3: a body whose last transfer coding is not chunked has no length
             # the next request could be found after (NGINX answers 501).
@@ -413,7 +421,7 @@ class HttpProtocol(asyncio.Protocol):
             raise _Refused()
         self.waiting_since = None
         self._in_head = False
-        self._head_bytes = self._raw_head_bytes = 0
+        self._raw_head_bytes = 0
         scope = self._scope()
         if scope is None:
             raise _Refused()  # answered with 400: nothing after it is parsed

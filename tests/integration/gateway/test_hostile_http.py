@@ -201,3 +201,18 @@ async def _wait_closed(socks: list[socket.socket], timeout: float = 10.0) -> int
                     open_.discard(sock)
         await asyncio.sleep(0.2)
     return len(socks) - len(open_)
+
+
+def test_a_small_head_that_comes_with_a_large_body_in_one_write_is_not_measured_as_large():
+    # The raw bytes with the head are past a line's limit, so the head is measured: it fits.
+    seen: list[tuple[str, int, bool]] = []
+    body = b"b" * (40 * 1024)
+    request = (b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n"
+               b"connection: close\r\n\r\n%b" % (len(body), body))
+
+    async def scenario():
+        async with serving(recorder(seen)) as port:
+            return await exchange(port, request)
+
+    assert run(scenario()).startswith(b"HTTP/1.1 200 ")
+    assert seen == [("/upload", len(body), True)]
