@@ -94,6 +94,15 @@ class UpstreamConnection(asyncio.Protocol):
         # being woken: the gateway's direct path, which runs on callbacks alone.
         self.listener: Listener | None = None
 
+    def renew(self) -> None:
+        """Forget an exchange that ended cleanly (an idle connection's): :meth:`reset` for
+        what such an exchange leaves changed (no error, waiter, listener, interim answer or
+        HEAD, or it would not be idle)."""
+        self.status = self.buffered = 0
+        self.headers = []
+        self.chunks = deque()  # a new one: a task relaying may hold the old
+        self.complete = self.head_done = self._reusable = False
+
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
         self.transport = transport  # type: ignore[assignment]
@@ -271,7 +280,7 @@ class UpstreamPool:
             transport = conn.transport
             if transport is not None and not transport.is_closing() and not conn.error:
                 conn.idle = False
-                conn.reset()
+                conn.renew()
                 conn.reused = True
                 return conn
         return None

@@ -125,10 +125,9 @@ class CircuitBreaker:
         with self._lock:
             if generation is not None and generation != self.opened_count:
                 return
-            if self._state is BreakerState.HALF_OPEN:
-                self._record_probe(outcome)
-                return
-            if self._state is BreakerState.OPEN:
+            if self._state is not BreakerState.CLOSED:
+                if self._state is BreakerState.HALF_OPEN:
+                    self._record_probe(outcome)
                 return
             outcomes = self._outcomes
             if len(outcomes) == outcomes.maxlen:
