@@ -211,14 +211,17 @@ class _Seen:
         self.headers = headers
         self.sticky_header = sticky_header
         self.inbound = inbound
-        self.own_id = any(name == b"x-request-id" for name, _ in headers)  # the client's
+        self.own_id: bool | None = None  # whether the client sends its own request id
         self.blocks: dict[UpstreamPool, tuple[bytes, bytes]] = {}
 
     def again(self) -> Inbound:
         """The same headers' reading for another request: a new id unless the client set it."""
         first = self.inbound
+        own = self.own_id
+        if own is None:  # asked on the first repeat only: a miss costs no scan
+            own = self.own_id = any(name == b"x-request-id" for name, _ in self.headers)
         return Inbound(first.headers, first.host, first.forwarded_for,
-                       first.request_id if self.own_id else new_request_id(),
+                       first.request_id if own else new_request_id(),
                        first.traceparent, None, False, first.sticky_value)
 
 
