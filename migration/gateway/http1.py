@@ -316,7 +316,7 @@ class HttpProtocol(asyncio.Protocol):
         self.task: asyncio.Task | None = None  # the app's task for the request answered now
         self._in_head = True  # the next bytes belong to a request head
         self._stopped_reading = False  # refused, or upgraded: what follows is not parsed
-        self._raw_head_bytes = 0
+        self._head_bytes = self._raw_head_bytes = 0
         self._too_large = False  # a line or the head went past its limit
         self._parser = httptools.HttpRequestParser(self)
         self._client: tuple[str, int] | None = None
@@ -388,11 +388,18 @@ class HttpProtocol(asyncio.Protocol):
         self._url = b""
         self._headers = []
         self._expect_continue = self._coded = False
+        self._head_bytes = 0
 
     def on_url(self, url: bytes) -> None:  # noqa: D102
         self._url += url
+        self._head_bytes += len(url)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._head_too_large()
 
     def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._head_too_large()
         name = name.lower()
         if name in _NOTED:
             if name == b"transfer-encoding":
@@ -401,19 +408,16 @@ class HttpProtocol(asyncio.Protocol):
                 self._expect_continue = True
         self._headers.append((name, value))
 
-    def _oversized(self) -> bool:
-        """Whether a line of the head is longer than MAX_LINE_BYTES, or the whole head than
-        MAX_HEAD_BYTES (one with more raw bytes than a line may have is measured)."""
-        lines = [len(self._url), *(len(name) + len(value) for name, value in self._headers)]
-        return max(lines) > MAX_LINE_BYTES or sum(lines) > MAX_HEAD_BYTES
+    def _head_too_large(self) -> None:
+        self._too_large = True
+        raise _HeadTooLarge()  # stops the parser; answered with 431
 
     def on_headers_complete(self) -> None:  # noqa: D102
-        # Measured only when the bytes that brought the head could hold a line too long:
-        # below that, neither limit can be reached (and ``data_received`` bounds what is
-        # buffered meanwhile).
-        if self._raw_head_bytes > MAX_LINE_BYTES and self._oversized():
-            self._too_large = True
-            raise _HeadTooLarge()  # stops the parser; answered with 431
+        # The head's total is checked as it comes; its lines only when the head is longer
+        # than a line may be (shorter, no line of it can be too long).
+        if self._head_bytes > MAX_LINE_BYTES and max(
+                len(self._url), *(len(n) + len(v) for n, v in self._headers)) > MAX_LINE_BYTES:
+            self._head_too_large()
         if self._coded and not _framed(self._headers):
             # RFC 9112 6.3: a body whose last transfer coding is not chunked has no length
             # the next request could be found after (NGINX answers 501).

@@ -216,3 +216,20 @@ def test_a_small_head_that_comes_with_a_large_body_in_one_write_is_not_measured_
 
     assert run(scenario()).startswith(b"HTTP/1.1 200 ")
     assert seen == [("/upload", len(body), True)]
+
+
+def test_a_pipelined_request_with_a_line_too_long_is_refused_like_the_first():
+    # Both requests come in one write: the second's head is measured as the first's was.
+    seen: list[tuple[str, int, bool]] = []
+    requests = (b"GET /first HTTP/1.1\r\nhost: x\r\n\r\n"
+                b"GET /second HTTP/1.1\r\nhost: x\r\nx-long: %s\r\n\r\n" % (b"a" * 9 * 1024))
+
+    async def scenario():
+        async with serving(recorder(seen)) as port:
+            return await exchange(port, requests)
+
+    answers = run(scenario())
+    # The connection is closed on the refusal (the first answer may be cut with it): the
+    # second request never reaches the app.
+    assert b"HTTP/1.1 200 " not in answers[answers.find(b"\r\n\r\n"):]
+    assert "/second" not in [path for path, _, _ in seen]
