@@ -415,8 +415,8 @@ class HttpProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:  # noqa: D102
         # The head's total is checked as it comes; its lines only when the head is longer
         # than a line may be (shorter, no line of it can be too long).
-        if self._head_bytes > MAX_LINE_BYTES and max(
-                len(self._url), *(len(n) + len(v) for n, v in self._headers)) > MAX_LINE_BYTES:
+        if self._head_bytes > MAX_LINE_BYTES and (len(self._url) > MAX_LINE_BYTES or max(
+                (len(n) + len(v) for n, v in self._headers), default=0) > MAX_LINE_BYTES):
             self._head_too_large()
         if self._coded and not _framed(self._headers):
             # RFC 9112 6.3: a body whose last transfer coding is not chunked has no length

@@ -104,6 +104,7 @@ def test_an_invalid_chunk_size_never_gives_the_app_a_whole_body():
 
 @pytest.mark.parametrize("head", [
     b"GET /%s HTTP/1.1\r\nhost: x\r\n\r\n" % (b"a" * 9 * 1024),             # request line
+    b"GET /%s HTTP/1.0\r\n\r\n" % (b"a" * 9 * 1024),                      # and no header
     b"GET / HTTP/1.1\r\nhost: x\r\nx-long: %s\r\n\r\n" % (b"a" * 9 * 1024),  # header line
     b"GET / HTTP/1.1\r\nhost: x\r\n%s\r\n" % b"".join(                       # whole head
         b"x-h%d: %s\r\n" % (n, b"a" * 4000) for n in range(9)),
