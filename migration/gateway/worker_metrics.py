@@ -38,7 +38,15 @@ class WorkerMetrics:
         part.replace(self._file)
 
     def gathered(self) -> tuple[GatewayMetrics, dict[str, int]]:
-        """Every worker's counts added up (this one's live), and requests by worker."""
+        """Every worker's counts added up (this one's live), and requests by worker.
+
+        This worker's counts are published first: the next scrape, whichever worker it
+        reaches, then sees at least what this one shows (a counter never goes back).
+        """
+        try:
+            self.publish()
+        except OSError as exc:
+            log.warning("cannot write this worker's metrics: %s", exc)
         total = GatewayMetrics()
         total.add(self.own.snapshot())
         by_worker = {str(self.worker): self.own.requests()}

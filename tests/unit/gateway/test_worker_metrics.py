@@ -51,3 +51,17 @@ def test_a_file_being_replaced_is_skipped_not_fatal(tmp_path: Path) -> None:
     (tmp_path / "worker-3-9.json").write_text("{not json")
     total, by_worker = _worker(tmp_path, 0, 2).gathered()
     assert total.requests() == 2 and by_worker == {"0": 2}
+
+
+def test_counts_never_go_back_from_one_scrape_to_the_next_whichever_worker_answers_it(
+        tmp_path: Path) -> None:
+    # Prometheus reads a counter that went down as a restart (and counts it all again).
+    first, second = _worker(tmp_path, 0, 7), _worker(tmp_path, 1, 5)
+    second._file = tmp_path / "worker-1-2.json"  # another process's file  # noqa: SLF001
+    first.publish()
+    second.publish()
+    first.own.observe("/api", "inventory", 200, 0.2)  # since its last publish
+    on_first = first.gathered()[0].requests()
+    on_second = second.gathered()[0].requests()  # the next scrape, on the other worker
+    assert on_first == 13
+    assert on_second >= on_first
