@@ -57,11 +57,11 @@ def serve_workers(settings: GatewaySettings, host: str, port: int, workers: int)
 
 
 def check_port(host: str, port: int) -> None:
-    """Fail in one line when the address cannot be shared by the workers."""
+    """Fail in one line when the address is taken, even by a listener that would share it
+    (``SO_REUSEPORT``: another gateway's workers), before the workers bind it together."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
