@@ -219,7 +219,9 @@ class _Seen:
         first = self.inbound
         own = self.own_id
         if own is None:  # asked on the first repeat only: a miss costs no scan
-            own = self.own_id = any(name == b"x-request-id" for name, _ in self.headers)
+            # The client's own when it is one the client sent (an empty one gets a new id).
+            own = self.own_id = any(name == b"x-request-id" and value == first.request_id
+                                    for name, value in self.headers)
         return Inbound(first.headers, first.host, first.forwarded_for,
                        first.request_id if own else new_request_id(),
                        first.traceparent, None, False, first.sticky_value)

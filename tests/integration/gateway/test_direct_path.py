@@ -250,6 +250,20 @@ def test_a_redirect_and_connection_named_headers_get_the_same_treatment_on_both_
     assert sorted(first.headers) == sorted(second.headers)
 
 
+def test_an_empty_request_id_gets_a_new_id_for_each_request_on_both_paths():
+    async def scenario():
+        async with gateway() as running, httpx.AsyncClient(
+                base_url=running.url, headers={"x-request-id": ""}) as client:
+            await warmed(client, running)
+            answers = [await client.get("/api/items") for _ in range(3)]
+        return running, answers
+
+    running, answers = run(scenario())
+    assert running.taken == ["/api/items"] * 3  # the same headers each time
+    ids = [answer.headers["x-request-id"] for answer in answers]
+    assert all(ids) and len(set(ids)) == 3, ids
+
+
 def test_an_http_1_0_client_is_answered_directly_and_the_connection_closed():
     async def scenario():
         async with gateway() as running:
