@@ -73,6 +73,9 @@ class DirectPath:
         # Each path's decision under the current table, by raw path.
         self._table: RouteTable | None = None
         self._lanes: dict[bytes, _Lane] = {}
+        # Each canary's kept answers by sticky value, shared by its paths' lanes (bounded
+        # per route, not per path).
+        self._users: dict[str, dict[bytes | None, bool]] = {}
 
     def take(self, cycle: Cycle) -> bool:
         """Take the request when it qualifies, and send it upstream; False to decline.
@@ -85,7 +88,8 @@ class DirectPath:
         started = time.perf_counter()
         table = self.current.table
         if table is not self._table:
-            self._table, self._lanes = table, {}  # routes changed: decide every path again
+            # Routes changed: decide every path again.
+            self._table, self._lanes, self._users = table, {}, {}
         lane = self._lanes.get(scope["raw_path"])
         if lane is None:
             lane = self._lane(scope, table)
@@ -148,7 +152,8 @@ class DirectPath:
                     goes = _Lane(route, pool, None, None, None)
                 else:
                     goes = _Lane(route, pool, self.failover.window(route),
-                                 sticky_header(route), canary_buckets(route.percent))
+                                 sticky_header(route), canary_buckets(route.percent),
+                                 self._users.setdefault(route.prefix, {}))
         # Shadow (a mirror to start) and retired (the gateway's own 410) stay with the ASGI path.
         lanes[scope["raw_path"]] = goes
         return goes
@@ -166,7 +171,7 @@ class _Lane:
 
     def __init__(self, route: Route | None, pool: UpstreamPool | None,
                  window: SloWindow | None, sticky_header: bytes | None,
-                 threshold: int | None) -> None:
+                 threshold: int | None, users: dict[bytes | None, bool] | None = None) -> None:
         self.route = route
         self.prefix = route.prefix if route is not None else ""
         self.label = self.prefix or UNROUTED  # the metrics' route label
@@ -175,8 +180,8 @@ class _Lane:
         self.sticky_header = sticky_header
         self.threshold = threshold
         # A canary's answer for each sticky value seen lately: a user's next requests are
-        # not hashed again (the bucket never changes for a route).
-        self._users: dict[bytes | None, bool] = {}
+        # not hashed again (the bucket never changes for a route); shared by its paths.
+        self._users: dict[bytes | None, bool] = {} if users is None else users
 
     def inside(self, route: Route, inbound: Inbound, scope: dict) -> bool:
         """Whether this request's user is inside the canary."""

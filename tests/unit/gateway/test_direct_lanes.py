@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from migration.gateway import direct
+from migration.gateway.bootstrap import build_gateway
 from migration.gateway.direct import _Lane
 from migration.gateway.forwarding import read_inbound
-from migration.gateway.routes import Route, RouteMode, StickyKey
+from migration.gateway.gateway_settings import GatewaySettings
+from migration.gateway.routes import Route, RouteMode, RouteTable, StickyKey
 from migration.gateway.sticky import canary_buckets, goes_to_service, sticky_header
+from tests.fakes import MemoryToggleStore
 
 
 def _inside(lane: _Lane, route: Route, headers: list[tuple[bytes, bytes]],
@@ -37,3 +41,23 @@ def test_a_cookie_or_a_client_address_is_not_kept_as_if_it_were_the_user():
                for client in (f"10.0.0.{n}" for n in range(1, 200))}
     assert answers == {client: goes_to_service(route, client) for client in answers}
     assert 0 < sum(answers.values()) < len(answers)
+
+
+def test_the_answers_kept_for_a_canary_are_bounded_over_all_its_paths(monkeypatch):
+    # One canary route, many paths (an id in each), a new user on each request: what is
+    # kept stays within USERS_KEPT for the route, not USERS_KEPT for every path.
+    monkeypatch.setattr(direct, "USERS_KEPT", 100)
+    route = Route(prefix="/api", mode=RouteMode.CANARY, service="svc", percent=30)
+    settings = GatewaySettings(monolith_url="http://127.0.0.1:9",
+                               services={"svc": "http://127.0.0.1:9"})
+    gateway = build_gateway(settings, MemoryToggleStore(RouteTable([route])))
+    gateway.table = RouteTable([route])
+    path = gateway.direct.__self__
+    for item in range(50):
+        raw = f"/api/items/{item}".encode()
+        scope = {"path": raw.decode(), "raw_path": raw, "client": ("10.0.0.1", 5000)}
+        lane = path._lane(scope, gateway.table)  # noqa: SLF001
+        for user in range(100):
+            _inside(lane, route, [(b"x-user-id", f"user-{item}-{user}".encode())])
+    kept = {id(lane._users): len(lane._users) for lane in path._lanes.values()}  # noqa: SLF001
+    assert sum(kept.values()) <= 100
