@@ -30,7 +30,8 @@ def build_gateway(settings: GatewaySettings, store: ToggleStore,
     pools = {name: UpstreamPool(name, url, settings.timeouts,
                                 CircuitBreaker(name, settings.breaker, clock))
              for name, url in settings.upstreams().items()}
-    current, metrics, tracker = CurrentTable(pools), GatewayMetrics(), SloTracker(clock)
+    current, metrics = CurrentTable(pools), GatewayMetrics()
+    tracker = SloTracker(clock, current)
     recorder, background = ShadowRecorder(), BackgroundTasks()
     changes = RouteChanges(store, current, tracker, pools)
     guard = SloGuard(tracker, current, changes, metrics)

@@ -7,10 +7,14 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 from migration.gateway.routes import Route, Slo
+
+if TYPE_CHECKING:
+    from migration.gateway.current_table import CurrentTable
 
 
 @dataclass(frozen=True)
@@ -137,14 +141,20 @@ class _Slot:
 class SloTracker:
     """One window per canary route, reset whenever the route itself changes."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 current: CurrentTable | None = None) -> None:
         self._clock = clock
+        self._current = current  # the table routed by now, when known
         self._windows: dict[str, tuple[Route, SloWindow]] = {}
 
     def window(self, route: Route) -> SloWindow:
         """The window of this exact route configuration."""
         held = self._windows.get(route.prefix)
         if held is None or held[0] != route:
+            if self._current is not None and self._current.table.match(route.prefix) != route:
+                # A request that started under a table replaced since: the current route's
+                # window (which the direct path keeps) is not replaced by one for the old.
+                return SloWindow(self._clock)
             held = self._windows[route.prefix] = (route, SloWindow(self._clock))
         return held[1]
 

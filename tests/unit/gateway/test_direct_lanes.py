@@ -61,3 +61,20 @@ def test_the_answers_kept_for_a_canary_are_bounded_over_all_its_paths(monkeypatc
             _inside(lane, route, [(b"x-user-id", f"user-{item}-{user}".encode())])
     kept = {id(lane._users): len(lane._users) for lane in path._lanes.values()}  # noqa: SLF001
     assert sum(kept.values()) <= 100
+
+
+def test_a_request_from_a_replaced_table_does_not_detach_the_kept_canary_window():
+    # The direct path keeps the canary's SLO window per table; an ASGI request that started
+    # under the old table (its body awaited) asks for the old route's window afterwards.
+    old = Route(prefix="/api", mode=RouteMode.CANARY, service="svc", percent=10)
+    new = Route(prefix="/api", mode=RouteMode.CANARY, service="svc", percent=20)
+    settings = GatewaySettings(monolith_url="http://127.0.0.1:9",
+                               services={"svc": "http://127.0.0.1:9"})
+    gateway = build_gateway(settings, MemoryToggleStore(RouteTable([old])))
+    gateway.table = RouteTable([new], 2)
+    scope = {"path": "/api/items", "raw_path": b"/api/items", "client": ("10.0.0.1", 5000)}
+    lane = gateway.direct.__self__._lane(scope, gateway.table)  # noqa: SLF001
+    gateway.failover.window(old)  # the request from before the change reaches its service
+    gateway.failover.window(new)  # the next ASGI request, under the new table
+    lane.window.record(True, 0.01)  # a direct-path answer
+    assert gateway.guard.tracker.verdict(new).requests == 1  # the guard sees it
