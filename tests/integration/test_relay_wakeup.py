@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -39,12 +40,15 @@ place_order(bootstrap(Settings.from_env(sys.argv[1])), sys.argv[2])
 
 
 @contextmanager
-def running(relay: Relay, interval: float) -> Iterator[Relay]:
+def running(relay: Relay, interval: float, listens: bool = True) -> Iterator[Relay]:
+    """The relay in a thread (once it listens on every outbox, when ``listens``)."""
     stop = threading.Event()
     runner = threading.Thread(target=relay.run, args=(stop,), kwargs={"interval": interval})
     runner.start()
     try:
-        assert wait_for(lambda: relay.wakeup is not None and relay.wakeup.all_listening(), 20)
+        if listens:
+            assert wait_for(
+                lambda: relay.wakeup is not None and relay.wakeup.all_listening(), 20)
         yield relay
     finally:
         stop.set()
@@ -52,13 +56,24 @@ def running(relay: Relay, interval: float) -> Iterator[Relay]:
         close_broker(relay.broker)
 
 
-def _shop(tmp_path: Path, postgres_url: str, namespace: str) -> tuple[Settings, dict, str]:
-    plan = write_plan(tmp_path, postgres_url, "queue")
-    env = queue_env(plan, postgres_url, REDIS_URL, namespace)
+@dataclass
+class _Shop:
+    """A migrated shop with every event on the queue, a user, and a relay not yet running."""
+
+    env: dict
+    shop: object
+    user_id: str
+    relay: Relay
+
+
+def _shop(tmp_path: Path, database_url: str, namespace: str) -> _Shop:
+    plan = write_plan(tmp_path, database_url, "queue")
+    env = queue_env(plan, database_url, REDIS_URL, namespace)
     settings = Settings.from_env(plan, env)
     settings.project.upgrade()
     shop = bootstrap(settings)
-    return settings, env, seed_shop(shop)
+    relay = build_relay(settings.project, broker_for(settings.project)[0])
+    return _Shop(env, shop, seed_shop(shop), relay)
 
 
 def _queued(client: redis.Redis, namespace: str, count: int) -> bool:
@@ -81,28 +96,27 @@ def test_an_order_committed_by_another_process_wakes_the_relay(
     tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str]
 ) -> None:
     client, namespace = redis_prefix
-    settings, env, user_id = _shop(tmp_path, postgres_url, namespace)
-    relay = build_relay(settings.project, broker_for(settings.project)[0])
-    with running(relay, interval=NEVER):
+    shop = _shop(tmp_path, postgres_url, namespace)
+    with running(shop.relay, interval=NEVER):
         for count in (1, 2):  # the second commits while the relay surely waits its long poll
-            subprocess.run([sys.executable, "-c", PLACE_ORDER, str(env["CARVE_CONFIG"]), user_id],
-                           cwd=ROOT, env={**_base_env(), **env}, check=True, timeout=60)
+            subprocess.run([sys.executable, "-c", PLACE_ORDER, str(shop.env["CARVE_CONFIG"]),
+                            shop.user_id], cwd=ROOT, env={**_base_env(), **shop.env},
+                           check=True, timeout=60)
             assert wait_for(lambda n=count: _queued(client, namespace, n), 30)
-    assert relay.stats.rows == 2
+    assert shop.relay.stats.rows == 2
 
 
 def test_a_relay_whose_listen_connection_drops_still_delivers_by_polling(
     tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str]
 ) -> None:
     client, namespace = redis_prefix
-    settings, _env, user_id = _shop(tmp_path, postgres_url, namespace)
-    shop = bootstrap(settings)
-    relay = build_relay(settings.project, broker_for(settings.project)[0])
+    shop = _shop(tmp_path, postgres_url, namespace)
+    relay = shop.relay
     relay.listen_retry = NEVER  # the listeners stay down: only polling can deliver
     with running(relay, interval=0.05):
         assert _drop_listeners(postgres_url) >= 1
         assert wait_for(lambda: not relay.wakeup.listening, 20)  # type: ignore[union-attr]
-        place_order(shop, user_id)
+        place_order(shop.shop, shop.user_id)
         assert wait_for(lambda: _queued(client, namespace, 1), 30)
         assert not relay.wakeup.listening  # type: ignore[union-attr]
 
@@ -111,18 +125,17 @@ def test_a_dropped_listen_connection_is_opened_again(
     tmp_path: Path, postgres_url: str, redis_prefix: tuple[redis.Redis, str]
 ) -> None:
     client, namespace = redis_prefix
-    settings, _env, user_id = _shop(tmp_path, postgres_url, namespace)
-    shop = bootstrap(settings)
-    relay = build_relay(settings.project, broker_for(settings.project)[0])
+    shop = _shop(tmp_path, postgres_url, namespace)
+    relay = shop.relay
     relay.listen_retry = 0.2
     with running(relay, interval=NEVER):
-        place_order(shop, user_id)
+        place_order(shop.shop, shop.user_id)
         assert wait_for(lambda: _queued(client, namespace, 1), 30)
         wakeup = relay.wakeup
         assert wakeup is not None
         assert _drop_listeners(postgres_url) == len(relay.outboxes) == wakeup.listens
         assert wait_for(lambda: wakeup.listens == 2 * len(relay.outboxes), 20)
-        place_order(shop, user_id)
+        place_order(shop.shop, shop.user_id)
         assert wait_for(lambda: _queued(client, namespace, 2), 30)
 
 
@@ -134,17 +147,8 @@ def test_on_sqlite_the_relay_polls(
     tmp_path: Path, sqlite_url: str, redis_prefix: tuple[redis.Redis, str]
 ) -> None:
     client, namespace = redis_prefix
-    settings, _env, user_id = _shop(tmp_path, sqlite_url, namespace)
-    shop = bootstrap(settings)
-    relay = build_relay(settings.project, broker_for(settings.project)[0])
-    stop = threading.Event()
-    runner = threading.Thread(target=relay.run, args=(stop,), kwargs={"interval": 0.05})
-    runner.start()
-    try:
-        place_order(shop, user_id)
+    shop = _shop(tmp_path, sqlite_url, namespace)
+    with running(shop.relay, interval=0.05, listens=False) as relay:
+        place_order(shop.shop, shop.user_id)
         assert wait_for(lambda: _queued(client, namespace, 1), 30)
         assert relay.wakeup is not None and not relay.wakeup.listening
-    finally:
-        stop.set()
-        runner.join(timeout=10)
-        close_broker(relay.broker)
