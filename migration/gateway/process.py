@@ -18,6 +18,11 @@ def serve(settings: GatewaySettings, host: str, port: int, *, reuse_port: bool =
     before anything listens.
     """
     read_once(settings.routes)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
+    configure_logging()
     gateway = build_gateway(settings, open_store(settings.routes))
     run(gateway, host, port, direct=gateway.direct, reuse_port=reuse_port, parent=parent)
+
+
+def configure_logging() -> None:
+    """The gateway's log lines (its supervisor's and each worker's alike)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from contextlib import suppress
 
 from migration.gateway.background import BackgroundTasks
 from migration.gateway.body import NO_BODY, BodyTooLarge, ClientGone, RequestBody
@@ -101,17 +100,13 @@ class Gateway:
         """Once a second, this worker's counts for its siblings' scrapes."""
         while True:
             await asyncio.sleep(PUBLISH_SECONDS)
-            try:
-                workers.publish()
-            except OSError as exc:
-                log.warning("cannot write this worker's metrics: %s", exc)
+            workers.publish()
 
     async def stop(self) -> None:
         """Stop watching and close the upstream connections."""
         await self.background.stop()
         if self.workers is not None:
-            with suppress(OSError):
-                self.workers.publish()  # the last counts, for the workers still running
+            self.workers.publish()  # the last counts, for the workers still running
         for pool in self.pools.values():
             pool.close()
         await self.store.close()

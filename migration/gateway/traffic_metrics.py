@@ -71,6 +71,7 @@ class GatewayMetrics:
         """How many requests were answered (every route, upstream and status)."""
         return sum(sum(one.statuses.values()) for one in self._series.values())
 
+
     def render(self, gauges: dict[str, list[tuple[dict[str, str], float]]]) -> str:
         """The exposition text, with the caller's current gauges appended."""
         series = sorted(self._series.items())
@@ -97,6 +98,11 @@ class GatewayMetrics:
             out.append(f"# TYPE {name} gauge")
             out.extend(_line(name, labels, value) for labels, value in samples)
         return "\n".join(out) + "\n"
+
+
+def requests_in(snapshot: dict) -> int:
+    """How many requests a :meth:`GatewayMetrics.snapshot` counts."""
+    return sum(sum(statuses.values()) for _, _, statuses, _ in snapshot["series"])
 
 
 def _histogram_lines(labels: dict[str, str], histogram: list[float]) -> list[str]:

@@ -15,7 +15,7 @@ import logging
 import os
 from pathlib import Path
 
-from migration.gateway.traffic_metrics import GatewayMetrics
+from migration.gateway.traffic_metrics import GatewayMetrics, requests_in
 
 log = logging.getLogger("carve.gateway")
 PUBLISH_SECONDS = 1.0
@@ -31,11 +31,17 @@ class WorkerMetrics:
         # Named by worker and process: a restarted worker keeps its predecessor's counts.
         self._file = self.folder / f"worker-{worker}-{os.getpid()}.json"
 
-    def publish(self) -> None:
-        """Write this worker's counts (atomically: a scrape never reads half a file)."""
+    def publish(self) -> dict:
+        """Write this worker's counts (atomically: a scrape never reads half a file); the
+        snapshot written. A failure to write is logged: the next second tries again."""
+        snapshot = self.own.snapshot()
         part = self._file.with_suffix(".part")
-        part.write_text(json.dumps({"worker": self.worker, **self.own.snapshot()}))
-        part.replace(self._file)
+        try:
+            part.write_text(json.dumps({"worker": self.worker, **snapshot}))
+            part.replace(self._file)
+        except OSError as exc:
+            log.warning("cannot write this worker's metrics: %s", exc)
+        return snapshot
 
     def gathered(self) -> tuple[GatewayMetrics, dict[str, int]]:
         """Every worker's counts added up (this one's live), and requests by worker.
@@ -43,13 +49,10 @@ class WorkerMetrics:
         This worker's counts are published first: the next scrape, whichever worker it
         reaches, then sees at least what this one shows (a counter never goes back).
         """
-        try:
-            self.publish()
-        except OSError as exc:
-            log.warning("cannot write this worker's metrics: %s", exc)
+        own = self.publish()
         total = GatewayMetrics()
-        total.add(self.own.snapshot())
-        by_worker = {str(self.worker): self.own.requests()}
+        total.add(own)
+        by_worker = {str(self.worker): requests_in(own)}
         for path in sorted(self.folder.glob("worker-*.json")):
             if path == self._file:
                 continue
@@ -58,9 +61,7 @@ class WorkerMetrics:
             except (OSError, ValueError):  # removed or replaced while read: next scrape
                 log.debug("skipped metrics file %s", path)
                 continue
-            one = GatewayMetrics()
-            one.add(snapshot)
             total.add(snapshot)
             key = str(snapshot["worker"])
-            by_worker[key] = by_worker.get(key, 0) + one.requests()
+            by_worker[key] = by_worker.get(key, 0) + requests_in(snapshot)
         return total, by_worker

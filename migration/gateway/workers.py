@@ -29,7 +29,7 @@ from multiprocessing.process import BaseProcess
 
 from migration.gateway.current_table import CurrentTable
 from migration.gateway.gateway_settings import GatewaySettings
-from migration.gateway.process import serve
+from migration.gateway.process import configure_logging, serve
 from migration.gateway.store import read_once
 from migration.runtime.errors import ConfigError
 
@@ -52,7 +52,7 @@ def serve_workers(settings: GatewaySettings, host: str, port: int, workers: int)
     table = read_once(settings.routes)
     if unknown := CurrentTable(settings.upstreams()).unknown_services(table):
         raise ConfigError(f"routes in {settings.routes}: {unknown}")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
+    configure_logging()
     supervise(settings, host, port, workers)
 
 
