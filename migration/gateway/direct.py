@@ -338,8 +338,7 @@ class _Exchange:
             cycle.respond(status, headers, body)
         else:
             cycle.respond_whole(head + body if body else head)
-        self.path.metrics.observe(self.label, self.pool.name if self.service else MONOLITH,
-                                  status, time.perf_counter() - self.started)
+        self._observe(self._upstream(), status)
 
     def _failed(self, conn: UpstreamConnection, error: UpstreamError) -> None:
         conn.close()

@@ -78,29 +78,23 @@ class UpstreamConnection(asyncio.Protocol):
         self.reset()
 
     def reset(self) -> None:
-        """Forget the previous exchange."""
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.chunks: deque[bytes] = deque()  # a new one: a task relaying may hold the old
-        self.complete = False
+        """Forget the previous exchange, whatever it left."""
+        self.renew()
         self.error: UpstreamError | None = None
-        self.buffered = 0
         self._waiter: asyncio.Future[None] | None = None
-        self.head_done = False
         self._interim = False  # parsing a 1xx answer, which is not the response
-        self._reusable = False
         self.head_only = False
         # Told after each event (bytes parsed, closed, timed out) instead of a waiter
         # being woken: the gateway's direct path, which runs on callbacks alone.
         self.listener: Listener | None = None
 
     def renew(self) -> None:
-        """Forget an exchange that ended cleanly (an idle connection's): :meth:`reset` for
-        what such an exchange leaves changed (no error, waiter, listener, interim answer or
-        HEAD, or it would not be idle)."""
+        """Forget an exchange that ended cleanly (an idle connection's): what such an
+        exchange changes (no error, waiter, listener, interim answer or HEAD is left, or
+        the connection would not be idle)."""
         self.status = self.buffered = 0
-        self.headers = []
-        self.chunks = deque()  # a new one: a task relaying may hold the old
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: deque[bytes] = deque()  # a new one: a task relaying may hold the old
         self.complete = self.head_done = self._reusable = False
 
     # asyncio.Protocol
