@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,32 +62,36 @@ class SloWindow:
     """The service's recent answers on one canary route, in one-second slots.
 
     Each slot counts its answers and errors, and its latencies in a histogram whose buckets
-    are 2% apart, with the slowest latency seen in each bucket: recording costs the same at
-    any rate, the window holds at most one slot per second whatever the traffic, and the
-    p99 it reports is a latency actually seen, at most one bucket (2%) above the exact one.
+    are 2% apart, with the slowest latency seen in each bucket: the window holds at most one
+    slot per second (and one per reading) whatever the traffic, and the p99 it reports is a
+    latency actually seen, at most one bucket (2%) above the exact one.
+
+    Recording is on every proxied request's path, so it only appends: the second being
+    recorded keeps its latencies as they come, and they are sorted into a slot's histogram
+    once, when the second is over or the window is read (a sort and a walk over the
+    buckets in use, instead of a bucket search and two dict updates per answer).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._slots: deque[_Slot] = deque()
+        self._second = -1  # the second being recorded
+        self._latencies: list[float] = []  # its answers' latencies, as they came
+        self._errors = 0  # its failed answers
 
     def record(self, error: bool, seconds: float) -> None:
         """One answer from the service: failed or not, and its latency."""
         second = int(self._clock())
-        slots = self._slots
-        if not slots or slots[-1].second != second:
-            slots.append(_Slot(second))
-        slot = slots[-1]
-        slot.total += 1
-        slot.errors += error
-        at = bisect_left(_BOUNDS, seconds)
-        slowest = slot.slowest
-        if seconds > slowest.get(at, -1.0):
-            slowest[at] = seconds
-        slot.counts[at] = slot.counts.get(at, 0) + 1
+        if second != self._second:
+            self._close_second()
+            self._second = second
+        self._latencies.append(seconds)
+        if error:
+            self._errors += 1
 
     def verdict(self, slo: Slo) -> SloVerdict:
         """Evaluate the window (dropping the slots wholly older than it)."""
+        self._close_second()
         horizon = self._clock() - slo.window_seconds
         slots = self._slots
         while slots and slots[0].second + 1 <= horizon:
@@ -120,6 +124,14 @@ class SloWindow:
                           f"over {total} requests in {slo.window_seconds:g}s")
         return SloVerdict(total, rate, p99_ms, breach)
 
+    def _close_second(self) -> None:
+        """Sort the second being recorded into a slot of its own, if it has answers."""
+        latencies = self._latencies
+        if latencies:
+            self._slots.append(_Slot.of(self._second, latencies, self._errors))
+            self._latencies = []
+            self._errors = 0
+
 
 # Latency buckets 2% apart, from 0.1 ms to past an hour (the rest in one more).
 _BOUNDS = tuple(0.0001 * 1.02 ** n for n in range(900))
@@ -136,6 +148,24 @@ class _Slot:
         self.errors = 0
         self.counts: dict[int, int] = {}  # by bucket
         self.slowest: dict[int, float] = {}  # the slowest latency in each bucket
+
+    @classmethod
+    def of(cls, second: int, latencies: list[float], errors: int) -> _Slot:
+        """One second's answers, their latencies sorted into the histogram (in place)."""
+        slot = cls(second)
+        slot.total = count = len(latencies)
+        slot.errors = errors
+        latencies.sort()
+        last = len(_BOUNDS)
+        start = 0
+        while start < count:
+            # The bucket of the fastest latency left: it and every latency up to its bound.
+            at = bisect_left(_BOUNDS, latencies[start])
+            end = count if at == last else bisect_right(latencies, _BOUNDS[at], start)
+            slot.counts[at] = end - start
+            slot.slowest[at] = latencies[end - 1]
+            start = end
+        return slot
 
 
 class SloTracker:

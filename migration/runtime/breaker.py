@@ -51,6 +51,8 @@ class BreakerPolicy:
 
 # An outcome in the window is one small int: bit 0 failed, bit 1 slow.
 _FAILED, _SLOW = 1, 2
+# Read on every call: a module constant is found faster than an Enum's member.
+_CLOSED, _HALF_OPEN = BreakerState.CLOSED, BreakerState.HALF_OPEN
 
 
 class CircuitBreaker:
@@ -65,6 +67,9 @@ class CircuitBreaker:
         self._clock = clock
         self._lock = threading.Lock()
         self._outcomes: deque[int] = deque(maxlen=self.policy.window)
+        # Read on every call.
+        self._slow_seconds = self.policy.slow_call_seconds
+        self._minimum_calls = self.policy.minimum_calls
         # Running counts over the window, so judging a call costs O(1) on the hot path.
         self._failed = self._slow = 0
         self._state = BreakerState.CLOSED
@@ -101,7 +106,7 @@ class CircuitBreaker:
     def closed(self) -> bool:
         """Whether calls go through unjudged, read without the lock and without side effects
         (unlike :meth:`allow`, which takes a half-open probe)."""
-        return self._state is BreakerState.CLOSED
+        return self._state is _CLOSED
 
     def allow(self) -> bool:
         """Like :meth:`acquire`, answering instead of raising: may a call be made now?"""
@@ -120,13 +125,12 @@ class CircuitBreaker:
         started before the breaker last opened is ignored, so a slow call from before cannot
         pass or fail a half-open probe it never was.
         """
-        outcome = (_FAILED if failed else 0) | (_SLOW if seconds >= self.policy.slow_call_seconds
-                                                else 0)
+        outcome = (_FAILED if failed else 0) | (_SLOW if seconds >= self._slow_seconds else 0)
         with self._lock:
             if generation is not None and generation != self.opened_count:
                 return
-            if self._state is not BreakerState.CLOSED:
-                if self._state is BreakerState.HALF_OPEN:
+            if self._state is not _CLOSED:
+                if self._state is _HALF_OPEN:
                     self._record_probe(outcome)
                 return
             outcomes = self._outcomes
@@ -140,7 +144,7 @@ class CircuitBreaker:
             if outcome:
                 self._failed += outcome & _FAILED
                 self._slow += outcome >> 1
-            elif len(outcomes) != self.policy.minimum_calls:
+            elif len(outcomes) != self._minimum_calls:
                 return
             if self._should_open():
                 self._open()

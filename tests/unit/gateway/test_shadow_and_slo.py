@@ -1,8 +1,10 @@
 """Shadow diffs with ignored fields; the canary SLO window."""
 
+from bisect import bisect_left
+
 from migration.gateway.routes import Slo
 from migration.gateway.shadow_diff import ShadowRecorder, compare
-from migration.gateway.slo_window import SloWindow
+from migration.gateway.slo_window import _BOUNDS, SloWindow, _Slot
 
 
 def test_equal_json_bodies_do_not_differ_whatever_their_key_order():
@@ -83,8 +85,39 @@ def test_a_busy_window_keeps_one_slot_a_second_however_many_answers():
     for n in range(100_000):
         clock.now = n / 10_000  # 10,000 answers a second for ten seconds
         window.record(n % 100 == 0, 0.002)
-    assert len(window._slots) == 10  # noqa: SLF001
     verdict = window.verdict(Slo(window_seconds=30, max_error_rate=0.05))
+    assert len(window._slots) == 10  # noqa: SLF001
     assert verdict.requests == 100_000 and verdict.error_rate == 0.01
     clock.now = 15.5  # a window of 10 s now covers the last half of second 5 on
     assert window.verdict(Slo(window_seconds=10)).requests == 50_000
+
+
+def test_a_second_sorted_into_its_slot_has_the_histogram_of_its_answers_one_by_one():
+    # Latencies on bucket bounds, just past them, past the last bound, and repeated.
+    latencies = [_BOUNDS[0], _BOUNDS[0] * 0.5, _BOUNDS[5], _BOUNDS[5] * 1.0001, _BOUNDS[-1],
+                 _BOUNDS[-1] * 2, 7200.0, 0.0, 0.0]
+    latencies += [0.0003 + 0.00011 * ((n * 7919) % 997) for n in range(3000)]
+    counts: dict[int, int] = {}
+    slowest: dict[int, float] = {}
+    for seconds in latencies:
+        at = bisect_left(_BOUNDS, seconds)
+        counts[at] = counts.get(at, 0) + 1
+        slowest[at] = max(slowest.get(at, -1.0), seconds)
+    slot = _Slot.of(7, list(latencies), errors=4)
+    assert (slot.second, slot.total, slot.errors) == (7, len(latencies), 4)
+    assert slot.counts == counts
+    assert slot.slowest == slowest
+
+
+def test_a_reading_in_the_middle_of_a_second_loses_none_of_its_answers():
+    clock = Clock()
+    window = SloWindow(clock)
+    slo = Slo(window_seconds=10, max_error_rate=0.5)
+    for n in range(10):
+        window.record(n < 2, 0.01)
+        if n == 4:
+            assert window.verdict(slo).requests == 5
+    verdict = window.verdict(slo)
+    assert (verdict.requests, verdict.error_rate) == (10, 0.2)
+    clock.now = 11  # the second both readings were in is wholly out of the window
+    assert window.verdict(slo).requests == 0
