@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import grimp
 
 from migration.boundaries.codebase import Codebase
 from migration.boundaries.import_rules import ImportRules
 from migration.boundaries.model import Violation
+
+if TYPE_CHECKING:  # the child process scans for them (lint_fork): not imported here
+    from migration.boundaries.external_imports import ExternalImport
 
 _INDEPENDENT_HINT = ("call the other module through its contract in the shared contracts, "
                      "or subscribe to its events; never import its code")
@@ -18,12 +22,18 @@ _SHARED_HINT = "a shared package must not depend on the modules or the tools: in
 
 
 def check_imports(
-    codebase: Codebase, graph: grimp.ImportGraph, rules: ImportRules
+    codebase: Codebase, graph: grimp.ImportGraph, rules: ImportRules,
+    external: Sequence[ExternalImport] = (),
 ) -> list[Violation]:
-    """Every import rule broken in the graph."""
+    """Every import rule broken in the graph, and the ``external`` imports found without it.
+
+    ``external``: the modules' forbidden third-party imports when the graph was built
+    without external packages (:func:`migration.boundaries.import_rules.scans_externals`).
+    """
     return [
         *_independence(codebase, graph, rules),
         *_module_imports(codebase, graph, rules),
+        *_scanned_imports(codebase, graph, rules, external),
         *_shared_imports(codebase, graph, rules),
     ]
 
@@ -107,9 +117,28 @@ def _expand(graph: grimp.ImportGraph, packages: list[str]) -> list[str]:
     return found
 
 
+def _scanned_imports(codebase: Codebase, graph: grimp.ImportGraph, rules: ImportRules,
+                     external: Sequence[ExternalImport]) -> Iterator[Violation]:
+    """What :func:`_module_imports` finds of third-party packages in a graph that has them.
+
+    One violation per importer and package, at its first line, as grimp's details give;
+    a file grimp does not take for a module (a folder without ``__init__.py``) is skipped.
+    """
+    modules = frozenset(rules.modules)
+    lines: dict[tuple[str, str], int] = {}
+    for found in external:
+        if found.importer in graph.modules and _matches(found.importer, modules):
+            key = (found.importer, found.imported)
+            lines[key] = min(lines.get(key, found.line), found.line)
+    for (importer, imported), line in sorted(lines.items()):
+        file = codebase.relative(codebase.file_of(importer))
+        yield _direct_violation(codebase, graph, importer, imported, rules, (file, line))
+
+
 def _direct_violation(codebase: Codebase, graph: grimp.ImportGraph, importer: str,
-                      imported: str, rules: ImportRules) -> Violation:
-    file, line = _link(codebase, graph, importer, imported)
+                      imported: str, rules: ImportRules,
+                      where: tuple[str, int] | None = None) -> Violation:
+    file, line = where or _link(codebase, graph, importer, imported)
     module = _module_name(codebase, importer)
     external = _matches(imported, frozenset(rules.forbidden_external))
     what = "the third-party package" if external else "the project package"

@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING
 from migration.boundaries.codebase import Codebase, source_on_path
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import grimp
+
+    from migration.boundaries.external_imports import ExternalImport
 
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 
@@ -53,32 +57,78 @@ def graph_roots(codebase: Codebase) -> tuple[str, ...]:
     return tuple(roots)
 
 
-def build_graph(codebase: Codebase, cache: Path | None = None) -> grimp.ImportGraph:
+def build_graph(codebase: Codebase, cache: Path | None = None, *,
+                external: bool | None = None) -> grimp.ImportGraph:
     """grimp's graph of the codebase's own source, built once per run.
 
     With ``cache``, grimp keeps each file's imports there and rescans only the files
-    modified since.
+    modified since. External packages are in it when ``external`` says so, by default
+    when the config allows some (the lint finds them by :func:`scans_externals` instead).
+    A graph with them is cached in a folder of its own: grimp keeps one record of the
+    files' modification times for both kinds, so a graph of one kind built after the other
+    would take the other's stale imports of a file edited in between.
     """
     import grimp  # here: a lint served from its cache never needs it
 
     source_on_path(codebase)
+    if external is None:
+        external = bool(codebase.config.project.allowed_third_party)
+    if cache and external:
+        cache = cache / "external"
     return grimp.build_graph(
         *graph_roots(codebase),
-        include_external_packages=bool(codebase.config.project.allowed_third_party),
+        include_external_packages=external,
         cache_dir=str(cache) if cache else None,
     )
 
 
-def generate_rules(codebase: Codebase, graph: grimp.ImportGraph) -> ImportRules:
-    """Derive every import rule from the modules, the shared packages and the graph."""
+def scans_externals(codebase: Codebase) -> bool:
+    """Whether the lint finds the modules' third-party imports itself, not in grimp's graph.
+
+    Only when the config allows some (otherwise none is checked) and the top-level
+    package of every root is a root too: grimp then names every external package by its
+    top-level name, as :mod:`migration.boundaries.external_imports` does (beside a
+    namespace portion alone, ``ns.pkg``, it would name ``ns.other``).
+    """
+    roots = graph_roots(codebase)
+    return bool(codebase.config.project.allowed_third_party) and all(
+        root.partition(".")[0] in roots for root in roots)
+
+
+def scan_externals(codebase: Codebase) -> list[ExternalImport] | None:
+    """The modules' imports of third-party packages they may not use, from their text.
+
+    After :func:`~migration.boundaries.codebase.discover_modules` (it keeps each file's
+    text); None when only grimp's graph can tell (see :func:`scans_externals`).
+    """
+    from migration.boundaries.external_imports import external_imports
+
+    files = ((facts.path, facts.text) for module in codebase.modules.values()
+             for facts in module.facts)
+    first_party = frozenset(root.partition(".")[0] for root in graph_roots(codebase))
+    return external_imports(files, codebase.source, first_party,
+                            frozenset(codebase.config.project.allowed_third_party))
+
+
+def generate_rules(codebase: Codebase, graph: grimp.ImportGraph,
+                   external: Sequence[ExternalImport] | None = None) -> ImportRules:
+    """Derive every import rule from the modules, the shared packages and the graph.
+
+    ``external``: the modules' imports of third-party packages they may not use, when
+    the graph was built without external packages (see :func:`scans_externals`).
+    """
     roots = graph_roots(codebase)
     shared = codebase.shared
     allowed_external = codebase.config.project.allowed_third_party
+    forbidden_external: tuple[str, ...] = ()
+    if allowed_external:
+        forbidden_external = (_externals(graph, roots, allowed_external) if external is None
+                              else tuple(sorted({e.imported for e in external})))
     return ImportRules(
         roots=roots,
         modules=tuple(m.package for m in codebase.modules.values()),
         module_forbidden=_outside(graph, roots, [*shared, codebase.modules_root]),
-        forbidden_external=_externals(graph, roots, allowed_external) if allowed_external else (),
+        forbidden_external=forbidden_external,
         shared_forbidden={
             package: _outside(graph, roots, shared[: index + 1])
             for index, package in enumerate(shared)

@@ -41,28 +41,44 @@ def find_violations(path: Path | None = None) -> Findings:
     return check_codebase(open_codebase(path))
 
 
-def check_codebase(codebase: Codebase, graph_cache: Path | None = None) -> Findings:
-    """Discover the modules of an opened codebase and check its imports, data and events."""
+def check_codebase(codebase: Codebase, graph_cache: Path | None = None, *,
+                   scan_external: bool = False) -> Findings:
+    """Discover the modules of an opened codebase and check its imports, data and events.
+
+    With ``scan_external`` (the lint's choice), the modules' third-party imports are read
+    from their files and grimp's graph holds the project's packages only, which is cheaper
+    (:mod:`migration.boundaries.external_imports`); ``carve analyze`` keeps them in it.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from migration.boundaries.codebase import discover_modules, source_on_path
     from migration.boundaries.data_rules import check_data
     from migration.boundaries.event_rules import check_events, read_catalog
     from migration.boundaries.import_checks import check_imports
-    from migration.boundaries.import_rules import build_graph, generate_rules
+    from migration.boundaries.import_rules import (
+        build_graph,
+        generate_rules,
+        scan_externals,
+        scans_externals,
+    )
 
     source_on_path(codebase)
+    scanning = scan_external and scans_externals(codebase)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the modules' files and the shared packages are scanned for tables and events
         # meanwhile; grimp's scan holds the GIL, so the CLI forks instead (lint_fork)
-        building = pool.submit(build_graph, codebase, graph_cache)
+        building = pool.submit(build_graph, codebase, graph_cache,
+                               external=False if scanning else None)
         discover_modules(codebase)
+        external = scan_externals(codebase) if scanning else None
         catalog = read_catalog(codebase)
         codebase.read.clear()  # scanned: the kept contents are not needed any more
         graph = building.result()
-    rules = generate_rules(codebase, graph)
+    if scanning and external is None:  # a file only grimp's parser reads: its graph tells
+        graph = build_graph(codebase, graph_cache)
+    rules = generate_rules(codebase, graph, external)
     violations = [
-        *check_imports(codebase, graph, rules),
+        *check_imports(codebase, graph, rules, external or ()),
         *check_data(codebase),
         *check_events(codebase, catalog),
     ]
@@ -122,7 +138,8 @@ def _check(path: Path | None, cache: bool, parallel: bool) -> tuple[list[str], l
         if checked is not None:
             return checked
     store = open_cache(codebase) if cache else None
-    findings = check_codebase(codebase, store.graph_folder if store else None)
+    findings = check_codebase(codebase, store.graph_folder if store else None,
+                              scan_external=True)
     modules = list(codebase.modules)
     if store:
         store.write(modules, findings.violations)

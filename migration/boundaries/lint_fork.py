@@ -2,10 +2,13 @@
 
 grimp's scan holds the GIL (a thread beside it gained nothing, measured at 20,000 files),
 so a run that checks forks: the child takes the cache's key, scans the modules' and the
-shared packages' files and checks data and events, while this process builds grimp's
-graph and checks the imports; the child sends its findings and the module list back
-through a pipe. Where there is no ``fork`` (or other threads run, which a fork does not
-copy safely), :func:`check_forked` returns None and the run checks in one process.
+shared packages' files, checks data and events and reads the modules' third-party
+imports (:mod:`.external_imports`: grimp's graph is then built without external
+packages, a third cheaper), while this process builds grimp's graph and checks the
+imports; the child sends its findings and the module list back through a pipe. Each
+process imports what it needs after the fork, so grimp's import overlaps the scans'.
+Where there is no ``fork`` (or other threads run, which a fork does not copy safely),
+:func:`check_forked` returns None and the run checks in one process.
 
 The key is no longer taken before grimp reads the files, so a file changed while both
 read could leave findings keyed by content they were not computed from. Any change to a
@@ -23,7 +26,7 @@ import pickle
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from migration.boundaries.lint_cache import CACHE_FOLDER, LintCache, open_cache
 from migration.boundaries.lint_config import CONFIG_FILE
@@ -38,18 +41,20 @@ _CLOCK_SLACK_NS = 20_000_000
 
 
 def check_forked(codebase: Codebase, cache: bool) -> tuple[list[str], list[Violation]] | None:
-    """Check the codebase on two cores and cache the findings; None if it cannot fork."""
+    """Check the codebase on two cores and cache the findings; None if it cannot fork.
+
+    Each process imports only what it runs, after the fork: grimp here while the child
+    imports the scans.
+    """
     if not hasattr(os, "fork") or threading.active_count() > 1:
         return None
-    from migration.boundaries.codebase import ModuleInfo, discover_modules, source_on_path
-    from migration.boundaries.data_rules import check_data
-    from migration.boundaries.event_rules import check_events, read_catalog
-    from migration.boundaries.import_checks import check_imports
-    from migration.boundaries.import_rules import build_graph, generate_rules
+    from migration.boundaries.codebase import source_on_path
+    from migration.boundaries.import_rules import scans_externals
 
     began = time.time_ns() - _CLOCK_SLACK_NS
     source_on_path(codebase)
     graph_folder = _graph_folder(codebase) if cache else None
+    scanning = scans_externals(codebase)  # the child reads third-party imports, not grimp
     results_out, results_in = os.pipe()
     go_out, go_in = os.pipe()
     child = os.fork()
@@ -58,21 +63,7 @@ def check_forked(codebase: Codebase, cache: bool) -> tuple[list[str], list[Viola
         try:
             os.close(results_out)
             os.close(go_in)
-            with os.fdopen(results_in, "wb") as results:
-                store = open_cache(codebase) if cache else None
-                hashed = [*codebase.read] if store else []
-                discover_modules(codebase)
-                catalog = read_catalog(codebase)
-                codebase.read.clear()
-                found = [*check_data(codebase), *check_events(codebase, catalog)]
-                modules = [ModuleInfo(m.name, m.package, m.path, tables=m.tables)
-                           for m in codebase.modules.values()]
-                pickle.dump((store, modules, found), results)
-                results.flush()
-                os.read(go_out, 1)  # grimp has read every file
-                unchanged = _unchanged_since(began, [*hashed, *map(os.path.dirname, hashed),
-                                                     str(codebase.root / CONFIG_FILE)])
-                results.write(b"1" if unchanged else b"0")
+            _child(codebase, cache, scanning, began, results_in, go_out)
             code = 0
         finally:
             os._exit(code)
@@ -80,27 +71,75 @@ def check_forked(codebase: Codebase, cache: bool) -> tuple[list[str], list[Viola
     os.close(go_out)
     try:
         with os.fdopen(results_out, "rb") as results:
-            try:
-                graph = build_graph(codebase, graph_folder)
-            finally:
-                with contextlib.suppress(OSError):  # a child gone: nothing to tell it
-                    os.write(go_in, b"1")
-                os.close(go_in)
-            try:
-                store, modules, found = pickle.load(results)
-            except (EOFError, pickle.UnpicklingError):  # the child failed: check here
-                return None
-            codebase.modules = {m.name: m for m in modules}
-            violations = [*check_imports(codebase, graph, generate_rules(codebase, graph)),
-                          *found]
-            unchanged = results.read(1) == b"1"  # the child looked meanwhile
+            checked = _parent(codebase, graph_folder, scanning, results, go_in)
     finally:
         os.waitpid(child, 0)
-    violations.sort(key=lambda v: (v.file, v.line, v.rule, v.key))
-    names = list(codebase.modules)
+    if checked is None:
+        return None
+    store, names, violations, unchanged = checked
     if isinstance(store, LintCache) and unchanged:
         store.write(names, violations)
     return names, violations
+
+
+def _child(codebase: Codebase, cache: bool, scanning: bool, began: int, results_in: int,
+           go_out: int) -> None:
+    """The forked process: key the cache, scan the files, check data and events, send them.
+
+    Then, once grimp has read every file, whether any file it hashed changed since ``began``.
+    """
+    from migration.boundaries.codebase import ModuleInfo, discover_modules
+    from migration.boundaries.data_rules import check_data
+    from migration.boundaries.event_rules import check_events, read_catalog
+    from migration.boundaries.import_rules import scan_externals
+
+    with os.fdopen(results_in, "wb") as results:
+        store = open_cache(codebase) if cache else None
+        hashed = [*codebase.read] if store else []
+        discover_modules(codebase)
+        external = scan_externals(codebase) if scanning else None
+        catalog = read_catalog(codebase)
+        codebase.read.clear()
+        found = [*check_data(codebase), *check_events(codebase, catalog)]
+        modules = [ModuleInfo(m.name, m.package, m.path, tables=m.tables)
+                   for m in codebase.modules.values()]
+        pickle.dump((store, modules, found, external), results)
+        results.flush()
+        os.read(go_out, 1)  # grimp has read every file
+        unchanged = _unchanged_since(began, [*hashed, *map(os.path.dirname, hashed),
+                                             str(codebase.root / CONFIG_FILE)])
+        results.write(b"1" if unchanged else b"0")
+
+
+def _parent(codebase: Codebase, graph_folder: Path | None, scanning: bool,
+            results: BinaryIO, go_in: int,
+            ) -> tuple[object, list[str], list[Violation], bool] | None:
+    """This process: grimp's graph and the import rules, then the child's findings.
+
+    The cache's store, the module names, every violation (sorted) and whether the tree was
+    unchanged; None if the child failed (the run then checks in one process).
+    """
+    from migration.boundaries.import_checks import check_imports
+    from migration.boundaries.import_rules import build_graph, generate_rules
+
+    try:
+        graph = build_graph(codebase, graph_folder, external=False if scanning else None)
+    finally:
+        with contextlib.suppress(OSError):  # a child gone: nothing to tell it
+            os.write(go_in, b"1")
+        os.close(go_in)
+    try:
+        store, modules, found, external = pickle.load(results)
+    except (EOFError, pickle.UnpicklingError):  # the child failed: check here
+        return None
+    codebase.modules = {m.name: m for m in modules}
+    if scanning and external is None:  # a file only grimp's parser reads: its graph tells
+        graph = build_graph(codebase, graph_folder)
+    rules = generate_rules(codebase, graph, external)
+    violations = [*check_imports(codebase, graph, rules, external or ()), *found]
+    unchanged = results.read(1) == b"1"  # the child looked meanwhile
+    violations.sort(key=lambda v: (v.file, v.line, v.rule, v.key))
+    return store, list(codebase.modules), violations, unchanged
 
 
 def _graph_folder(codebase: Codebase) -> Path | None:

@@ -9,8 +9,9 @@ leaves everything else (``--help``, a mistake, any other command) to typer.
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from migration.runtime.errors import CarveError
 
@@ -31,7 +32,7 @@ def main() -> None:
 
         code = lean_lint(sys.argv[1:])
         if code is not None:
-            sys.exit(code)
+            _exit_now(code)
         sys.modules[__name__].app()  # the attribute: a test may put its own app in its place
     except CarveError as exc:
         from migration.cli.output import report_error
@@ -49,3 +50,18 @@ def main() -> None:
 
         report_error(describe_database_failure(exc))
         sys.exit(1)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End a finished ``carve lint`` without the interpreter's teardown.
+
+    Freeing grimp's graph, the modules and every object one by one takes 10 ms at 2,000
+    files and 35 at 20,000, for nothing: the report is printed and no file is open. The
+    output is flushed first; if that fails (a closed pipe), Python's usual exit reports it.
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        sys.exit(code)
+    os._exit(code)

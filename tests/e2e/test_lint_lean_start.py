@@ -6,6 +6,8 @@ full path is forced here by calling the typer application itself.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +75,17 @@ def test_the_lean_start_sees_an_edit_after_a_cached_run(tmp_path: Path) -> None:
     assert after.returncode == 1 and '"data.foreign-key"' in after.stdout
     assert (after.returncode, after.stdout) == (
         (ran := full("lint", "--format", "json", cwd=codebase)).returncode, ran.stdout)
+
+
+def test_the_lean_start_flushes_its_whole_report_before_it_exits(tmp_path: Path) -> None:
+    """It ends without the interpreter's teardown: block-buffered output is flushed first."""
+    codebase = build_shop("raw_sql", tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    for _ in range(2):  # cold, then from the cache
+        ran = subprocess.run([BIN / "carve", "lint", "--format", "json"], capture_output=True,
+                             text=True, cwd=codebase, env=env, timeout=120)
+        assert ran.returncode == 1, ran.stderr
+        assert [v["rule"] for v in json.loads(ran.stdout)["violations"]] == ["data.raw-sql"]
 
 
 @pytest.mark.parametrize("argv", [
