@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import re
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,12 +25,17 @@ from contracts.contract import Contract, OperationSpec
 from contracts.errors import ContractError, ServiceUnavailable
 from migration.runtime.breaker import BreakerOpen, BreakerPolicy, CircuitBreaker
 from migration.runtime.discovery import Discovery
-from migration.runtime.keepalive import KeepAliveTransport
+from migration.runtime.keepalive import Answer, KeepAliveTransport, header_lines, request_line
 from migration.runtime.tracing import client_span, trace_headers
 
 C = TypeVar("C", bound=Contract)
 _PROBLEM_KEYS = frozenset({"type", "title", "status", "detail", "code"})
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
+# A path and query httpx would send exactly as written: unreserved characters, "/", the
+# query's "?", "=" and "&", and upper-case escapes (what ``quote`` and ``QueryParams`` give).
+_AS_WRITTEN = re.compile(r"(?:[A-Za-z0-9\-._~/?=&]|%[0-9A-F]{2})*").fullmatch
+# Answer headers only httpx knows what to do with: a cookie to keep, a coding to undo.
+_HTTPX_HEADERS = frozenset({b"set-cookie", b"content-encoding"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,8 @@ class _Operation:
         # One URL for httpx to parse, not a path to join to the base URL and then a query
         # to merge into it (three parses); the query is encoded by httpx as before.
         query = f"?{httpx.QueryParams(params)}" if params else ""
-        return {"url": base_url + path + query, "path": path, "json": body}
+        return {"url": base_url + path + query, "path": path, "json": body,
+                "target": path + query}
 
 
 class RemoteCall:
@@ -108,6 +115,7 @@ class RemoteCall:
         )
         self._operations = {spec.name: _Operation(contract, spec)
                             for spec in contract.operations()}
+        self._direct = _Direct.for_client(self.http, base_url)
 
     def call(self, spec: OperationSpec, arguments: dict[str, Any]) -> Any:
         """Call one operation with bound arguments; return its parsed result."""
@@ -130,7 +138,7 @@ class RemoteCall:
         started, failed, generation = time.monotonic(), True, self.breaker.generation
         try:
             with client_span(f"{self.contract.name}.{spec.name}", spec.method, request["path"]):
-                response = self._exchange(spec.method, request["url"], request["json"])
+                response = self._exchange(spec.method, request)
             failed = response.status_code >= 500
             return self._answer(spec, response)
         except httpx.TimeoutException as exc:
@@ -142,16 +150,42 @@ class RemoteCall:
             self.breaker.record(failed=failed, seconds=time.monotonic() - started,
                                 generation=generation)
 
-    def _exchange(self, method: str, url: str, body: Any) -> httpx.Response:
-        """One request, read to its end, through the transport httpx.Client picks for it.
+    def _exchange(self, method: str, request: dict[str, Any]) -> httpx.Response | _Answered:
+        """One request, read to its end: written straight to the keep-alive pool if it can be.
+
+        A request without a body, to a service reached through the binding's own
+        :class:`KeepAliveTransport` and with no cookie to send, is written by
+        :class:`_Direct` with the bytes httpx would send; a 2xx answer that httpx would
+        leave as it is (no cookie, no content coding) is used as it came. Anything else
+        takes, or continues on, the httpx way.
+        """
+        url, body, trace = request["url"], request["json"], trace_headers()
+        direct = self._direct
+        if direct is None or body is not None or self.http.cookies:
+            return self._through_httpx(method, url, body, trace)
+        answer = direct.send(method, request["target"], trace)
+        if answer is None:
+            return self._through_httpx(method, url, body, trace)
+        if 200 <= answer.status < 300 and not any(
+                name.lower() in _HTTPX_HEADERS for name, _ in answer.headers):
+            return _Answered(answer.status, answer.content)
+        sent = self.http.build_request(method, url, json=body, headers=trace)
+        return self._received(sent, answer.response(sent))
+
+    def _through_httpx(self, method: str, url: str, body: Any,
+                       trace: dict[str, str]) -> httpx.Response:
+        """The request built by httpx.Client, sent to the transport it would use for it.
 
         The request is built by the client (its default headers, cookies and timeouts) and
         goes to the transport it would use (its pool, a proxy named by the environment, or
         the one given), without the layers of ``Client.send`` this binding never uses (auth,
         redirects, event hooks) or its log line; answer cookies are kept as it keeps them.
         """
-        request = self.http.build_request(method, url, json=body, headers=trace_headers())
+        request = self.http.build_request(method, url, json=body, headers=trace)
         response = self.http._transport_for_url(request.url).handle_request(request)
+        return self._received(request, response)
+
+    def _received(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
         response.request = request
         try:
             response.read()
@@ -161,7 +195,7 @@ class RemoteCall:
             self.http.cookies.extract_cookies(response)
         return response
 
-    def _answer(self, spec: OperationSpec, response: httpx.Response) -> Any:
+    def _answer(self, spec: OperationSpec, response: httpx.Response | _Answered) -> Any:
         if response.is_success:
             returns = self._operations[spec.name].returns
             if returns is None or response.status_code == 204:
@@ -173,7 +207,8 @@ class RemoteCall:
                                retryable=False) from None
         raise self._error(response)
 
-    def _error(self, response: httpx.Response) -> Exception:
+    def _error(self, response: httpx.Response | _Answered) -> Exception:
+        assert isinstance(response, httpx.Response)  # an _Answered is a success
         try:
             body = response.json()
         except ValueError:
@@ -196,6 +231,78 @@ class RemoteCall:
 
     def close(self) -> None:
         self.http.close()
+
+
+class _Answered:
+    """A 2xx answer as it came: its status and body, all the binding reads of it."""
+
+    __slots__ = ("status_code", "content")
+    is_success = True
+
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code, self.content = status_code, content
+
+
+class _Direct:
+    """Bodiless requests written as httpx would write them, straight to the keep-alive pool.
+
+    httpx builds a URL, headers, a request and a response object for each call, which
+    cost the client binding more than everything else it does. For a base URL httpx
+    sends as written, to a host the client's own :class:`KeepAliveTransport` serves (no
+    proxy mounted for it), a request without a body is the client's header lines for
+    its method (taken once from ``build_request``, so the same headers in the same
+    order), the trace headers after them, as ``build_request`` puts them, and the path
+    and query as written when httpx would not rewrite them (else: None, the httpx way).
+    """
+
+    def __init__(self, http: httpx.Client, transport: KeepAliveTransport,
+                 base: httpx.URL, prefix: str) -> None:
+        self._http, self._transport, self._prefix = http, transport, prefix
+        self._address = (base.host, base.port or 80)
+        self._root = str(base) + "/"
+        self._timeouts = http.timeout.as_dict()
+        self._heads: dict[str, tuple[bytes, frozenset[bytes]]] = {}
+
+    @classmethod
+    def for_client(cls, http: httpx.Client, base_url: str) -> _Direct | None:
+        """The direct way for ``http``'s calls to ``base_url``, if they can take it."""
+        base = httpx.URL(base_url)
+        transport = http._transport_for_url(base)
+        if (not isinstance(transport, KeepAliveTransport) or base.scheme != "http"
+                or str(base) != base_url or base.userinfo or base.query or base.fragment):
+            return None
+        prefix = base_url[len(f"http://{base.netloc.decode('ascii')}"):]
+        if not _as_written(prefix):
+            return None
+        return cls(http, transport, base, prefix)
+
+    def send(self, method: str, target: str, trace: dict[str, str]) -> Answer | None:
+        """Send ``method target`` with the trace headers; None if httpx would write it otherwise."""
+        if not _as_written(target):
+            return None
+        head, names = self._head(method)
+        try:
+            extra = [(k.encode("ascii"), v.encode("ascii")) for k, v in trace.items()]
+        except UnicodeEncodeError:
+            return None
+        if any(name.lower() in names for name, _ in extra):
+            return None
+        message = (request_line(method, (self._prefix + target).encode("ascii")) + head
+                   + header_lines(extra) + b"\r\n")
+        return self._transport.exchange(self._address, message, self._timeouts,
+                                        head_only=method == "HEAD")
+
+    def _head(self, method: str) -> tuple[bytes, frozenset[bytes]]:
+        """The client's header lines for a bodiless ``method``, and their names."""
+        if method not in self._heads:
+            raw = self._http.build_request(method, self._root).headers.raw
+            self._heads[method] = (header_lines(raw), frozenset(k.lower() for k, _ in raw))
+        return self._heads[method]
+
+
+def _as_written(target: str) -> bool:
+    """Whether httpx would send this path and query unchanged (no dot segment to resolve)."""
+    return _AS_WRITTEN(target) is not None and "/." not in target
 
 
 _ADAPTERS: dict[Any, TypeAdapter[Any]] = {}

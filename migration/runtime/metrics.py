@@ -29,11 +29,20 @@ class HttpMetrics:
             ["service", "method", "route"], registry=self.registry,
         )
         self.service = service
+        # Each label set's counter and histogram, looked up once: ``labels()`` takes a lock
+        # and builds its key on every call, and the label sets of a service are few.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request."""
-        self.requests.labels(self.service, method, route, str(status)).inc()
-        self.latency.labels(self.service, method, route).observe(seconds)
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series.setdefault(key, (
+                self.requests.labels(self.service, method, route, str(status)),
+                self.latency.labels(self.service, method, route)))
+        series[0].inc()
+        series[1].observe(seconds)
 
     def exposition(self) -> Response:
         """The metrics in the Prometheus text format."""

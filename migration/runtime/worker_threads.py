@@ -1,0 +1,109 @@
+"""Worker threads for the server binding: an implementation's call, off the event loop.
+
+An implementation is synchronous (it waits on its database), so the server binding runs
+it in a worker thread. anyio's ``to_thread`` (what FastAPI and Starlette use) does that
+through a capacity limiter, a cancel scope and a worker queue of its own, and
+``loop.run_in_executor`` through two futures; each costs more per call than the hop
+itself. :class:`WorkerThreads` is that hop and nothing else: one queue, the caller's
+context copied to the thread as anyio does (request id, trace context), the answer
+handed back with ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import queue
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+#: As many threads as anyio's default limiter lets run at once.
+DEFAULT_LIMIT = 40
+
+
+class WorkerThreads:
+    """Up to ``limit`` threads, started as calls need them and kept for the next ones."""
+
+    def __init__(self, limit: int = DEFAULT_LIMIT, name: str = "carve-worker") -> None:
+        self._limit, self._name = limit, name
+        self._forget_threads()
+        _POOLS.add(self)
+
+    def _forget_threads(self) -> None:
+        """No thread yet (and, in a forked child, none of the parent's, which it lacks)."""
+        self._jobs: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)  # released by each thread once done with a call
+        self._lock = threading.Lock()
+        self._started = 0
+
+    def run(self, function: Callable[[Any], T], argument: Any) -> asyncio.Future[T]:
+        """A future of ``function(argument)``, called in a worker thread in this context.
+
+        A call beyond ``limit`` at once waits for a thread, as one beyond anyio's limiter
+        does. Cancelling the future does not stop the call: it runs to its end, unobserved.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if not self._idle.acquire(blocking=False):
+            self._add_thread()
+        self._jobs.put((loop, future, contextvars.copy_context(), function, argument))
+        return future
+
+    def _add_thread(self) -> None:
+        with self._lock:
+            if self._started >= self._limit:
+                return
+            self._started += 1
+            name = f"{self._name}-{self._started}"
+        threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            _call(*self._jobs.get())
+            self._idle.release()
+
+
+_POOLS: weakref.WeakSet[WorkerThreads] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for pool in list(_POOLS):
+        pool._forget_threads()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _call(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any],
+          context: contextvars.Context, function: Callable[[Any], Any], argument: Any) -> None:
+    """One call, its answer or its error handed back to the loop (its objects dropped after)."""
+    try:
+        result = context.run(function, argument)
+    except BaseException as exc:  # handed to the awaiting task, as anyio hands it
+        _hand_back(loop, future, None, exc)
+    else:
+        _hand_back(loop, future, result, None)
+
+
+def _hand_back(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any,
+               error: BaseException | None) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, future, result, error)
+    except RuntimeError:  # the loop closed while the call ran: nobody waits for it
+        pass
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    elif isinstance(error, StopIteration):  # a future refuses to carry one (PEP 479)
+        future.set_exception(RuntimeError(f"the call raised StopIteration: {error}"))
+    else:
+        future.set_exception(error)

@@ -1,0 +1,107 @@
+"""The server binding's worker threads: answers, errors, context, and calls side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from contextvars import ContextVar
+
+import pytest
+
+from migration.runtime.worker_threads import WorkerThreads
+
+current: ContextVar[str] = ContextVar("current", default="none")
+
+
+def test_a_call_answers_in_another_thread_in_the_callers_context() -> None:
+    workers = WorkerThreads(name="test-worker")
+
+    async def main() -> tuple[str, str]:
+        current.set("request-1")
+        return await workers.run(lambda x: (x + current.get(), threading.current_thread().name),
+                                 "seen by ")
+
+    seen, thread = asyncio.run(main())
+    assert seen == "seen by request-1"
+    assert thread.startswith("test-worker-")
+
+
+def test_an_error_reaches_the_caller_as_it_was_raised() -> None:
+    workers = WorkerThreads()
+
+    def fail(message: str) -> None:
+        raise LookupError(message)
+
+    with pytest.raises(LookupError, match="no such thing"):
+        asyncio.run(_run(workers, fail, "no such thing"))
+
+
+def test_a_stop_iteration_cannot_hang_the_caller() -> None:
+    workers = WorkerThreads()
+
+    def stop(_: object) -> None:
+        raise StopIteration
+
+    with pytest.raises(RuntimeError, match="StopIteration"):
+        asyncio.run(_run(workers, stop, None))
+
+
+def test_calls_run_side_by_side_up_to_the_limit_and_threads_are_kept() -> None:
+    workers = WorkerThreads(limit=2)
+    arrived = threading.Barrier(2, timeout=5)
+
+    def meet(_: object) -> str:
+        arrived.wait()  # only passes when two calls run at once
+        return threading.current_thread().name
+
+    async def main() -> set[str]:
+        names: set[str] = set()
+        for _ in range(3):
+            names |= set(await asyncio.gather(workers.run(meet, 1), workers.run(meet, 2)))
+        return names
+
+    assert len(asyncio.run(main())) == 2
+
+
+def test_beyond_the_limit_a_call_waits_for_a_free_thread() -> None:
+    workers, release = WorkerThreads(limit=1), threading.Event()
+    order: list[int] = []
+
+    def hold(n: int) -> int:
+        if n == 1:
+            release.wait(5)
+        order.append(n)
+        return n
+
+    async def main() -> list[int]:
+        first = workers.run(hold, 1)
+        second = workers.run(hold, 2)
+        await asyncio.sleep(0.05)
+        assert not second.done()
+        release.set()
+        return list(await asyncio.gather(first, second))
+
+    assert asyncio.run(main()) == [1, 2]
+    assert order == [1, 2]
+
+
+async def _run(workers: WorkerThreads, function: object, argument: object) -> object:
+    return await workers.run(function, argument)  # type: ignore[arg-type]
+
+
+def test_a_forked_child_starts_threads_of_its_own() -> None:
+    workers = WorkerThreads()
+    assert asyncio.run(_run(workers, str, 1)) == "1"  # a thread started and now idle
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        try:
+            answer = asyncio.run(asyncio.wait_for(_run(workers, str, 2), 5))
+            os.write(write, str(answer).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as answered:
+        assert answered.read() == b"2"
+    os.waitpid(child, 0)
