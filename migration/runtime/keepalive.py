@@ -229,15 +229,22 @@ class Answer:
         if self.complete:  # a second answer to one request: nothing more is read from here
             self.keep_alive = False
 
+    # What follows the answer's head (a chunked body's trailers) or the answer itself (a
+    # second answer to one request) is not the answer's: neither its headers nor its status.
     def on_status(self, text: bytes) -> None:
-        self.reason += text
+        if not self.complete:
+            self.reason += text
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.headers_done:
+            return
         if len(self.headers) >= _MAX_HEADERS:
             raise httpx.RemoteProtocolError(f"got more than {_MAX_HEADERS} headers")
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.complete:
+            return
         self.headers_done = True
         if self.head_only:  # no body follows; the parser cannot be told so: do not reuse
             self._finish(keep_alive=False)

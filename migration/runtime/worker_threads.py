@@ -21,50 +21,91 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-#: As many threads as anyio's default limiter lets run at once.
+#: As many threads as anyio's default limiter lets run at once, for each event loop.
 DEFAULT_LIMIT = 40
+#: How long a thread waits for another call before it ends (anyio's: 10 s).
+IDLE_SECONDS = 10.0
 
 
 class WorkerThreads:
-    """Up to ``limit`` threads, started as calls need them and kept for the next ones."""
+    """Up to ``limit`` threads for each event loop, started as calls need them and ended
+    after ``idle_seconds`` without one.
 
-    def __init__(self, limit: int = DEFAULT_LIMIT, name: str = "carve-worker") -> None:
-        self._limit, self._name = limit, name
+    Each loop has threads of its own, as each has its own limiter with anyio: two servers in
+    one process (one calling the other, say) cannot take each other's threads.
+    """
+
+    def __init__(self, limit: int = DEFAULT_LIMIT, name: str = "carve-worker",
+                 idle_seconds: float = IDLE_SECONDS) -> None:
+        self._limit, self._name, self._idle_seconds = limit, name, idle_seconds
         self._forget_threads()
         _POOLS.add(self)
 
     def _forget_threads(self) -> None:
         """No thread yet (and, in a forked child, none of the parent's, which it lacks)."""
-        self._jobs: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)  # released by each thread once done with a call
-        self._lock = threading.Lock()
-        self._started = 0
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Threads] = \
+            weakref.WeakKeyDictionary()
 
     def run(self, function: Callable[[Any], T], argument: Any) -> asyncio.Future[T]:
         """A future of ``function(argument)``, called in a worker thread in this context.
 
-        A call beyond ``limit`` at once waits for a thread, as one beyond anyio's limiter
+        A call beyond the limit at once waits for a thread, as one beyond anyio's limiter
         does. Cancelling the future does not stop the call: it runs to its end, unobserved.
         """
         loop = asyncio.get_running_loop()
+        threads = self._by_loop.get(loop)
+        if threads is None:
+            threads = self._by_loop.setdefault(loop, _Threads(
+                self._limit, self._name, self._idle_seconds))
         future: asyncio.Future[T] = loop.create_future()
-        if not self._idle.acquire(blocking=False):
-            self._add_thread()
-        self._jobs.put((loop, future, contextvars.copy_context(), function, argument))
+        threads.put((loop, future, contextvars.copy_context(), function, argument))
         return future
+
+
+class _Threads:
+    """One loop's threads: a queue of calls and a count of the threads free to take one.
+
+    A thread adds to ``_free`` when it finishes a call; a call takes from it, and when it
+    finds none, starts a thread (up to the limit; past it, the call waits in the queue for
+    the first thread done). A thread idle for ``idle_seconds`` ends only if it can take a
+    free count back: otherwise a call has counted on it and its job is on the way.
+    """
+
+    def __init__(self, limit: int, name: str, idle_seconds: float) -> None:
+        self._limit, self._name, self._idle_seconds = limit, name, idle_seconds
+        self._jobs: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._free = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._started = 0  # threads running now
+        self._named = 0  # threads ever started (their names' numbers)
+
+    def put(self, job: tuple[Any, ...]) -> None:
+        if not self._free.acquire(blocking=False):
+            self._add_thread()
+        self._jobs.put(job)
 
     def _add_thread(self) -> None:
         with self._lock:
             if self._started >= self._limit:
                 return
             self._started += 1
-            name = f"{self._name}-{self._started}"
+            self._named += 1
+            name = f"{self._name}-{self._named}"
         threading.Thread(target=self._work, name=name, daemon=True).start()
 
     def _work(self) -> None:
         while True:
-            _call(*self._jobs.get())
-            self._idle.release()
+            try:
+                job = self._jobs.get(timeout=self._idle_seconds)
+            except queue.Empty:
+                with self._lock:
+                    if self._free.acquire(blocking=False):
+                        self._started -= 1
+                        return
+                continue
+            _call(*job)
+            del job  # its objects are not kept while the thread waits
+            self._free.release()
 
 
 _POOLS: weakref.WeakSet[WorkerThreads] = weakref.WeakSet()

@@ -78,12 +78,22 @@ def test_the_scan_finds_what_grimps_graph_finds(tricky: Path) -> None:
     assert run_lint(tricky).violations == with_grimp
 
 
+@pytest.fixture
+def forkable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forked run goes ahead with the threads other tests left (pytest's, idle workers)."""
+    from migration.boundaries import lint_fork
+
+    monkeypatch.setattr(lint_fork.threading, "active_count", lambda: 1)
+
+
+@pytest.mark.usefixtures("forkable")
 def test_the_forked_run_finds_the_same(tricky: Path) -> None:
     checked = check_forked(open_codebase(tricky), cache=False)
     assert checked is not None
     assert checked[1] == find_violations(tricky).violations
 
 
+@pytest.mark.usefixtures("forkable")
 def test_when_the_scan_cannot_tell_grimps_graph_does(
     tricky: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -131,3 +141,19 @@ def test_a_graph_with_external_packages_is_cached_in_a_folder_of_its_own(
     assert "requests" in with_them.modules and "requests" not in without.modules
     assert list((tmp_path / "external").glob("*.data.json"))
     assert len(list(tmp_path.glob("*.data.json"))) == 1
+
+
+def _third_party(violations: list) -> list[tuple[str, str, int]]:
+    return sorted((v.file, v.chain[-1], v.line) for v in violations
+                  if v.rule == "imports.allowed" and "third-party" in v.message)
+
+
+def test_a_lazy_import_pep_810_is_found_as_grimp_finds_it(tmp_path: Path) -> None:
+    folder = build_shop("clean", tmp_path)
+    orders = folder / "shop_clean" / "modules" / "orders"
+    (orders / "lazy.py").write_text("lazy import requests\nlazy from yaml import safe_load\n")
+    with_grimp = _third_party(find_violations(folder).violations)
+    assert with_grimp == [("shop_clean/modules/orders/lazy.py", "requests", 1),
+                          ("shop_clean/modules/orders/lazy.py", "yaml", 2)]
+    scanned = check_codebase(open_codebase(folder), scan_external=True).violations
+    assert _third_party(scanned) == with_grimp

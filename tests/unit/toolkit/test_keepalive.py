@@ -421,3 +421,37 @@ def test_a_failure_on_the_direct_way_is_retried_and_mapped_as_before() -> None:
         assert proxy.get_stock("a").available == 3
         proxy.close()  # type: ignore[attr-defined]
     assert len(calls) == 2
+
+ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(STOCK) + STOCK
+
+
+def _answering(data: bytes):
+    def handle(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(data)
+    return handle
+
+
+def test_bytes_after_an_answer_do_not_add_headers_to_it() -> None:
+    """A second answer to one request (out of step, or hostile) is not read into the first."""
+    junk = b"HTTP/1.1 200 Evil\r\nset-cookie: session=attacker\r\ncontent-length: 0\r\n\r\n"
+    with raw_server(_answering(ANSWER + junk)) as url, http() as session:
+        response = session.get(url)
+        cookies = dict(session.cookies)
+    assert response.content == STOCK
+    assert response.reason_phrase == "OK"
+    assert "set-cookie" not in response.headers
+    assert cookies == {}
+
+
+def test_chunked_trailers_are_not_answer_headers() -> None:
+    """Trailers are dropped, as http.client and httpx drop them: no headers, no cookies."""
+    chunked = (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+               b"%x\r\n%s\r\n0\r\nset-cookie: from_trailer=1\r\nx-trailer: t\r\n\r\n"
+               % (len(STOCK), STOCK))
+    with raw_server(_answering(chunked)) as url, http() as session:
+        response = session.get(url)
+        cookies = dict(session.cookies)
+    assert response.content == STOCK
+    assert "x-trailer" not in response.headers
+    assert cookies == {}

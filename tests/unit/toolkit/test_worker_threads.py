@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from contextvars import ContextVar
 
 import pytest
@@ -105,3 +106,66 @@ def test_a_forked_child_starts_threads_of_its_own() -> None:
     with os.fdopen(read, "rb") as answered:
         assert answered.read() == b"2"
     os.waitpid(child, 0)
+
+
+def test_a_loop_filling_the_limit_does_not_starve_another_loops_calls() -> None:
+    """Two servers in one process, the first's implementation waiting on the second: each
+    loop has threads of its own, as each has its own limiter with anyio."""
+    pool = WorkerThreads(limit=2)
+    second_ran = threading.Event()
+
+    def waits_for_the_other_loop(_: object) -> bool:
+        return second_ran.wait(timeout=2)
+
+    def other(_: object) -> None:
+        second_ran.set()
+
+    async def first_loop() -> list[bool]:
+        return list(await asyncio.gather(*(pool.run(waits_for_the_other_loop, None)
+                                           for _ in range(2))))
+
+    results: list[bool] = []
+    runner = threading.Thread(target=lambda: results.extend(asyncio.run(first_loop())))
+    runner.start()
+    time.sleep(0.2)  # both threads of the pool are busy on the first loop
+
+    async def second_loop() -> None:
+        await asyncio.wait_for(pool.run(other, None), timeout=3)
+
+    asyncio.run(second_loop())
+    runner.join()
+    assert results == [True, True]
+
+
+def test_a_thread_idle_past_its_time_ends_and_a_later_call_starts_another() -> None:
+    workers = WorkerThreads(name="idle-test", idle_seconds=0.1)
+
+    def running() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("idle-test-")]
+
+    async def main() -> tuple[str, list[str], str]:
+        first = await workers.run(lambda _: threading.current_thread().name, None)
+        await asyncio.sleep(0.5)
+        left = running()
+        second = await workers.run(lambda _: threading.current_thread().name, None)
+        return first, left, second
+
+    first, left, second = asyncio.run(main())
+    assert left == []  # the first thread ended
+    assert (first, second) == ("idle-test-1", "idle-test-2")
+
+
+def test_many_calls_racing_idle_threads_all_answer() -> None:
+    """Threads ending while calls arrive: no call is left in the queue without a thread."""
+    workers = WorkerThreads(limit=3, idle_seconds=0.001)
+
+    async def main() -> list[int]:
+        answers = []
+        for n in range(200):
+            answers += await asyncio.wait_for(asyncio.gather(
+                *(workers.run(lambda x: x, n) for _ in range(3))), timeout=5)
+            if n % 20 == 0:
+                await asyncio.sleep(0.01)  # long enough for idle threads to end
+        return answers
+
+    assert asyncio.run(main()) == [n for n in range(200) for _ in range(3)]
