@@ -246,7 +246,9 @@ class Answer:
         if self.complete:
             return
         self.headers_done = True
-        if self.head_only:  # no body follows; the parser cannot be told so: do not reuse
+        if self.head_only and not 100 <= self.parser.get_status_code() < 200:
+            # No body follows; the parser cannot be told so: do not reuse. (An interim
+            # answer, 103 Early Hints say, is not the answer: it ends at its head anyway.)
             self._finish(keep_alive=False)
 
     def on_body(self, body: bytes) -> None:

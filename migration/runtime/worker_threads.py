@@ -63,35 +63,38 @@ class WorkerThreads:
 
 
 class _Threads:
-    """One loop's threads: a queue of calls and a count of the threads free to take one.
+    """One loop's threads and their calls, counted under one lock.
 
-    A thread adds to ``_free`` when it finishes a call; a call takes from it, and when it
-    finds none, starts a thread (up to the limit; past it, the call waits in the queue for
-    the first thread done). A thread idle for ``idle_seconds`` ends only if it can take a
-    free count back: otherwise a call has counted on it and its job is on the way.
+    ``_idle``: threads waiting for a call that no call has counted on yet; ``_owed``: calls
+    queued while every thread was busy at the limit, each taken by the next thread done
+    with its call instead of that thread counting as idle. A call counts on an idle thread,
+    else starts one (up to the limit), else is owed. A thread idle for ``idle_seconds``
+    ends only if it can be taken off ``_idle``: otherwise a call counts on it.
     """
 
     def __init__(self, limit: int, name: str, idle_seconds: float) -> None:
         self._limit, self._name, self._idle_seconds = limit, name, idle_seconds
         self._jobs: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._free = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._started = 0  # threads running now
+        self._idle = 0
+        self._owed = 0
         self._named = 0  # threads ever started (their names' numbers)
 
     def put(self, job: tuple[Any, ...]) -> None:
-        if not self._free.acquire(blocking=False):
-            self._add_thread()
-        self._jobs.put(job)
-
-    def _add_thread(self) -> None:
+        name = None
         with self._lock:
-            if self._started >= self._limit:
-                return
-            self._started += 1
-            self._named += 1
-            name = f"{self._name}-{self._named}"
-        threading.Thread(target=self._work, name=name, daemon=True).start()
+            if self._idle:
+                self._idle -= 1
+            elif self._started < self._limit:
+                self._started += 1
+                self._named += 1
+                name = f"{self._name}-{self._named}"
+            else:
+                self._owed += 1
+        self._jobs.put(job)
+        if name is not None:
+            threading.Thread(target=self._work, name=name, daemon=True).start()
 
     def _work(self) -> None:
         while True:
@@ -99,13 +102,18 @@ class _Threads:
                 job = self._jobs.get(timeout=self._idle_seconds)
             except queue.Empty:
                 with self._lock:
-                    if self._free.acquire(blocking=False):
+                    if self._idle:
+                        self._idle -= 1
                         self._started -= 1
                         return
                 continue
             _call(*job)
             del job  # its objects are not kept while the thread waits
-            self._free.release()
+            with self._lock:
+                if self._owed:
+                    self._owed -= 1
+                else:
+                    self._idle += 1
 
 
 _POOLS: weakref.WeakSet[WorkerThreads] = weakref.WeakSet()

@@ -455,3 +455,13 @@ def test_chunked_trailers_are_not_answer_headers() -> None:
     assert response.content == STOCK
     assert "x-trailer" not in response.headers
     assert cookies == {}
+
+
+def test_a_head_answered_after_early_hints_is_the_final_answer() -> None:
+    hinted = (b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n"
+              b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-final: yes\r\n\r\n")
+    with raw_server(_answering(hinted)) as url, http() as session:
+        response = session.head(url)
+    assert response.status_code == 200
+    assert response.headers["x-final"] == "yes"
+    assert "link" not in response.headers

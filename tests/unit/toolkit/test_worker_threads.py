@@ -169,3 +169,55 @@ def test_many_calls_racing_idle_threads_all_answer() -> None:
         return answers
 
     assert asyncio.run(main()) == [n for n in range(200) for _ in range(3)]
+
+
+def test_a_call_queued_at_the_limit_leaves_no_thread_counted_twice() -> None:
+    """A call waiting for the one busy thread, then both done and the thread ended: the
+    next call starts a thread (it once counted on one that had ended, and waited forever)."""
+    workers, gate = WorkerThreads(limit=1, idle_seconds=0.05), threading.Event()
+
+    async def main() -> list[object]:
+        first = workers.run(lambda _: gate.wait(5), None)
+        await asyncio.sleep(0.01)
+        second = workers.run(lambda _: "second", None)  # queued behind the only thread
+        gate.set()
+        answers = [await first, await second]
+        await asyncio.sleep(0.3)  # the thread ends
+        answers.append(await asyncio.wait_for(workers.run(lambda _: "third", None), 2))
+        return answers
+
+    assert asyncio.run(main()) == [True, "second", "third"]
+
+
+def test_bursts_past_the_limit_with_threads_ending_between_them() -> None:
+    """Every call runs, and never more at once than the limit, whatever the timing."""
+    import random
+
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def job(seconds: float) -> float:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(seconds)
+        with lock:
+            running -= 1
+        return seconds
+
+    async def bursts(seed: int) -> tuple[int, int]:
+        rng = random.Random(seed)
+        limit = rng.randint(1, 3)
+        workers = WorkerThreads(limit=limit, idle_seconds=rng.choice([0.001, 0.003, 0.01]))
+        calls = []
+        for _ in range(rng.randint(2, 6)):
+            calls += [workers.run(job, rng.choice([0, 0.0005, 0.002]))
+                      for _ in range(rng.randint(1, 5))]
+            await asyncio.sleep(rng.choice([0, 0.001, 0.005, 0.03]))
+        _, pending = await asyncio.wait(calls, timeout=2)
+        return limit, len(pending)
+
+    for seed in range(60):
+        peak = 0
+        limit, pending = asyncio.run(bursts(seed))
+        assert (pending, peak <= limit) == (0, True), seed
