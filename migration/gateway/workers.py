@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -149,3 +150,7 @@ def run_worker(settings: GatewaySettings, host: str, port: int, parent: int) -> 
     except ConfigError as exc:
         log.error("gateway worker %d: %s", settings.worker, exc)
         raise SystemExit(2) from exc
+    if os.getppid() != parent and settings.workers_dir:
+        # Orphaned (the supervisor was killed): nobody else removes the metrics folder. A
+        # sibling still stopping may log once that it cannot write its counts there.
+        shutil.rmtree(settings.workers_dir, ignore_errors=True)

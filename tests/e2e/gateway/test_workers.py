@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -104,11 +105,22 @@ def test_workers_stop_when_their_supervisor_is_killed(
                          ["--workers", "2"]) as gateway:
         assert wait_for(lambda: len(_workers(gateway.process.pid)) == 2, 20)
         workers = _workers(gateway.process.pid)
+        assert wait_for(lambda: _metrics_folder(workers) is not None, 10)
+        folder = _metrics_folder(workers)
         gateway.process.kill()
         gateway.process.wait(timeout=10)
         # Orphaned, each notices within a second or two and stops: nothing keeps the port.
         assert wait_for(lambda: not any(Path(f"/proc/{pid}").exists()
                                         and "Z" not in _state(pid) for pid in workers), 15)
+        assert not folder.exists()  # and the metrics folder the supervisor kept is gone
+
+
+def _metrics_folder(workers: set[int]) -> Path | None:
+    """The folder where these workers publish their counts (``worker-N-PID.json``)."""
+    for path in Path(tempfile.gettempdir()).glob("carve-gateway-*/worker-*.json"):
+        if int(path.stem.rsplit("-", 1)[1]) in workers:
+            return path.parent
+    return None
 
 
 def _state(pid: int) -> str:
