@@ -21,6 +21,10 @@ from migration.runtime.errors import ConfigError
 if TYPE_CHECKING:
     from migration.runtime.config import CarveConfig
 
+#: Top-level names of the standard library, as an import names them: not the project's,
+#: and never a third-party package.
+STANDARD_LIBRARY = frozenset(sys.stdlib_module_names) | {"__future__"}
+
 
 @dataclass
 class ModuleInfo:

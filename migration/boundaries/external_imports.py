@@ -22,12 +22,12 @@ from __future__ import annotations
 import ast
 import os
 import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-_STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+from migration.boundaries.codebase import STANDARD_LIBRARY
+
 _SPACE = r"(?:[ \t\f]|\\(?:\r\n?|\n))*"  # spaces, tabs, form feeds and continuation lines
 # Where a statement may start: a line (the text gets a newline in front), ``;``, ``:``;
 # ``lazy`` may come first (PEP 810: grimp reads such imports, and ``ast`` here, before
@@ -62,7 +62,7 @@ def external_imports(
     ``files`` are (path, text) pairs under the ``source`` folder. None when a file that
     may hold such an import cannot be parsed here: grimp's graph must tell then.
     """
-    known = first_party | allowed | _STDLIB
+    known = first_party | allowed | STANDARD_LIBRARY
     found: list[ExternalImport] = []
     for path, text in files:
         if not _may_import_other(text, known):

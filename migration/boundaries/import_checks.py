@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 import grimp
 
 from migration.boundaries.codebase import Codebase
-from migration.boundaries.import_rules import ImportRules
+from migration.boundaries.import_rules import ImportRules, build_graph, generate_rules
 from migration.boundaries.model import Violation
 
-if TYPE_CHECKING:  # the child process scans for them (lint_fork): not imported here
+if TYPE_CHECKING:
+    from pathlib import Path
+
     from migration.boundaries.external_imports import ExternalImport
 
 _INDEPENDENT_HINT = ("call the other module through its contract in the shared contracts, "
@@ -19,6 +21,22 @@ _INDEPENDENT_HINT = ("call the other module through its contract in the shared c
 _ALLOWED_HINT = "depend on the shared packages only; move what both sides need into one of them"
 _EXTERNAL_HINT = "add it to [project] allowed_third_party in carve.toml if modules may use it"
 _SHARED_HINT = "a shared package must not depend on the modules or the tools: invert the import"
+
+
+def rules_and_violations(
+    codebase: Codebase, graph: grimp.ImportGraph, external: Sequence[ExternalImport] | None,
+    *, scanned: bool, graph_cache: Path | None,
+) -> tuple[grimp.ImportGraph, ImportRules, list[Violation]]:
+    """The import rules and what breaks them, from ``graph`` and the scanned ``external``.
+
+    ``scanned``: the graph was built without external packages for the scan to find
+    them; when the scan could not tell (``external`` None: a file only grimp's parser
+    reads), grimp's graph with them is built and used instead.
+    """
+    if scanned and external is None:
+        graph = build_graph(codebase, graph_cache)
+    rules = generate_rules(codebase, graph, external)
+    return graph, rules, check_imports(codebase, graph, rules, external or ())
 
 
 def check_imports(

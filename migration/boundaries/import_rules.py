@@ -11,12 +11,11 @@ The rules are the same three contract kinds import-linter offers, so that
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migration.boundaries.codebase import Codebase, source_on_path
+from migration.boundaries.codebase import STANDARD_LIBRARY, Codebase, source_on_path
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
     import grimp
 
     from migration.boundaries.external_imports import ExternalImport
-
-_STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ def scan_externals(codebase: Codebase) -> list[ExternalImport] | None:
     After :func:`~migration.boundaries.codebase.discover_modules` (it keeps each file's
     text); None when only grimp's graph can tell (see :func:`scans_externals`).
     """
-    from migration.boundaries.external_imports import external_imports
+    from migration.boundaries.external_imports import external_imports  # in the child
 
     files = ((facts.path, facts.text) for module in codebase.modules.values()
              for facts in module.facts)
@@ -164,7 +161,8 @@ def _externals(graph: grimp.ImportGraph, roots: tuple[str, ...], allowed: list[s
 ]:
     tops = {r.split(".")[0] for r in roots}
     external = {m for m in graph.modules if m.split(".")[0] not in tops}
-    return tuple(sorted(m for m in external if m not in _STDLIB and not _within(m, allowed)))
+    return tuple(sorted(m for m in external
+                        if m not in STANDARD_LIBRARY and not _within(m, allowed)))
 
 
 def _within(name: str, packages: list[str] | tuple[str, ...] | frozenset[str]) -> bool:

@@ -54,13 +54,8 @@ def check_codebase(codebase: Codebase, graph_cache: Path | None = None, *,
     from migration.boundaries.codebase import discover_modules, source_on_path
     from migration.boundaries.data_rules import check_data
     from migration.boundaries.event_rules import check_events, read_catalog
-    from migration.boundaries.import_checks import check_imports
-    from migration.boundaries.import_rules import (
-        build_graph,
-        generate_rules,
-        scan_externals,
-        scans_externals,
-    )
+    from migration.boundaries.import_checks import rules_and_violations
+    from migration.boundaries.import_rules import build_graph, scan_externals, scans_externals
 
     source_on_path(codebase)
     scanning = scan_external and scans_externals(codebase)
@@ -74,11 +69,10 @@ def check_codebase(codebase: Codebase, graph_cache: Path | None = None, *,
         catalog = read_catalog(codebase)
         codebase.read.clear()  # scanned: the kept contents are not needed any more
         graph = building.result()
-    if scanning and external is None:  # a file only grimp's parser reads: its graph tells
-        graph = build_graph(codebase, graph_cache)
-    rules = generate_rules(codebase, graph, external)
+    graph, rules, imports = rules_and_violations(codebase, graph, external, scanned=scanning,
+                                                 graph_cache=graph_cache)
     violations = [
-        *check_imports(codebase, graph, rules, external or ()),
+        *imports,
         *check_data(codebase),
         *check_events(codebase, catalog),
     ]

@@ -119,8 +119,8 @@ def _parent(codebase: Codebase, graph_folder: Path | None, scanning: bool,
     The cache's store, the module names, every violation (sorted) and whether the tree was
     unchanged; None if the child failed (the run then checks in one process).
     """
-    from migration.boundaries.import_checks import check_imports
-    from migration.boundaries.import_rules import build_graph, generate_rules
+    from migration.boundaries.import_checks import rules_and_violations
+    from migration.boundaries.import_rules import build_graph
 
     try:
         graph = build_graph(codebase, graph_folder, external=False if scanning else None)
@@ -133,10 +133,9 @@ def _parent(codebase: Codebase, graph_folder: Path | None, scanning: bool,
     except (EOFError, pickle.UnpicklingError):  # the child failed: check here
         return None
     codebase.modules = {m.name: m for m in modules}
-    if scanning and external is None:  # a file only grimp's parser reads: its graph tells
-        graph = build_graph(codebase, graph_folder)
-    rules = generate_rules(codebase, graph, external)
-    violations = [*check_imports(codebase, graph, rules, external or ()), *found]
+    _, _, imports = rules_and_violations(codebase, graph, external, scanned=scanning,
+                                         graph_cache=graph_folder)
+    violations = [*imports, *found]
     unchanged = results.read(1) == b"1"  # the child looked meanwhile
     violations.sort(key=lambda v: (v.file, v.line, v.rule, v.key))
     return store, list(codebase.modules), violations, unchanged
