@@ -79,8 +79,8 @@ class _Operation:
                                for param in spec.parameters)
         self.returns = None if spec.returns is None else _adapter(spec.returns)
 
-    def request(self, base_url: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The request's absolute URL (path and query filled in) and its JSON body."""
+    def request(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The request's path, its target (the path and the query) and its JSON body."""
         path, params, body = self.path, {}, None
         for name, location, adapter in self.arguments:
             value = adapter.dump_python(arguments[name], mode="json")
@@ -90,11 +90,10 @@ class _Operation:
                 body = value
             elif value is not None:
                 params[name] = value
-        # One URL for httpx to parse, not a path to join to the base URL and then a query
-        # to merge into it (three parses); the query is encoded by httpx as before.
+        # Joined to the base URL as one URL for httpx to parse, not a path to join and then
+        # a query to merge into it (three parses); the query is encoded by httpx as before.
         query = f"?{httpx.QueryParams(params)}" if params else ""
-        return {"url": base_url + path + query, "path": path, "json": body,
-                "target": path + query}
+        return {"path": path, "target": path + query, "json": body}
 
 
 class RemoteCall:
@@ -119,7 +118,7 @@ class RemoteCall:
 
     def call(self, spec: OperationSpec, arguments: dict[str, Any]) -> Any:
         """Call one operation with bound arguments; return its parsed result."""
-        request = self._operations[spec.name].request(self.base_url, arguments)
+        request = self._operations[spec.name].request(arguments)
         attempts = self.retries.attempts if spec.idempotent else 1
         for attempt in range(1, attempts + 1):
             try:
@@ -159,7 +158,7 @@ class RemoteCall:
         leave as it is (no cookie, no content coding) is used as it came. Anything else
         takes, or continues on, the httpx way.
         """
-        url, body, trace = request["url"], request["json"], trace_headers()
+        url, body, trace = self.base_url + request["target"], request["json"], trace_headers()
         direct = self._direct
         if direct is None or body is not None or self.http.cookies:
             return self._through_httpx(method, url, body, trace)
