@@ -24,10 +24,8 @@ class CallRecord:
 
     def finish(self, failed: bool) -> None:
         """The service answered (``failed``: a 5xx, or no answer): both records take it."""
-        elapsed = self._clock() - self._since
-        self._pool.breaker.record(failed=failed, seconds=elapsed, generation=self._generation)
-        if self._window is not None:
-            self._window.record(failed, elapsed)
+        record_call(self._pool, self._window, failed, self._clock() - self._since,
+                    self._generation)
 
     def cut_short(self, failed: bool = True) -> float:
         """The breaker alone takes it: a call cut short (client gone, cancelled) says nothing
@@ -35,3 +33,12 @@ class CallRecord:
         elapsed = self._clock() - self._since
         self._pool.breaker.record(failed=failed, seconds=elapsed, generation=self._generation)
         return elapsed
+
+
+def record_call(pool: UpstreamPool, window: SloWindow | None, failed: bool, seconds: float,
+                generation: int) -> None:
+    """A finished call to ``pool``'s service, on its breaker and its canary's window (if
+    any); ``generation``, the breaker's as the call started (see ``CircuitBreaker.record``)."""
+    pool.breaker.record(failed=failed, seconds=seconds, generation=generation)
+    if window is not None:
+        window.record(failed, seconds)

@@ -18,19 +18,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Coroutine, Mapping
+from dataclasses import replace
 from http import HTTPStatus
 
 from migration.gateway.body import NO_BODY
-from migration.gateway.call_record import CallRecord
+from migration.gateway.call_record import record_call
 from migration.gateway.current_table import CurrentTable
 from migration.gateway.exchange import relay
 from migration.gateway.failover import Failover
 from migration.gateway.forwarding import (
     HOP_BY_HOP,
     Inbound,
+    around_parent_id,
+    child_traceparent,
     header_block,
     join_head,
     new_request_id,
+    new_span_id,
     read_inbound,
     response_headers,
     target,
@@ -98,12 +102,15 @@ class DirectPath:
         seen = cycle.kept.get(_Seen)
         if seen is not None and seen.headers == scope["headers"] \
                 and seen.sticky_header == lane.sticky_header:
-            inbound = seen.again()  # the same headers as the connection's last request
+            # The same headers as the connection's last request: read as they were then.
+            inbound = seen.inbound
+            request_id = seen.request_id()
         else:
             inbound = read_inbound(scope, lane.sticky_header)
             if inbound.content_length is not None or inbound.chunked:
                 return False  # a GET with a body
             seen = cycle.kept[_Seen] = _Seen(scope["headers"], lane.sticky_header, inbound)
+            request_id = inbound.request_id
         route, pool = lane.route, lane.pool
         service = pool is not None
         if service and lane.threshold is not None and not lane.inside(route, inbound, scope):
@@ -119,9 +126,10 @@ class DirectPath:
         block = seen.blocks.get(pool)
         if block is None:
             block = seen.blocks[pool] = header_block("GET", inbound, scope, pool.host_header, 0)
-        head = join_head(b"GET", pool.base_path + target(scope), block[0], inbound, block[1])
-        exchange = _Exchange(self, cycle, route, lane.label, inbound, pool,
-                             self.failover.call(pool, lane.window) if service else None,
+        head = join_head(b"GET", pool.base_path + target(scope), block[0], request_id,
+                         seen.traceparent(), block[1])
+        exchange = _Exchange(self, cycle, route, lane.label, inbound, request_id, pool,
+                             pool.breaker.opened_count if service else None, lane.window,
                              started)
         try:
             conn.write_now(head)
@@ -207,49 +215,61 @@ _DECLINED = _Lane(None, None, None, None, None)  # left to the ASGI path, whatev
 class _Seen:
     """A connection's last plain GET as read: most clients send the same headers with every
     request, which then need not be sorted again, nor their upstream headers written again
-    (``header_block``, by upstream: the same client and headers give the same block)."""
+    (``header_block``, by upstream: the same client and headers give the same block), nor
+    their trace context checked again."""
 
-    __slots__ = ("headers", "sticky_header", "inbound", "own_id", "blocks")
+    __slots__ = ("headers", "sticky_header", "inbound", "own_id", "blocks", "_trace")
 
     def __init__(self, headers: list[tuple[bytes, bytes]], sticky_header: bytes | None,
                  inbound: Inbound) -> None:
         self.headers = headers
         self.sticky_header = sticky_header
-        self.inbound = inbound
+        self.inbound = inbound  # read from the first request: its request id is that one's
         self.own_id: bool | None = None  # whether the client sends its own request id
         self.blocks: dict[UpstreamPool, tuple[bytes, bytes]] = {}
+        self._trace = around_parent_id(inbound.traceparent)
 
-    def again(self) -> Inbound:
-        """The same headers' reading for another request: a new id unless the client set it."""
-        first = self.inbound
+    def request_id(self) -> bytes:
+        """Another request's id with the same headers: a new one unless the client set it."""
         own = self.own_id
         if own is None:  # asked on the first repeat only: a miss costs no scan
             # The client's own when it is one the client sent (an empty one gets a new id).
-            own = self.own_id = any(name == b"x-request-id" and value == first.request_id
+            first = self.inbound.request_id
+            own = self.own_id = any(name == b"x-request-id" and value == first
                                     for name, value in self.headers)
-        return Inbound(first.headers, first.host, first.forwarded_for,
-                       first.request_id if own else new_request_id(),
-                       first.traceparent, None, False, first.sticky_value)
+        return self.inbound.request_id if own else new_request_id()
+
+    def traceparent(self) -> bytes:
+        """The trace context this request goes upstream with: the client's trace with a new
+        span of the gateway's as parent, or a new trace when the client's is not valid."""
+        trace = self._trace
+        if trace is None:
+            return child_traceparent(self.inbound.traceparent)
+        return trace[0] + new_span_id() + trace[1]
 
 
 class _Exchange:
     """One request on the direct path, driven by its upstream connection's events."""
 
-    __slots__ = ("path", "cycle", "route", "label", "inbound", "pool", "service", "call",
-                 "started", "judged")
+    __slots__ = ("path", "cycle", "route", "label", "_inbound", "request_id", "pool",
+                 "service", "generation", "window", "started", "judged")
 
     def __init__(self, path: DirectPath, cycle: Cycle, route: Route | None, label: str,
-                 inbound: Inbound, pool: UpstreamPool, call: CallRecord | None,
-                 started: float) -> None:
+                 inbound: Inbound, request_id: bytes, pool: UpstreamPool,
+                 generation: int | None, window: SloWindow | None, started: float) -> None:
         self.path = path
         self.cycle = cycle
         self.route = route
         self.label = label  # the metrics' route label
-        self.inbound = inbound
+        self._inbound = inbound  # the headers as read (with the id of the first such request)
+        self.request_id = request_id
         self.pool = pool
-        self.service = call is not None
-        self.call = call  # for the breaker and the SLO window, when a service is called
-        self.started = started  # for the latency histogram
+        # When a service is called: its breaker's generation as the call started, and the
+        # canary's SLO window (if any), which both record how the call went.
+        self.service = generation is not None
+        self.generation = generation
+        self.window = window
+        self.started = started  # for the latency histogram and the call's records
         self.judged = False  # the response head was seen and its status recorded
 
     def progress(self, conn: UpstreamConnection) -> None:
@@ -262,11 +282,10 @@ class _Exchange:
             if conn.complete and not self.judged:
                 # The usual case: the whole answer came in one read.
                 self.judged = True
-                call = self.call
-                if call is None:
+                if not self.service:
                     self._respond(conn)
                 elif conn.status < 500:
-                    call.finish(False)
+                    self._record(False)
                     self._respond(conn)
                 else:
                     self._judge(conn)
@@ -314,7 +333,7 @@ class _Exchange:
         # A GET may always be answered by the monolith instead (failover.can_fall_back).
         self._stop(conn)
         conn.close()
-        self._continue(self.path.failover.fallback(self.route, self.cycle.scope, self.inbound,
+        self._continue(self.path.failover.fallback(self.route, self.cycle.scope, self.inbound(),
                                                    NO_BODY, self.cycle.send, f"status_{status}"))
         return True
 
@@ -325,7 +344,7 @@ class _Exchange:
         chunks.clear()
         # Most answers go out as the upstream framed them, with the gateway's two headers
         # (one pass, straight to bytes); anything unusual through the general head.
-        head = _whole_head(status, conn.headers, pool.name_header, self.inbound.request_id,
+        head = _whole_head(status, conn.headers, pool.name_header, self.request_id,
                            len(body)) if cycle.plain else None
         headers = self._headers(conn) if head is None else None
         conn.listener = None
@@ -355,14 +374,23 @@ class _Exchange:
         elif self.service:
             self._record(True)
             self._continue(self.path.failover.fallback_or_fail(
-                self.route, self.cycle.scope, self.inbound, NO_BODY, self.cycle.send,
+                self.route, self.cycle.scope, self.inbound(), NO_BODY, self.cycle.send,
                 error.code, error.status, error.code, str(error)))
         else:
             self._continue(self._problem(error, MONOLITH))
 
+    def inbound(self) -> Inbound:
+        """The request's headers as read, with its own request id: for the ASGI path's
+        functions that finish what this one could not."""
+        inbound = self._inbound
+        if inbound.request_id == self.request_id:
+            return inbound
+        return replace(inbound, request_id=self.request_id)
+
     def _record(self, failed: bool) -> None:
-        if self.call is not None:
-            self.call.finish(failed)
+        if self.generation is not None:
+            record_call(self.pool, self.window, failed, time.perf_counter() - self.started,
+                        self.generation)
 
     def _continue(self, answer: Coroutine[object, object, tuple[str, int]]) -> None:
         """Finish in a task, then count the answer like the ASGI path does."""
@@ -382,11 +410,11 @@ class _Exchange:
 
     async def _problem(self, error: UpstreamError, upstream: str) -> tuple[str, int]:
         await send_problem(self.cycle.send, error.status, error.code, "Upstream failed",
-                           str(error), self.pool.name, self.inbound.request_id)
+                           str(error), self.pool.name, self.request_id)
         return upstream, error.status
 
     def _headers(self, conn: UpstreamConnection) -> list[tuple[bytes, bytes]]:
-        return response_headers(conn.headers, self.pool.name.encode(), self.inbound.request_id,
+        return response_headers(conn.headers, self.pool.name.encode(), self.request_id,
                                 self.pool.origin)
 
     def _upstream(self) -> str:

@@ -74,11 +74,25 @@ def new_request_id() -> bytes:
 
 def child_traceparent(traceparent: bytes) -> bytes:
     """The W3C trace context for the upstream: the same trace, the gateway's span as parent."""
-    if len(traceparent) == 55 and traceparent.count(b"-") == 3 \
-            and traceparent[2:3] == traceparent[35:36] == traceparent[52:53] == b"-":
-        return traceparent[:36] + _hex(64) + traceparent[52:]
+    around = around_parent_id(traceparent)
+    if around is not None:
+        return around[0] + new_span_id() + around[1]
     ids = _hex(192)  # a new trace and the gateway's span, from one draw
     return b"00-" + ids[:32] + b"-" + ids[32:] + b"-01"
+
+
+def around_parent_id(traceparent: bytes) -> tuple[bytes, bytes] | None:
+    """A valid ``traceparent``'s parts before and after its parent id (its version and
+    trace id; its flags), which a child keeps; ``None`` when it is not one to continue."""
+    if len(traceparent) == 55 and traceparent.count(b"-") == 3 \
+            and traceparent[2:3] == traceparent[35:36] == traceparent[52:53] == b"-":
+        return traceparent[:36], traceparent[52:]
+    return None
+
+
+def new_span_id() -> bytes:
+    """The gateway's own span id, as the parent id of the context it sends upstream."""
+    return _hex(64)
 
 
 def _hex(bits: int) -> bytes:
@@ -97,7 +111,8 @@ def request_head(method: str, target: bytes, inbound: Inbound, scope: dict,
                  upstream_host: bytes, body_length: int | None) -> bytes:
     """The request line and headers sent upstream; ``body_length`` None means chunked."""
     before, after = header_block(method, inbound, scope, upstream_host, body_length)
-    return join_head(method.encode(), target, before, inbound, after)
+    trace = inbound.traceparent if inbound.traced else child_traceparent(inbound.traceparent)
+    return join_head(method.encode(), target, before, inbound.request_id, trace, after)
 
 
 def header_block(method: str, inbound: Inbound, scope: dict, upstream_host: bytes,
@@ -122,12 +137,12 @@ def header_block(method: str, inbound: Inbound, scope: dict, upstream_host: byte
     return before, b"".join(lines)
 
 
-def join_head(method: bytes, target: bytes, before: bytes, inbound: Inbound,
-              after: bytes) -> bytes:
-    """The request line and the :func:`header_block` parts, with this request's ids."""
-    return b"".join((method, b" ", target, before, inbound.request_id, b"\r\ntraceparent: ",
-                     inbound.traceparent if inbound.traced
-                     else child_traceparent(inbound.traceparent), after))
+def join_head(method: bytes, target: bytes, before: bytes, request_id: bytes,
+              traceparent: bytes, after: bytes) -> bytes:
+    """The request line and the :func:`header_block` parts, with this request's id and the
+    trace context it goes upstream with."""
+    return b"".join((method, b" ", target, before, request_id, b"\r\ntraceparent: ",
+                     traceparent, after))
 
 
 def response_headers(upstream: list[tuple[bytes, bytes]], upstream_name: bytes,

@@ -36,11 +36,14 @@ class Upstream(asyncio.Protocol):
         self.parser.feed_data(data)
 
     def on_message_begin(self) -> None:  # noqa: D102
-        self.head = [b"HTTP/1.1 %d OK\r\n" % self.parser.get_status_code()]
+        self.head = [b""]  # the status line, once the parser has read it
         self.body = []
 
     def on_header(self, name: bytes, value: bytes) -> None:  # noqa: D102
         self.head.append(b"%b: %b\r\n" % (name, value))
+
+    def on_headers_complete(self) -> None:  # noqa: D102
+        self.head[0] = b"HTTP/1.1 %d OK\r\n" % self.parser.get_status_code()
 
     def on_body(self, body: bytes) -> None:  # noqa: D102
         self.body.append(body)

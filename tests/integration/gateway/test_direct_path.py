@@ -38,6 +38,7 @@ class Upstream:
     name: str
     connections: int = 0
     requests: list[str] = field(default_factory=list)
+    heads: list[bytes] = field(default_factory=list)  # each request's head as it came
     drop_reused: bool = False  # close a connection when its second request arrives
     url: str = ""
     last_event_sent: float = 0.0  # /events: when the last event went out
@@ -53,6 +54,7 @@ class Upstream:
                     return  # as a kept-alive connection closed by the upstream's idle timer
                 path = head.split(b" ", 2)[1].decode()
                 self.requests.append(path)
+                self.heads.append(head)
                 served += 1
                 if not await self.answer(path, reader, writer):
                     return
@@ -262,6 +264,62 @@ def test_an_empty_request_id_gets_a_new_id_for_each_request_on_both_paths():
     assert running.taken == ["/api/items"] * 3  # the same headers each time
     ids = [answer.headers["x-request-id"] for answer in answers]
     assert all(ids) and len(set(ids)) == 3, ids
+
+
+def sent_header(head: bytes, name: bytes) -> bytes:
+    """One header's value in a request head the upstream received."""
+    values = [line.split(b": ", 1)[1] for line in head.split(b"\r\n")[1:]
+              if line.lower().startswith(name + b": ")]
+    assert len(values) == 1, head
+    return values[0]
+
+
+def test_repeated_headers_still_give_each_request_its_own_span_and_id():
+    """A connection's repeated headers are read once (their trace context checked once); each
+    request still goes upstream with a span of its own and the id its answer carries."""
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    cases = {"valid": f"00-{trace}-00f067aa0ba902b7-01", "invalid": f"00-{trace}-short-01"}
+
+    async def scenario():
+        seen = {}
+        async with gateway() as running:
+            for name, traceparent in cases.items():
+                async with httpx.AsyncClient(base_url=running.url,
+                                             headers={"traceparent": traceparent}) as client:
+                    await warmed(client, running)
+                    first = len(running.service.heads)
+                    answers = [await client.get("/api/items") for _ in range(3)]
+                    seen[name] = answers, running.service.heads[first:]
+        return running, seen
+
+    running, seen = run(scenario())
+    assert running.taken == ["/api/items"] * 3
+    for name, (answers, heads) in seen.items():
+        traces = [sent_header(head, b"traceparent").decode() for head in heads]
+        ids = [sent_header(head, b"x-request-id").decode() for head in heads]
+        assert ids == [answer.headers["x-request-id"] for answer in answers]
+        assert len(set(ids)) == 3, ids
+        assert all(len(t) == 55 and t.startswith("00-") and t.endswith("-01") for t in traces)
+        assert len({t[36:52] for t in traces}) == 3, traces  # a new span each time
+        if name == "valid":
+            assert all(t[3:35] == trace and t[36:52] != "00f067aa0ba902b7" for t in traces)
+        else:  # not a context to continue: a new trace for each request
+            assert len({t[3:35] for t in traces}) == 3 and trace not in "".join(traces)
+
+
+def test_a_client_request_id_is_kept_on_every_repeat():
+    async def scenario():
+        async with gateway() as running, httpx.AsyncClient(
+                base_url=running.url, headers={"x-request-id": "mine-1"}) as client:
+            await warmed(client, running)
+            answers = [await client.get("/api/items") for _ in range(3)]
+        return running, answers
+
+    running, answers = run(scenario())
+    assert running.taken == ["/api/items"] * 3
+    assert [a.headers["x-request-id"] for a in answers] == ["mine-1"] * 3
+    assert [sent_header(h, b"x-request-id") for h in running.service.heads[-3:]] \
+        == [b"mine-1"] * 3
 
 
 def test_an_http_1_0_client_is_answered_directly_and_the_connection_closed():
