@@ -18,7 +18,9 @@ come from Debian and are installed when missing.
 
 ``ratio`` in ``--json`` is carve's requests/s over NGINX's, one worker each;
 ``ratio_workers`` the same with ``--workers`` each, and ``scaling`` each one's requests/s
-with ``--workers`` over its own with one.
+with ``--workers`` over its own with one. Each target's ``cpu_us`` (``user_us`` +
+``system_us``) is the CPU time its processes spent per request during its timed runs, read
+from ``/proc``; ``cpu_ratio`` is carve's over NGINX's.
 """
 
 from __future__ import annotations
@@ -119,16 +121,47 @@ CARVE_ROUTES = {"routes": [{"prefix": "/", "mode": "canary", "service": "svc", "
                             "sticky": {"kind": "header", "name": "x-user-id"}}]}
 
 
-def wrk(url: str, seconds: int) -> dict[str, float]:
-    """Requests/s, p50 and p99 (ms) of one wrk run."""
+def wrk(url: str, seconds: int, pid: int) -> dict[str, float]:
+    """Requests/s, p50 and p99 (ms) of one wrk run, and the CPU time (µs) the target's
+    processes (``pid`` and its descendants) spent per request."""
     headers = [arg for header in HEADERS for arg in ("-H", header)]
     subprocess.run([_which("wrk"), "-t1", "-c32", "-d1s", *headers, url],
                    capture_output=True)  # warm-up
+    before = cpu_seconds(pid)
     out = subprocess.run([_which("wrk"), "-t1", "-c32", f"-d{seconds}s", "--latency", *headers,
                           url], capture_output=True, text=True, check=True).stdout
+    user, system = (b - a for a, b in zip(before, cpu_seconds(pid), strict=True))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     return {"rps": rps, "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
+            "cpu_us": round((user + system) / requests * 1e6, 2),
+            "user_us": round(user / requests * 1e6, 2),
+            "system_us": round(system / requests * 1e6, 2),
             "errors": len(re.findall(r"Non-2xx|Socket errors", out))}
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of ``pid`` and every process descended from it (NGINX's
+    workers, carve's), from ``/proc``."""
+    parents: dict[int, int] = {}
+    times: dict[int, tuple[int, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = int(fields[11]), int(fields[12])
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(times[p][0] for p in tree if p in times) / tick,
+            sum(times[p][1] for p in tree if p in times) / tick)
 
 
 def _latency(out: str, percentile: str) -> float:
@@ -154,9 +187,11 @@ def run(seconds: int, rounds: int, workers: int, quick: bool) -> dict[str, objec
     targets = [t for t in TARGETS if not (quick and t == "aiohttp_proxy")]
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
     ports: dict[str, int] = {}
+    pids: dict[str, int] = {}  # whose CPU time is each target's
     with ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
         backend = ports["direct"] = free_port()
-        stack.enter_context(uvicorn_app("tools.bench.bench_backend:app", backend))
+        pids["direct"] = stack.enter_context(
+            uvicorn_app("tools.bench.bench_backend:app", backend)).pid
         for name, count in (("nginx", 1), ("nginx_workers", workers)):
             port = ports[name] = free_port()
             folder = Path(scratch) / name
@@ -164,29 +199,32 @@ def run(seconds: int, rounds: int, workers: int, quick: bool) -> dict[str, objec
             conf = folder / "nginx.conf"
             conf.write_text(NGINX_CONF.format(dir=folder, backend=backend, port=port,
                                               workers=count))
-            stack.enter_context(process([_which("nginx"), "-c", str(conf), "-p", str(folder),
-                                         "-e", "stderr", "-g", "daemon off;"],
-                                        f"http://127.0.0.1:{port}/"))
+            pids[name] = stack.enter_context(process(
+                [_which("nginx"), "-c", str(conf), "-p", str(folder), "-e", "stderr", "-g",
+                 "daemon off;"], f"http://127.0.0.1:{port}/")).pid
         routes = Path(scratch) / "routes.json"
         routes.write_text(json.dumps(CARVE_ROUTES))
         for name, count in (("carve", 1), ("carve_workers", workers)):
             port = ports[name] = free_port()
-            stack.enter_context(process(
+            pids[name] = stack.enter_context(process(
                 [sys.executable, "-m", "migration.cli", "run", "gateway", "--port", str(port),
                  "--monolith", f"http://127.0.0.1:{backend}", "--workers", str(count),
                  "--service", f"svc=http://127.0.0.1:{backend}", "--routes", str(routes)],
-                f"http://127.0.0.1:{port}/_carve/healthz", {"CARVE_ADMIN_TOKEN": "bench"}))
+                f"http://127.0.0.1:{port}/_carve/healthz", {"CARVE_ADMIN_TOKEN": "bench"})).pid
         if "aiohttp_proxy" in targets:
             port = ports["aiohttp_proxy"] = free_port()
-            stack.enter_context(uvicorn_app("tools.bench.aiohttp_proxy:app", port,
-                                            {"BENCH_UPSTREAM": f"http://127.0.0.1:{backend}"}))
+            pids["aiohttp_proxy"] = stack.enter_context(uvicorn_app(
+                "tools.bench.aiohttp_proxy:app", port,
+                {"BENCH_UPSTREAM": f"http://127.0.0.1:{backend}"})).pid
         port = ports["python_floor"] = free_port()
-        stack.enter_context(process([sys.executable, "tools/bench/floor_proxy.py", str(port),
-                                     str(backend)], f"http://127.0.0.1:{port}/"))
+        pids["python_floor"] = stack.enter_context(process(
+            [sys.executable, "tools/bench/floor_proxy.py", str(port), str(backend)],
+            f"http://127.0.0.1:{port}/")).pid
         window: dict = {}
         for _ in range(rounds):
             for name in targets:
-                runs[name].append(wrk(f"http://127.0.0.1:{ports[name]}/item", seconds))
+                runs[name].append(wrk(f"http://127.0.0.1:{ports[name]}/item", seconds,
+                                      pids[name]))
                 if name == "carve":  # read before its 30 s window moves past the run
                     window = httpx.get(f"http://127.0.0.1:{ports['carve']}/_carve/routes",
                                        headers={"authorization": "Bearer bench"},
@@ -218,6 +256,11 @@ def summary(results: dict[str, object], rounds: int, workers: int) -> dict[str, 
                                / results["nginx_workers"]["rps"], 3),
         "scaling": {"carve": round(results["carve_workers"]["rps"] / carve["rps"], 3),
                     "nginx": round(results["nginx_workers"]["rps"] / nginx["rps"], 3)},
+        # CPU per request, the same whatever the scheduler does with three busy processes
+        # on two cores: what each proxy costs the machine (the backend's own is "direct").
+        "cpu_ratio": round(carve["cpu_us"] / nginx["cpu_us"], 3),
+        "python_floor_cpu_ratio": round(results["python_floor"]["cpu_us"] / nginx["cpu_us"],
+                                        3),
         "carve_added_p50_ms": round(carve["p50_ms"] - direct["p50_ms"], 3),
         "nginx_added_p50_ms": round(nginx["p50_ms"] - direct["p50_ms"], 3),
         "carve_added_p50_ms_by_round": [round(a, 3) for a in added],
@@ -249,11 +292,13 @@ def main() -> None:
         print(json.dumps(report))
         return
     direct = report["direct"]["p50_ms"]
-    print(f"{'target':<16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}")
+    print(f"{'target':<16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}"
+          f"{'CPU µs/req (user+sys)':>26}")
     for name in (t for t in TARGETS if t in report):
         row = report[name]
         print(f"{name:<16}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
-              f"{row['p50_ms'] - direct:>9.2f}")
+              f"{row['p50_ms'] - direct:>9.2f}{row['cpu_us']:>11.1f} ({row['user_us']:.1f}"
+              f" + {row['system_us']:.1f})")
     print(f"medians of {rounds} rounds; carve's added p50 by round: "
           f"{report['carve_added_p50_ms_by_round']}")
     print(f"ratio carve/nginx = {report['ratio']}  (goal ≥ 0.8); carve adds "
@@ -262,6 +307,8 @@ def main() -> None:
           f"over one worker: carve {report['scaling']['carve']}, nginx "
           f"{report['scaling']['nginx']} ({report['cores']} cores, shared with wrk and the "
           f"backend)")
+    print(f"CPU per request, carve/nginx = {report['cpu_ratio']} (the floor: "
+          f"{report['python_floor_cpu_ratio']}); direct is the backend's own")
     print(f"carve's canary window: {report['canary_window']}")
     print(f"this machine's backend does {report['direct']['rps']:.0f} req/s direct; scaled to "
           f"{REFERENCE_DIRECT_RPS} (the machine the goals were set on), carve adds "
