@@ -150,7 +150,8 @@ class Cycle:
     def end_of_body(self) -> None:
         """The request is complete."""
         self._more_body = False
-        self._wake()
+        if self._waiter is not None:  # (most requests have nobody waiting for their end)
+            self._wake()
 
     def lose(self) -> None:
         """The client went away."""
@@ -233,7 +234,8 @@ class Cycle:
         """
         self.started = self._head_sent = self.complete = True
         self._conn.transport.write(data)
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
         self._conn.response_complete(self)
 
     def continue_in_task(self, answer: Awaitable[None]) -> None:
@@ -383,13 +385,8 @@ class HttpProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:  # noqa: D102
         self.flow.resume()
 
-    # httptools callbacks
-    def on_message_begin(self) -> None:  # noqa: D102
-        self._url = b""
-        self._headers = []
-        self._expect_continue = self._coded = False
-        self._head_bytes = 0
-
+    # httptools callbacks (none for a message's beginning: what a head is read into starts
+    # empty, and again once a head is complete, which spares a callback per request)
     def on_url(self, url: bytes) -> None:  # noqa: D102
         self._url += url
         self._head_bytes += len(url)
@@ -435,6 +432,11 @@ class HttpProtocol(asyncio.Protocol):
         # RFC 9110 10.1.1: no 100 (Continue) for an HTTP/1.0 client.
         cycle = Cycle(self, scope, keep_alive,
                       self._expect_continue and scope["http_version"] == "1.1")
+        # The next head starts empty (this one's headers are the scope's now).
+        self._url = b""
+        self._headers = []
+        self._expect_continue = self._coded = False
+        self._head_bytes = 0
         self._parsing = cycle
         if self._active is None:
             self._start(cycle)
