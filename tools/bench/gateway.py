@@ -256,8 +256,9 @@ def summary(results: dict[str, object], rounds: int, workers: int) -> dict[str, 
                                / results["nginx_workers"]["rps"], 3),
         "scaling": {"carve": round(results["carve_workers"]["rps"] / carve["rps"], 3),
                     "nginx": round(results["nginx_workers"]["rps"] / nginx["rps"], 3)},
-        # CPU per request, the same whatever the scheduler does with three busy processes
-        # on two cores: what each proxy costs the machine (the backend's own is "direct").
+        # CPU per request: what each proxy costs the machine (the backend's own is
+        # "direct"). It moves less than the rates with where the scheduler puts three busy
+        # processes on two cores, but it does move (caches are shared): 8-35% between runs.
         "cpu_ratio": round(carve["cpu_us"] / nginx["cpu_us"], 3),
         "python_floor_cpu_ratio": round(results["python_floor"]["cpu_us"] / nginx["cpu_us"],
                                         3),
