@@ -397,6 +397,8 @@ class HttpProtocol(asyncio.Protocol):
         self._head_bytes += len(name) + len(value)
         if self._head_bytes > MAX_HEAD_BYTES:
             self._head_too_large()
+        if not self._in_head:
+            return  # a chunked body's trailers: bounded as a head is, never passed on
         name = name.lower()
         if name in _NOTED:
             if name == b"transfer-encoding":
@@ -450,6 +452,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:  # noqa: D102
         self._in_head = True
+        self._head_bytes = 0  # (a chunked body's trailers are counted)
         if self._parsing is not None:
             self._parsing.end_of_body()
             self._parsing = None

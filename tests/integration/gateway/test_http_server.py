@@ -76,6 +76,33 @@ def test_pipelined_requests_are_answered_in_order_on_one_connection():
                for _, headers, body in done)
 
 
+def test_a_chunked_body_s_trailers_reach_neither_its_request_nor_the_next_one():
+    """Trailers come after the head: no request's headers get them, and an ``Expect`` among
+    them does not make the next request's answer start with a 100 (Continue)."""
+    seen = []
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http":
+            seen.append((scope["path"], list(scope["headers"])))
+        await echo(scope, receive, send)
+
+    async def scenario():
+        async with serving(app) as port:
+            return await until_closed(port, b"POST /a HTTP/1.1\r\nhost: x\r\n"
+                                            b"transfer-encoding: chunked\r\n\r\n"
+                                            b"3\r\nabc\r\n0\r\nx-injected: evil\r\n"
+                                            b"expect: 100-continue\r\n\r\n"
+                                            b"GET /b HTTP/1.1\r\nhost: x\r\nconnection: close"
+                                            b"\r\n\r\n")
+
+    raw = run(scenario())
+    assert [path for path, _ in seen] == ["/a", "/b"]
+    assert seen[1][1] == [(b"host", b"x"), (b"connection", b"close")]
+    assert all(name not in (b"x-injected", b"expect") for _, headers in seen
+               for name, _ in headers)
+    assert b"100 Continue" not in raw and raw.count(b"HTTP/1.1 200 OK") == 2
+
+
 def test_a_direct_handler_answers_what_it_takes_and_the_app_the_rest_even_when_it_fails(
         caplog):
     def direct(cycle):
