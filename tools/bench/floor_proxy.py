@@ -35,6 +35,13 @@ class Upstream(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:  # noqa: D102
         self.parser.feed_data(data)
 
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+        # Closed by the upstream (its idle timeout, say): not to be taken again.
+        if self in self.idle:
+            self.idle.remove(self)
+        if self.client is not None and self.client.transport is not None:
+            self.client.transport.close()
+
     def on_message_begin(self) -> None:  # noqa: D102
         self.head = [b""]  # the status line, once the parser has read it
         self.body = []
