@@ -252,15 +252,20 @@ def test_a_redirect_and_connection_named_headers_get_the_same_treatment_on_both_
     assert sorted(first.headers) == sorted(second.headers)
 
 
-def test_an_empty_request_id_gets_a_new_id_for_each_request_on_both_paths():
+def repeated_gets(headers: dict[str, str]) -> tuple[Running, list[httpx.Response]]:
+    """Three GETs of /api/items with the same ``headers`` on one connection, after
+    :func:`warmed` (with them too): each a repeat of the connection's last headers."""
     async def scenario():
-        async with gateway() as running, httpx.AsyncClient(
-                base_url=running.url, headers={"x-request-id": ""}) as client:
+        async with gateway() as running, httpx.AsyncClient(base_url=running.url,
+                                                           headers=headers) as client:
             await warmed(client, running)
-            answers = [await client.get("/api/items") for _ in range(3)]
-        return running, answers
+            return running, [await client.get("/api/items") for _ in range(3)]
 
-    running, answers = run(scenario())
+    return run(scenario())
+
+
+def test_an_empty_request_id_gets_a_new_id_for_each_request_on_both_paths():
+    running, answers = repeated_gets({"x-request-id": ""})
     assert running.taken == ["/api/items"] * 3  # the same headers each time
     ids = [answer.headers["x-request-id"] for answer in answers]
     assert all(ids) and len(set(ids)) == 3, ids
@@ -308,14 +313,7 @@ def test_repeated_headers_still_give_each_request_its_own_span_and_id():
 
 
 def test_a_client_request_id_is_kept_on_every_repeat():
-    async def scenario():
-        async with gateway() as running, httpx.AsyncClient(
-                base_url=running.url, headers={"x-request-id": "mine-1"}) as client:
-            await warmed(client, running)
-            answers = [await client.get("/api/items") for _ in range(3)]
-        return running, answers
-
-    running, answers = run(scenario())
+    running, answers = repeated_gets({"x-request-id": "mine-1"})
     assert running.taken == ["/api/items"] * 3
     assert [a.headers["x-request-id"] for a in answers] == ["mine-1"] * 3
     assert [sent_header(h, b"x-request-id") for h in running.service.heads[-3:]] \
