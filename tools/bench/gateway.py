@@ -18,7 +18,10 @@ come from Debian and are installed when missing.
 
 ``ratio`` in ``--json`` is carve's requests/s over NGINX's, one worker each;
 ``ratio_workers`` the same with ``--workers`` each, and ``scaling`` each one's requests/s
-with ``--workers`` over its own with one. Each target's ``cpu_us`` (``user_us`` +
+with ``--workers`` over its own with one. ``one_at_a_time`` has the direct backend, NGINX,
+carve and the floor under one connection (``wrk -c1``, once each after the rounds), and
+``carve_added_p50_ms_one_at_a_time`` what the carve hop adds then, without requests queueing
+for a proxy's CPU. Each target's ``cpu_us`` (``user_us`` +
 ``system_us``) is the CPU time its processes spent per request during its timed runs, read
 from ``/proc``; ``cpu_ratio`` is carve's over NGINX's.
 """
@@ -121,15 +124,17 @@ CARVE_ROUTES = {"routes": [{"prefix": "/", "mode": "canary", "service": "svc", "
                             "sticky": {"kind": "header", "name": "x-user-id"}}]}
 
 
-def wrk(url: str, seconds: int, pid: int) -> dict[str, float]:
+def wrk(url: str, seconds: int, pid: int, connections: int = 32,
+        warm_up: bool = True) -> dict[str, float]:
     """Requests/s, p50 and p99 (ms) of one wrk run, and the CPU time (µs) the target's
     processes (``pid`` and its descendants) spent per request."""
     headers = [arg for header in HEADERS for arg in ("-H", header)]
-    subprocess.run([_which("wrk"), "-t1", "-c32", "-d1s", *headers, url],
-                   capture_output=True)  # warm-up
+    load = ["-t1", f"-c{connections}"]
+    if warm_up:
+        subprocess.run([_which("wrk"), *load, "-d1s", *headers, url], capture_output=True)
     before = cpu_seconds(pid)
-    out = subprocess.run([_which("wrk"), "-t1", "-c32", f"-d{seconds}s", "--latency", *headers,
-                          url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([_which("wrk"), *load, f"-d{seconds}s", "--latency", *headers, url],
+                         capture_output=True, text=True, check=True).stdout
     user, system = (b - a for a, b in zip(before, cpu_seconds(pid), strict=True))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -178,6 +183,7 @@ def _latency(out: str, percentile: str) -> float:
 
 TARGETS = ("direct", "nginx", "carve", "aiohttp_proxy", "python_floor", "nginx_workers",
            "carve_workers")
+LIGHT_TARGETS = ("direct", "nginx", "carve", "python_floor")
 # The backend's direct throughput on the machine the goals were set on. With 32 requests in
 # flight and every core busy, p50 is about 32 / throughput, so latencies scale with the
 # machine's speed: the added p50 is also given as it would be at that speed.
@@ -236,7 +242,11 @@ def run(seconds: int, rounds: int, workers: int, quick: bool) -> dict[str, objec
                     window = httpx.get(f"http://127.0.0.1:{ports['carve']}/_carve/routes",
                                        headers={"authorization": "Bearer bench"},
                                        timeout=5).json()["routes"][0]["slo_window"]
-    return {"runs": runs, "canary_window": window,
+        # One request at a time: the latency a hop adds without 32 requests queueing for
+        # the proxy's CPU (at -c32, p50 is about 32 / throughput).
+        one_at_a_time = {name: wrk(f"http://127.0.0.1:{ports[name]}/item", seconds, pids[name],
+                                   connections=1, warm_up=False) for name in LIGHT_TARGETS}
+    return {"runs": runs, "canary_window": window, "one_at_a_time": one_at_a_time,
             **{name: _medians(results) for name, results in runs.items()}}
 
 
@@ -270,6 +280,11 @@ def summary(results: dict[str, object], rounds: int, workers: int) -> dict[str, 
         "python_floor_cpu_ratio": round(results["python_floor"]["cpu_us"] / nginx["cpu_us"],
                                         3),
         "carve_added_p50_ms": round(carve["p50_ms"] - direct["p50_ms"], 3),
+        "one_at_a_time": results["one_at_a_time"],
+        **{f"{name}_added_p50_ms_one_at_a_time": round(
+            results["one_at_a_time"][name]["p50_ms"]
+            - results["one_at_a_time"]["direct"]["p50_ms"], 3)
+           for name in LIGHT_TARGETS if name != "direct"},
         "nginx_added_p50_ms": round(nginx["p50_ms"] - direct["p50_ms"], 3),
         "carve_added_p50_ms_by_round": [round(a, 3) for a in added],
         "carve_added_p50_ms_at_reference_speed": round(
@@ -315,6 +330,11 @@ def main() -> None:
           f"over one worker: carve {report['scaling']['carve']}, nginx "
           f"{report['scaling']['nginx']} ({report['cores']} cores, shared with wrk and the "
           f"backend)")
+    light = report["one_at_a_time"]
+    print("one request at a time (wrk -c1): p50 " + ", ".join(
+        f"{name} {light[name]['p50_ms']:.3f} ms" for name in LIGHT_TARGETS)
+        + f"; carve adds {report['carve_added_p50_ms_one_at_a_time']} ms, NGINX "
+        f"{report['nginx_added_p50_ms_one_at_a_time']} ms")
     print(f"CPU per request, carve/nginx = {report['cpu_ratio']} (the floor: "
           f"{report['python_floor_cpu_ratio']}); direct is the backend's own")
     print(f"carve's canary window: {report['canary_window']}")
