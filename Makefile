@@ -31,6 +31,15 @@ lint: $(STAMP)
 	$(VENV)/bin/carve lint
 	$(VENV)/bin/lint-imports --no-cache
 
+## bench: every benchmark in tools/bench with --quick (each under a minute), in turn
+BENCHES := lint events dbsplit bindings gateway gateway_path
+bench: $(STAMP)
+	tools/ci/services.sh
+	@for name in $(BENCHES); do \
+		echo "== python tools/bench/$$name.py --quick"; \
+		$(PY) tools/bench/$$name.py --quick || exit 1; \
+	done
+
 ## services: start PostgreSQL and Redis when they are down
 services:
 	tools/ci/services.sh
