@@ -252,7 +252,7 @@ class _Exchange:
     """One request on the direct path, driven by its upstream connection's events."""
 
     __slots__ = ("path", "cycle", "route", "label", "_inbound", "request_id", "pool",
-                 "service", "generation", "window", "started", "judged")
+                 "generation", "window", "started", "judged")
 
     def __init__(self, path: DirectPath, cycle: Cycle, route: Route | None, label: str,
                  inbound: Inbound, request_id: bytes, pool: UpstreamPool,
@@ -264,9 +264,8 @@ class _Exchange:
         self._inbound = inbound  # the headers as read (with the id of the first such request)
         self.request_id = request_id
         self.pool = pool
-        # When a service is called: its breaker's generation as the call started, and the
-        # canary's SLO window (if any), which both record how the call went.
-        self.service = generation is not None
+        # When a service is called (else None): its breaker's generation as the call
+        # started, and the canary's SLO window (if any), which both record how it went.
         self.generation = generation
         self.window = window
         self.started = started  # for the latency histogram and the call's records
@@ -282,7 +281,7 @@ class _Exchange:
             if conn.complete and not self.judged:
                 # The usual case: the whole answer came in one read.
                 self.judged = True
-                if not self.service:
+                if self.generation is None:  # the monolith answers
                     self._respond(conn)
                 elif conn.status < 500:
                     self._record(False)
@@ -292,7 +291,7 @@ class _Exchange:
                 return
             if conn.head_done and not self.judged:
                 self.judged = True
-                if self.service and self._judge(conn):
+                if self.generation is not None and self._judge(conn):
                     return
             if conn.complete:
                 self._respond(conn)
@@ -371,7 +370,7 @@ class _Exchange:
             cycle = self.cycle
             if not cycle.disconnected:
                 cycle.continue_in_task(self.path.app(cycle.scope, cycle.receive, cycle.send))
-        elif self.service:
+        elif self.generation is not None:
             self._record(True)
             self._continue(self.path.failover.fallback_or_fail(
                 self.route, self.cycle.scope, self.inbound(), NO_BODY, self.cycle.send,
@@ -418,7 +417,7 @@ class _Exchange:
                                 self.pool.origin)
 
     def _upstream(self) -> str:
-        return self.pool.name if self.service else MONOLITH
+        return MONOLITH if self.generation is None else self.pool.name
 
     def _observe(self, upstream: str, status: int) -> None:
         self.path.metrics.observe(self.label, upstream, status,

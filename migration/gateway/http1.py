@@ -386,7 +386,7 @@ class HttpProtocol(asyncio.Protocol):
         self.flow.resume()
 
     # httptools callbacks (none for a message's beginning: what a head is read into starts
-    # empty, and again once a head is complete, which spares a callback per request)
+    # empty, and again once a message is complete, which spares a callback per request)
     def on_url(self, url: bytes) -> None:  # noqa: D102
         self._url += url
         self._head_bytes += len(url)
@@ -398,7 +398,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._head_bytes > MAX_HEAD_BYTES:
             self._head_too_large()
         if not self._in_head:
-            return  # a chunked body's trailers: bounded as a head is, never passed on
+            return  # a chunked body's trailers: counted with its head, never passed on
         name = name.lower()
         if name in _NOTED:
             if name == b"transfer-encoding":
@@ -434,11 +434,6 @@ class HttpProtocol(asyncio.Protocol):
         # RFC 9110 10.1.1: no 100 (Continue) for an HTTP/1.0 client.
         cycle = Cycle(self, scope, keep_alive,
                       self._expect_continue and scope["http_version"] == "1.1")
-        # The next head starts empty (this one's headers are the scope's now).
-        self._url = b""
-        self._headers = []
-        self._expect_continue = self._coded = False
-        self._head_bytes = 0
         self._parsing = cycle
         if self._active is None:
             self._start(cycle)
@@ -451,8 +446,12 @@ class HttpProtocol(asyncio.Protocol):
             self._parsing.feed(body)
 
     def on_message_complete(self) -> None:  # noqa: D102
+        # The next head starts empty (this one's headers are its scope's).
         self._in_head = True
-        self._head_bytes = 0  # (a chunked body's trailers are counted)
+        self._url = b""
+        self._headers = []
+        self._expect_continue = self._coded = False
+        self._head_bytes = 0
         if self._parsing is not None:
             self._parsing.end_of_body()
             self._parsing = None

@@ -147,9 +147,10 @@ def wrk(url: str, seconds: int, pid: int, connections: int = 32,
 
 def errors(out: str) -> int:
     """Answers that were not 2xx or 3xx, and socket errors, in a wrk report."""
-    counts = [int(n) for line in re.findall(r"Non-2xx or 3xx responses: \d+|Socket errors:.*", out)
-              for n in re.findall(r"\d+", line.replace("2xx", "").replace("3xx", ""))]
-    return sum(counts)
+    answers = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                        out)
+    return sum(int(n) for found in (answers, sockets) if found for n in found.groups())
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:

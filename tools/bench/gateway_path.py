@@ -89,6 +89,19 @@ class Recorder:
 WARM_UP = 2000  # requests before the timed rounds
 
 
+def exchange(server: asyncio.Protocol, upstream: asyncio.Protocol,
+             sent: list[bytes]) -> Callable[[], None]:
+    """One proxied GET: the request's bytes to the proxy's server side, and, once they went
+    upstream (from the callback: ``sent`` has them), the response's bytes to its upstream
+    side. An IndexError here means the request did not go upstream at once."""
+    def one() -> None:
+        server.data_received(REQUEST)
+        sent.pop()
+        upstream.data_received(RESPONSE)
+
+    return one
+
+
 def timed(one: Callable[[], None], requests: int, rounds: int) -> list[float]:
     """CPU microseconds per request of each round, after a warm-up."""
     for _ in range(WARM_UP):
@@ -122,11 +135,7 @@ async def carve(requests: int, rounds: int) -> tuple[list[float], dict[str, obje
             server = HttpProtocol(gateway, Connections(5.0, {}), loop, gateway.direct)
             server.connection_made(client)
 
-            def one() -> None:
-                server.data_received(REQUEST)
-                sent.pop()  # the request went upstream from the callback: answer it
-                upstream.data_received(RESPONSE)
-
+            one = exchange(server, upstream, sent)
             one()
             check(client.last, upstream)
             figures = timed(one, requests, rounds)
@@ -173,11 +182,7 @@ async def floor(requests: int, rounds: int) -> list[float]:
     server = floor_proxy.Client(loop, 9, idle)
     server.connection_made(client)  # type: ignore[arg-type]
 
-    def one() -> None:
-        server.data_received(REQUEST)
-        sent.pop()
-        upstream.data_received(RESPONSE)
-
+    one = exchange(server, upstream, sent)
     one()
     if not client.last.startswith(b"HTTP/1.1 200 OK\r\n"):
         raise SystemExit(f"the floor's answer is wrong: {client.last!r}")
