@@ -159,6 +159,9 @@ def _send(connection: socket.socket, message: bytes, timeouts: Mapping[str, floa
     except TimeoutError as exc:
         raise httpx.ReadTimeout(str(exc) or "read timed out", request=request) from exc
     except (httptools.HttpParserError, ConnectionError) as exc:
+        if isinstance(exc.__context__, httpx.RemoteProtocolError):
+            # A callback's own refusal (too many headers), wrapped in the parser's error.
+            raise httpx.RemoteProtocolError(str(exc.__context__), request=request) from exc
         raise httpx.RemoteProtocolError(
             f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
             request=request) from exc

@@ -14,6 +14,9 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
+                      "CONNECT"})
+
 
 class HttpMetrics:
     """The request counter and latency histogram of one service."""
@@ -34,7 +37,10 @@ class HttpMetrics:
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one answered request."""
+        """Count one answered request (a method HTTP does not define as ``OTHER``: a client
+        choosing it cannot add label sets without end)."""
+        if method not in _METHODS:
+            method = "OTHER"
         key = (method, route, status)
         series = self._series.get(key)
         if series is None:

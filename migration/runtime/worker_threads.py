@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
 import queue
 import threading
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("carve.server")
 #: As many threads as anyio's default limiter lets run at once, for each event loop.
 DEFAULT_LIMIT = 40
 #: How long a thread waits for another call before it ends (anyio's: 10 s).
@@ -92,9 +94,16 @@ class _Threads:
                 name = f"{self._name}-{self._named}"
             else:
                 self._owed += 1
-        self._jobs.put(job)
         if name is not None:
-            threading.Thread(target=self._work, name=name, daemon=True).start()
+            # Started before the call is queued: a thread that cannot start leaves no call
+            # behind for another to run after the caller was told it failed.
+            try:
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+            except BaseException:
+                with self._lock:
+                    self._started -= 1
+                raise
+        self._jobs.put(job)
 
     def _work(self) -> None:
         while True:
@@ -149,6 +158,9 @@ def _hand_back(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], res
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.cancelled():
+        if isinstance(error, Exception):
+            # Nobody awaits it any more (the request was cancelled): said here, not lost.
+            log.error("a call whose caller was cancelled failed", exc_info=error)
         return
     if error is None:
         future.set_result(result)

@@ -213,6 +213,13 @@ def test_the_binding_maps_its_failures_as_before() -> None:
     refused.close()  # type: ignore[attr-defined]
 
 
+def test_too_many_headers_says_so() -> None:
+    answer = b"HTTP/1.1 200 OK\r\n" + b"x-many: 1\r\n" * 101 + b"content-length: 0\r\n\r\n"
+    with raw_server(serve_each(answer)) as url, http() as session:
+        with pytest.raises(httpx.RemoteProtocolError, match="more than 100 headers"):
+            session.get(url)
+
+
 def serve_each(*answers: bytes, pause: float = 0.0) -> Callable[[socket.socket], None]:
     """A handler answering the requests of one connection with ``answers`` in turn.
 

@@ -221,3 +221,42 @@ def test_bursts_past_the_limit_with_threads_ending_between_them() -> None:
         peak = 0
         limit, pending = asyncio.run(bursts(seed))
         assert (pending, peak <= limit) == (0, True), seed
+
+
+def test_a_thread_that_cannot_start_leaves_no_call_behind(monkeypatch) -> None:
+    workers = WorkerThreads(name="test-unstartable")
+    calls: list[int] = []
+
+    def no_thread(self) -> None:
+        raise RuntimeError("can't start new thread")
+
+    async def main() -> None:
+        with monkeypatch.context() as patched:
+            patched.setattr(threading.Thread, "start", no_thread)
+            with pytest.raises(RuntimeError, match="can't start new thread"):
+                workers.run(calls.append, 1)
+        assert await workers.run(calls.append, 2) is None  # a thread starts for the next
+        await asyncio.sleep(0.1)
+
+    asyncio.run(main())
+    assert calls == [2]  # the refused call never ran, later or elsewhere
+
+
+def test_the_error_of_a_call_nobody_awaits_any_more_is_logged(caplog) -> None:
+    workers = WorkerThreads()
+    started = threading.Event()
+
+    def fail(_: None) -> None:
+        started.set()
+        time.sleep(0.1)
+        raise LookupError("failed after its caller left")
+
+    async def main() -> None:
+        future = workers.run(fail, None)
+        await asyncio.to_thread(started.wait, 5)
+        future.cancel()
+        await asyncio.sleep(0.3)
+
+    asyncio.run(main())
+    assert any(record.exc_info and isinstance(record.exc_info[1], LookupError)
+               for record in caplog.records)
