@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migration.boundaries.codebase import STANDARD_LIBRARY, Codebase, source_on_path
+from migration.runtime.errors import SourceNotParsed
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -72,11 +73,14 @@ def build_graph(codebase: Codebase, cache: Path | None = None, *,
         external = bool(codebase.config.project.allowed_third_party)
     if cache and external:
         cache = cache / "external"
-    return grimp.build_graph(
-        *graph_roots(codebase),
-        include_external_packages=external,
-        cache_dir=str(cache) if cache else None,
-    )
+    try:
+        return grimp.build_graph(
+            *graph_roots(codebase),
+            include_external_packages=external,
+            cache_dir=str(cache) if cache else None,
+        )
+    except grimp.exceptions.SourceSyntaxError as exc:
+        raise SourceNotParsed(f"{exc} (its imports cannot be read)") from exc
 
 
 def scans_externals(codebase: Codebase) -> bool:

@@ -15,6 +15,10 @@ class ConfigError(CarveError):
     """``carve.toml`` or an environment variable is malformed."""
 
 
+class SourceNotParsed(CarveError):
+    """A Python file of the project that is not valid Python (its imports cannot be read)."""
+
+
 class UnknownModule(CarveError):
     """A module name that the project does not declare."""
 

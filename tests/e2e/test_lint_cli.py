@@ -28,6 +28,17 @@ def test_exit_codes_clean_violations_and_usage_errors(tmp_path: Path, shop: Shop
     assert carve("lint", "--format", "xml", shop("clean")).returncode == 2
 
 
+def test_a_module_file_that_is_not_valid_python_is_a_usage_error(tmp_path: Path) -> None:
+    """Named with its line, exit 2, no traceback: with and without the cache, in any format."""
+    folder = build_shop("clean", tmp_path)
+    broken = next(folder.rglob("modules/*/*.py"))
+    broken.write_text(broken.read_text() + "\ndef f(:\n")
+    for args in (["--no-cache"], [], ["--format", "json"]):
+        result = carve("lint", *args, folder)
+        assert result.returncode == 2, result.stderr
+        assert f"{broken}, line" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_json_output_is_one_document(shop: Shop) -> None:
     result = carve("lint", "--format", "json", shop("unknown_event"))
     document = json.loads(result.stdout)
