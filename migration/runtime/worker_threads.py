@@ -57,8 +57,10 @@ class WorkerThreads:
         loop = asyncio.get_running_loop()
         threads = self._by_loop.get(loop)
         if threads is None:
-            threads = self._by_loop.setdefault(loop, _Threads(
-                self._limit, self._name, self._idle_seconds))
+            threads = self._by_loop[loop] = _Threads(self._limit, self._name,
+                                                     self._idle_seconds)
+            # The loop gone, its threads end as their calls do, not after idle_seconds.
+            weakref.finalize(loop, threads.stop)
         future: asyncio.Future[T] = loop.create_future()
         threads.put((loop, future, contextvars.copy_context(), function, argument))
         return future
@@ -105,10 +107,19 @@ class _Threads:
                 raise
         self._jobs.put(job)
 
+    def stop(self) -> None:
+        """No more calls will come: each thread ends once it is done with its call."""
+        with self._lock:
+            running, self._started = self._started, 0
+        for _ in range(running):
+            self._jobs.put(None)
+
     def _work(self) -> None:
         while True:
             try:
                 job = self._jobs.get(timeout=self._idle_seconds)
+                if job is None:
+                    return  # stopped
             except queue.Empty:
                 with self._lock:
                     if self._idle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 import time
@@ -260,3 +261,18 @@ def test_the_error_of_a_call_nobody_awaits_any_more_is_logged(caplog) -> None:
     asyncio.run(main())
     assert any(record.exc_info and isinstance(record.exc_info[1], LookupError)
                for record in caplog.records)
+
+
+def test_a_loop_gone_its_threads_end_without_waiting_out_their_idle_time() -> None:
+    workers = WorkerThreads(name="test-loop-gone", idle_seconds=60)
+
+    async def main() -> None:
+        await asyncio.gather(*(workers.run(time.sleep, 0.05) for _ in range(3)))
+
+    asyncio.run(main())
+    gc.collect()  # the loop, collected
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("test-loop-gone") for t in threading.enumerate()) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("test-loop-gone")]
