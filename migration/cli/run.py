@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -56,6 +57,13 @@ def run_monolith(
                 reload=reload, log_level="info", **uvicorn_logging())
 
 
+class DataPlane(enum.StrEnum):
+    """What carries the gateway's traffic."""
+
+    carve = "carve"
+    nginx = "nginx"
+
+
 @app.command("gateway")
 def run_gateway(
     host: Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")
@@ -73,7 +81,20 @@ def run_gateway(
     workers: Annotated[int, typer.Option(
         min=1, max=256, metavar="N",
         help="Worker processes sharing the port (SO_REUSEPORT), one core each; each keeps "
-             "its own breakers and canary windows, the metrics add them up.")] = 1,
+             "its own breakers and canary windows, the metrics add them up. With "
+             "--engine nginx: NGINX's worker processes.")] = 1,
+    engine: Annotated[DataPlane, typer.Option(
+        help="The data plane: carve's own (Python), or NGINX run and steered by carve "
+             "(reloaded on every route change; its access log feeds carve's metrics and "
+             "canary SLOs; admin API, shadow and retired routes still served by carve).")
+                  ] = DataPlane.carve,
+    nginx: Annotated[str | None, typer.Option(
+        metavar="PATH", help="The NGINX binary for --engine nginx (default: found on PATH "
+                             "or in /usr/sbin).")] = None,
+    engine_dir: Annotated[str | None, typer.Option(
+        metavar="DIR", help="For --engine nginx: where its configuration, pid, logs and "
+                            "temporary files go (default: a new temporary folder, removed "
+                            "at the end).")] = None,
 ) -> None:
     """Serve the strangler-fig gateway in front of the monolith and the services."""
     from migration.gateway.gateway_settings import (
@@ -81,6 +102,7 @@ def run_gateway(
         admin_token_from_env,
         parse_services,
     )
+    from migration.gateway.process import serve_nginx
     from migration.gateway.workers import serve_workers
     from migration.runtime.tracing import configure_tracing
 
@@ -89,7 +111,10 @@ def run_gateway(
                                routes=routes, admin_token=admin_token_from_env(),
                                max_body_bytes=max_body_mb * 1024 * 1024,
                                traced=configure_tracing("gateway"))
-    serve_workers(settings, host, port, workers)
+    if engine is DataPlane.nginx:
+        serve_nginx(settings, host, port, workers=workers, binary=nginx, folder=engine_dir)
+    else:
+        serve_workers(settings, host, port, workers)
 @app.command("relay")
 def run_relay(
     config: ConfigOption = None,

@@ -23,6 +23,19 @@ def serve(settings: GatewaySettings, host: str, port: int, *, reuse_port: bool =
     run(gateway, host, port, direct=gateway.direct, reuse_port=reuse_port, parent=parent)
 
 
+def serve_nginx(settings: GatewaySettings, host: str, port: int, *, workers: int,
+                binary: str | None = None, folder: str | None = None) -> None:
+    """Run the gateway with NGINX as its data plane (``nginx_engine.py``), until a signal."""
+    from migration.gateway.nginx_engine import engine_upstreams, find_nginx, serve_with_nginx
+
+    found = find_nginx(binary)
+    read_once(settings.routes)
+    engine_upstreams(settings)  # an upstream NGINX cannot address fails here, in one line
+    configure_logging()
+    gateway = build_gateway(settings, open_store(settings.routes))
+    serve_with_nginx(gateway, settings, host, port, workers, found, folder)
+
+
 def configure_logging() -> None:
     """The gateway's log lines (its supervisor's and each worker's alike)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")

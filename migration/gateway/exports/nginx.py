@@ -61,7 +61,7 @@ def render_nginx(spec: ExportInput) -> str:
             out += _split(index, route, names[spec.upstream(route.service).name], names)
     out += ["server {", f"    listen {spec.listen_port};",
             f"    client_max_body_size {spec.max_body_mb}m;", _PROXY.rstrip("\n")]
-    if _reads_underscored_header(spec):
+    if reads_underscored_header(spec):
         out.append("    underscores_in_headers on;")
     if not spec.has_root_route():
         out += ["    location / {", f"        proxy_pass http://{names['monolith']};",
@@ -77,28 +77,28 @@ def _upstream_block(group: str, servers: list[str]) -> list[str]:
             "    keepalive 64;", "}", ""]
 
 
-def _percent(shares: int) -> str:
+def split_percent(shares: int) -> str:
     """``shares`` hundredths as split_clients writes a percent: at most two decimals."""
     whole, hundredths = divmod(shares, 100)
     return f"{whole}.{hundredths:02d}".rstrip("0").rstrip(".")
 
 
 def _split(index: int, route: Route, service: str, names: dict[str, str]) -> list[str]:
-    lines = [*_sticky_key(index, route),
+    lines = [*sticky_key_map(index, route),
              f'split_clients "${{carve_key_{index}}}{route.prefix}" $carve_split_{index} {{']
     shares = share(route.percent)
     # split_clients takes two decimals and refuses "0%": a canary at zero sends nothing and
     # "*" alone says so; any percent above zero is at least 0.01% (see share). "*" takes
     # what the service does not, so the two sides always make up 100%.
     if shares:
-        lines.append(f"    {_percent(shares)}% {service};")
+        lines.append(f"    {split_percent(shares)}% {service};")
     lines += [f"    * {names['monolith']};", "}",
               f"map $carve_split_{index} $carve_upstream_{index} {{ "
               f"{service} {route.service}; default monolith; }}", ""]
     return lines
 
 
-def _sticky_key(index: int, route: Route) -> list[str]:
+def sticky_key_map(index: int, route: Route) -> list[str]:
     """The map that gives ``$carve_key_N``: the sticky header or cookie, else the client."""
     sticky = route.sticky
     if sticky.kind == "cookie" and not _VARIABLE_NAME.fullmatch(sticky.name):
@@ -127,7 +127,7 @@ def _header(route: Route) -> str:
     return route.sticky.name
 
 
-def _reads_underscored_header(spec: ExportInput) -> bool:
+def reads_underscored_header(spec: ExportInput) -> bool:
     """Whether a canary is sticky on a header with ``_``, which NGINX drops by default."""
     return any(_is_underscored_header(route.sticky) for route in spec.table.routes
                if route.mode is RouteMode.CANARY)

@@ -1,0 +1,169 @@
+"""What the NGINX engine did, read from its access log: carve's metrics and SLO windows.
+
+NGINX writes one tab-separated line per request it proxied (``nginx_config.LOG_FORMAT``),
+buffered and flushed at least every quarter second; carve reads what is new a few times a
+second, counts each request in its metrics as its own data plane would, and gives each
+canary's SLO window the service's answers, so that the SLO guard rolls a failing canary
+back whichever data plane carried it.
+
+The log is read by file descriptor: after a rotation (the file renamed, NGINX told to
+reopen it) the old file is read to its end before the new one is taken up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from migration.gateway.current_table import CurrentTable
+from migration.gateway.gateway_settings import GATEWAY, MONOLITH
+from migration.gateway.routes import RouteMode, RouteTable
+from migration.gateway.slo_window import SloTracker, SloWindow
+from migration.gateway.traffic_metrics import GatewayMetrics
+
+log = logging.getLogger("carve.gateway")
+# Past this size the log is rotated (renamed, reopened by NGINX, the old one deleted once
+# read): at 20k requests/s, about every two minutes.
+ROTATE_BYTES = 64 * 1024 * 1024
+_READ_BYTES = 1024 * 1024
+
+
+class AccessLog:
+    """Reads the engine's log from where it stopped; feeds metrics and canary windows."""
+
+    def __init__(self, path: Path, metrics: GatewayMetrics, tracker: SloTracker,
+                 current: CurrentTable, authorities: Mapping[str, str],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = path
+        self.metrics = metrics
+        self.tracker = tracker
+        self.current = current
+        # Each upstream's host:port as NGINX reports it, to tell a request a service's
+        # group sent straight to its backup (the service marked down) from one it served.
+        self._monolith = authorities.get(MONOLITH, "").encode()
+        self._own = {name: address.encode() for name, address in authorities.items()}
+        self._clock = clock
+        self._fd: int | None = None
+        self._rest = b""  # the start of a line not yet complete
+        self._old: tuple[int, float] | None = None  # a rotated file still read, and since when
+        self._table: RouteTable | None = None
+        self._windows: dict[bytes, SloWindow | None] = {}
+        self.lines = 0
+        self.malformed = 0
+
+    def read(self) -> int:
+        """Take every complete line written since the last read; how many were taken."""
+        taken = 0
+        if self._old is not None:
+            fd, since = self._old
+            taken += self._drain(fd)
+            if self._clock() - since > 2.0 and self.path.exists():
+                taken += self._drain(fd)
+                os.close(fd)
+                self._old = None
+                self._fd = None  # the new file, from its start
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return taken
+        return taken + self._drain(self._fd)
+
+    def rotate_if_large(self, reopen: Callable[[], None]) -> bool:
+        """Rename a log past ``ROTATE_BYTES`` and have NGINX reopen it (``reopen``)."""
+        if self._fd is None or self._old is not None:
+            return False
+        if os.fstat(self._fd).st_size < ROTATE_BYTES:
+            return False
+        old = self.path.with_name(self.path.name + ".old")
+        os.replace(self.path, old)
+        old.unlink()  # the open descriptor still reads it; its space goes with the descriptor
+        self._old = (self._fd, self._clock())
+        self._fd = None
+        reopen()
+        return True
+
+    def close(self) -> None:
+        """Read what is left, and let go of the file."""
+        self.read()
+        for fd in (self._fd, self._old[0] if self._old else None):
+            if fd is not None:
+                os.close(fd)
+        self._fd, self._old = None, None
+
+    def _drain(self, fd: int) -> int:
+        taken = 0
+        while True:
+            chunk = os.read(fd, _READ_BYTES)
+            if not chunk:
+                return taken
+            lines = (self._rest + chunk).split(b"\n")
+            self._rest = lines.pop()
+            for line in lines:
+                self._take(line)
+            taken += len(lines)
+            if len(chunk) < _READ_BYTES:
+                return taken
+
+    def _take(self, line: bytes) -> None:
+        self.lines += 1
+        fields = line.split(b"\t")
+        try:
+            route, declared, status, took, statuses, times, addresses = fields
+            code, seconds = int(status), float(took)
+        except ValueError:
+            self.malformed += 1
+            if self.malformed == 1:
+                log.warning("nginx access log: a line carve cannot read: %r", line[:200])
+            return
+        label = route.decode()
+        if statuses == b"-":  # NGINX answered itself
+            self.metrics.observe(label, GATEWAY, code, seconds)
+            return
+        # "a, b" for a call passed on to the next server; "a : b" across an error page.
+        calls = statuses.replace(b" : ", b", ").split(b", ")
+        answered = declared.decode()
+        if answered == MONOLITH:
+            self.metrics.observe(label, answered, code, seconds)
+            return
+        # The route's service was to answer.
+        fallbacks = self.metrics.fallbacks
+        window = self._window(route)
+        if len(calls) > 1:  # its call failed and the next server, the monolith, answered
+            fallbacks[(label, f"status_{calls[0].decode()}")] += 1
+            if window is not None:
+                window.record(True, _seconds(times.replace(b" : ", b", ").split(b", ")[0]))
+            answered = MONOLITH
+        elif addresses == self._monolith != self._own.get(answered):
+            # The service marked down after its failures (NGINX's breaker): its group went
+            # straight to the backup. A canary user so answered was failed by the service,
+            # as carve's own data plane counts an open breaker.
+            fallbacks[(label, "breaker_open")] += 1
+            if window is not None:
+                window.record(True, 0.0)
+            answered = MONOLITH
+        elif window is not None:
+            window.record(not calls[0].isdigit() or int(calls[0]) >= 500, _seconds(times))
+        self.metrics.observe(label, answered, code, seconds)
+
+    def _window(self, route: bytes) -> SloWindow | None:
+        table = self.current.table
+        if table is not self._table:
+            self._table, self._windows = table, {}
+        if route in self._windows:
+            return self._windows[route]
+        found = table.get(route.decode())
+        window = self.tracker.window(found) \
+            if found is not None and found.mode is RouteMode.CANARY else None
+        self._windows[route] = window
+        return window
+
+
+def _seconds(text: bytes) -> float:
+    try:
+        return float(text)
+    except ValueError:  # "-": no answer at all
+        return 0.0

@@ -1,0 +1,267 @@
+"""The route table as the configuration of a whole NGINX that carve runs and steers.
+
+``carve export nginx`` writes a table for someone else's NGINX; this one is for the NGINX
+that ``carve run gateway --engine nginx`` starts (``nginx_engine.py``), and it carries what
+the carve gateway adds to every request besides routing:
+
+- ``X-Request-Id`` kept from the client or made, sent upstream and back to the client;
+  ``X-Carve-Upstream`` says who answered (the monolith when a service's call fell back);
+- the W3C trace context continued with a new span of the gateway's (a new trace when the
+  client sent none or an invalid one);
+- a failed service call (no connection, a timeout, a 5xx) answered by the monolith for the
+  requests carve falls back with: reads, and PUT and DELETE when the route says
+  ``idempotent_writes``; other methods go to a group with the service alone;
+- one line per request in an access log that carve reads for its metrics and the
+  canaries' SLO windows (``access_log.py``);
+- what NGINX cannot do the carve way goes to carve's own gateway on a loopback port: the
+  admin API, shadow routes (mirrored and compared), retired routes and refused paths (with
+  carve's problem bodies), each counted by carve itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from migration.gateway.exports.nginx import (
+    groups,
+    reads_underscored_header,
+    split_percent,
+    sticky_key_map,
+)
+from migration.gateway.exports.spec import ExportInput, Upstream, share
+from migration.gateway.gateway_settings import MONOLITH
+from migration.gateway.routes import Route, RouteMode, RouteTable
+from migration.gateway.traffic_metrics import UNROUTED
+from migration.gateway.upstream import Timeouts
+
+# The access log's fields, tab-separated (see access_log.py, which reads them).
+LOG_FORMAT = ("$carve_route\\t$carve_upstream\\t$status\\t$request_time\\t$upstream_status"
+              "\\t$upstream_response_time\\t$upstream_addr")
+# Methods a failing service hands to the monolith: reads always, PUT and DELETE when the
+# route allows it (FallbackOptions).
+_READS = ("GET", "HEAD", "OPTIONS")
+_IDEMPOTENT_WRITES = ("PUT", "DELETE")
+# The status a refused path is turned into inside NGINX, to hand it to carve's gateway
+# (error_page): never sent to a client.
+_REFUSED = 418
+
+
+@dataclass(frozen=True)
+class EngineSetup:
+    """Where the engine listens, its folder, and what carve's own gateway is at."""
+
+    host: str
+    port: int
+    folder: Path
+    carve_port: int  # carve's own gateway, on 127.0.0.1
+    upstreams: Mapping[str, Upstream]
+    workers: int = 1
+    timeouts: Timeouts = Timeouts()
+    max_body_mb: int = 256
+    flush_ms: int = 250  # how late the access log may reach carve
+
+    @property
+    def access_log(self) -> Path:
+        """The log carve reads."""
+        return self.folder / "access.log"
+
+    @property
+    def pid_file(self) -> Path:
+        """The master's pid, as NGINX writes it."""
+        return self.folder / "nginx.pid"
+
+    @property
+    def error_log(self) -> Path:
+        """NGINX's own complaints."""
+        return self.folder / "error.log"
+
+
+def render_engine(table: RouteTable, setup: EngineSetup) -> str:
+    """The whole ``nginx.conf``; the same table and setup always give the same text."""
+    spec = ExportInput(table, setup.upstreams, setup.port, setup.max_body_mb)
+    names = groups(spec)
+    folder = setup.folder
+    out = [f"# carve run gateway --engine nginx: routes version {table.version}",
+           f"worker_processes {setup.workers};", f"pid {setup.pid_file};",
+           f"error_log {setup.error_log} warn;", "events { worker_connections 1024; }",
+           "http {", "access_log off;", "server_tokens off;",
+           *(f"{kind}_temp_path {folder / 'temp' / kind};"
+             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
+           f"log_format carve escape=none '{LOG_FORMAT}';", *_IDENTITY, ""]
+    out += _group("carve_gateway", [f"server 127.0.0.1:{setup.carve_port}"])
+    monolith = setup.upstreams[MONOLITH].authority
+    out += _group(names[MONOLITH], [f"server {monolith}"])
+    for name in sorted(n for n in setup.upstreams if n != MONOLITH):
+        service = setup.upstreams[name].authority
+        # With the monolith as backup: NGINX's passive health check is the breaker.
+        out += _group(names[name], [f"server {service} max_fails=3 fail_timeout=10s",
+                                    f"server {monolith} backup"])
+        out += _group(_alone(names[name]), [f"server {service}"])
+    for index, route in enumerate(table.routes):
+        out += _choice(index, route, spec, names)
+    listen = f"{setup.host}:{setup.port}" if ":" not in setup.host else \
+        f"[{setup.host}]:{setup.port}"
+    timeouts = setup.timeouts
+    out += ["server {", f"listen {listen} backlog=2048{' reuseport' if setup.workers > 1 else ''};",
+            f"client_max_body_size {setup.max_body_mb}m;",
+            f"access_log {setup.access_log} carve buffer=64k flush={setup.flush_ms}ms;",
+            "proxy_http_version 1.1;", 'proxy_set_header Connection "";',
+            "proxy_set_header Host $carve_host;",
+            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+            "proxy_set_header X-Forwarded-Proto $scheme;",
+            "proxy_set_header X-Forwarded-Host $host;",
+            "proxy_set_header X-Request-Id $carve_request_id;",
+            "proxy_set_header traceparent $carve_traceparent;",
+            "proxy_hide_header X-Request-Id;", "proxy_hide_header X-Carve-Upstream;",
+            f"proxy_connect_timeout {_ms(timeouts.connect)};",
+            f"proxy_read_timeout {_ms(timeouts.read)};",
+            f"proxy_send_timeout {_ms(timeouts.read)};",
+            "proxy_next_upstream error timeout http_500 http_502 http_503 http_504;",
+            "proxy_next_upstream_tries 2;", "proxy_request_buffering off;",
+            "set $carve_route " + UNROUTED + ";", f"set $carve_upstream {MONOLITH};",
+            f"set $carve_host {monolith};",
+            # A path carve refuses (an encoded slash, a dot segment…) gets carve's 400.
+            f"error_page {_REFUSED} = @carve;", f"if ($carve_refused) {{ return {_REFUSED}; }}",
+            # Both the service and the monolith failed: a problem body, as carve answers.
+            "error_page 502 = @carve_bad_gateway;", "error_page 504 = @carve_timeout;",
+            *_to_carve("@carve"), *_to_carve("= /_carve"), *_to_carve("/_carve/"),
+            *_problem("@carve_bad_gateway", 502, "gateway.upstream_unavailable",
+                      "no upstream answered"),
+            *_problem("@carve_timeout", 504, "gateway.upstream_timeout",
+                      "the upstream did not answer in time")]
+    if reads_underscored_header(spec):
+        out.append("underscores_in_headers on;")
+    if table.get("/") is None:
+        out += ["location / {", *_proxied(f"http://{names[MONOLITH]}"), "}"]
+    for index, route in enumerate(table.routes):
+        out += _locations(index, route, spec, names)
+    out += ["}", "}", ""]
+    return "\n".join(out)
+
+
+# The request id, the trace context and the refused paths, as carve decides them.
+_IDENTITY = [
+    'map $http_x_request_id $carve_request_id { "" $request_id; default $http_x_request_id; }',
+    # The gateway's span: 64 random bits of the request's 128 ($request_id).
+    'map $request_id $carve_span { "~(?<carve_span_id>[0-9a-f]{16})$" $carve_span_id; }',
+    "map $http_traceparent $carve_traceparent {",
+    '    "~^(?<carve_trace>[0-9a-f]{2}-[0-9a-f]{32}-)[0-9a-f]{16}(?<carve_flags>-[0-9a-f]{2})$"'
+    ' "${carve_trace}${carve_span}${carve_flags}";',
+    '    default "00-${request_id}-${carve_span}-01";', "}",
+    # As paths.refusal_reason: an encoded slash or backslash, a backslash or NUL, a dot
+    # segment (also percent-encoded) — in the path, not the query.
+    "map $request_uri $carve_refused {",
+    '    "~*^[^?]*(%2f|%5c|%00|\\x5c)" 1;',
+    '    "~*^[^?]*/(\\.|%2e){1,2}(/|\\?|$)" 1;',
+    '    default "";', "}",
+    # Who answered: the monolith when the service's call fell back to it.
+    'map $upstream_status $carve_answered { "~[,:]" monolith; default $carve_upstream; }',
+    'map $upstream_status $carve_fallback { "~^(?<carve_failed>[0-9]+) *[,:]" '
+    'status_$carve_failed; default ""; }',
+]
+
+
+def _ms(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def _alone(group: str) -> str:
+    # "-" is never in a group's own name (groups() spells names with [a-z0-9_]).
+    return group + "-alone"
+
+
+def _group(name: str, servers: list[str]) -> list[str]:
+    return [f"upstream {name} {{", *(f"    {s};" for s in servers), "    keepalive 64;",
+            "}", ""]
+
+
+def _falls_back(route: Route) -> tuple[str, ...]:
+    return _READS + (_IDEMPOTENT_WRITES if route.fallback.idempotent_writes else ())
+
+
+def _choice(index: int, route: Route, spec: ExportInput, names: dict[str, str]) -> list[str]:
+    """The maps a service or canary route picks its group by: the side (a canary's sticky
+    split), then the method (whether a failed call may fall back)."""
+    if route.mode not in (RouteMode.SERVICE, RouteMode.CANARY):
+        return []
+    service = spec.upstream(route.service)
+    group, alone = names[service.name], _alone(names[service.name])
+    methods = "|".join(_falls_back(route))
+    if route.mode is RouteMode.SERVICE:
+        return [f"map $request_method $carve_group_{index} {{ "
+                f'"~^({methods})$" {group}; default {alone}; }}', ""]
+    lines = [*sticky_key_map(index, route),
+             f'split_clients "${{carve_key_{index}}}{route.prefix}" $carve_side_{index} {{']
+    shares = share(route.percent)
+    if shares:  # (split_clients refuses "0%": at zero, "*" alone sends all to the monolith)
+        lines.append(f"    {split_percent(shares)}% service;")
+    monolith = spec.upstream(MONOLITH)
+    lines += ["    * monolith;", "}",
+              f'map "$carve_side_{index} $request_method" $carve_group_{index} {{',
+              f'    "~^monolith " {names[MONOLITH]};',
+              f'    "~^service ({methods})$" {group};', f"    default {alone};", "}",
+              f"map $carve_side_{index} $carve_service_{index} {{ service {service.name}; "
+              f"default {MONOLITH}; }}",
+              f"map $carve_side_{index} $carve_host_{index} {{ service {service.authority}; "
+              f"default {monolith.authority}; }}", ""]
+    return lines
+
+
+def _locations(index: int, route: Route, spec: ExportInput,
+               names: dict[str, str]) -> list[str]:
+    # "= /p" and "/p/": NGINX prefixes are not segment-bound, these two together are. A
+    # route on "/" is the catch-all.
+    selectors = ["/"] if route.prefix == "/" else [f"= {route.prefix}", f"{route.prefix}/"]
+    mode = route.mode
+    if mode is RouteMode.SHADOW or mode is RouteMode.RETIRED:
+        # Mirrored and compared, or answered 410, by carve's own gateway, which counts them.
+        body = _carve_body()
+    else:
+        body = [f"set $carve_route {route.prefix};"]
+        if mode is RouteMode.MONOLITH:
+            body += _proxied(f"http://{names[MONOLITH]}")
+        elif mode is RouteMode.SERVICE:
+            service = spec.upstream(route.service)
+            body += [f"set $carve_upstream {service.name};",
+                     f"set $carve_host {service.authority};",
+                     *_proxied(f"http://$carve_group_{index}")]
+        else:  # a canary
+            body += [f"set $carve_upstream $carve_service_{index};",
+                     f"set $carve_host $carve_host_{index};",
+                     *_proxied(f"http://$carve_group_{index}")]
+    lines = [f"# {route.prefix}: {mode.value}"]
+    for selector in selectors:
+        lines += [f"location {selector} {{", *("    " + line for line in body), "}"]
+    return lines
+
+
+def _proxied(target: str) -> list[str]:
+    # add_header in a location replaces the server's: both are given here.
+    return [f"proxy_pass {target};", "add_header X-Carve-Upstream $carve_answered always;",
+            "add_header X-Request-Id $carve_request_id always;",
+            # Why the monolith answered for the service (empty, so not sent, when it did not).
+            "add_header X-Carve-Fallback $carve_fallback always;"]
+
+
+def _carve_body() -> list[str]:
+    # The client's own headers go on as they came (a location's proxy_set_header replaces
+    # all of the server's): carve's gateway reads them itself.
+    return ["access_log off;", "proxy_pass http://carve_gateway;",
+            "proxy_set_header Host $http_host;", 'proxy_set_header Connection "";',
+            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+            "proxy_pass_header X-Request-Id;", "proxy_pass_header X-Carve-Upstream;"]
+
+
+def _to_carve(selector: str) -> list[str]:
+    return [f"location {selector} {{", *("    " + line for line in _carve_body()), "}"]
+
+
+def _problem(name: str, status: int, code: str, detail: str) -> list[str]:
+    body = (f'{{"type":"urn:carve:problem:{code}","title":"Upstream failed",'
+            f'"status":{status},"detail":"{detail}","code":"{code}"}}')
+    return [f"location {name} {{", "    default_type application/problem+json;",
+            "    add_header X-Carve-Upstream $carve_upstream always;",
+            "    add_header X-Request-Id $carve_request_id always;",
+            f"    return {status} '{body}';", "}"]

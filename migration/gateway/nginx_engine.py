@@ -1,0 +1,257 @@
+"""NGINX as the gateway's data plane, steered by carve: ``carve run gateway --engine nginx``.
+
+carve's own data plane spends about twice NGINX's CPU on a proxied request (ADR 0017);
+with this engine NGINX carries the routed traffic and carve is its control plane, as
+Envoy's is to a service mesh (docs/adr/0018-nginx-engine.md):
+
+- carve's gateway runs as ever, on a loopback port, for what NGINX hands it (the admin
+  API, shadow and retired routes, refused paths: ``nginx_config.py``);
+- NGINX is started on the gateway's port with the table rendered, and reloaded (SIGHUP:
+  new workers take the new table, the old ones finish their requests) whenever the table
+  changes — a ``carve route`` command, another gateway's change through the store, the SLO
+  guard's rollback; a configuration NGINX refuses is logged and the running one kept;
+- its access log is read four times a second into carve's metrics and canary windows;
+- it stops with carve (SIGQUIT: requests in flight finish), and with carve's process even
+  when that is killed (the kernel's parent-death signal); if NGINX dies, carve stops with
+  an error rather than serve half a gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from contextlib import suppress
+from pathlib import Path
+
+from migration.gateway.access_log import AccessLog
+from migration.gateway.exports.spec import Upstream
+from migration.gateway.gateway_settings import GatewaySettings
+from migration.gateway.http_server import serve
+from migration.gateway.nginx_config import EngineSetup, render_engine
+from migration.gateway.proxy import Gateway
+from migration.gateway.routes import RouteTable
+from migration.runtime.errors import CarveError, ConfigError
+
+log = logging.getLogger("carve.gateway")
+STEER_SECONDS = 0.25  # how often the log is read and the table looked at
+START_SECONDS = 10.0  # how long NGINX gets to listen
+STOP_SECONDS = 15.0  # how long NGINX gets to finish its requests on a stop
+_PR_SET_PDEATHSIG = 1
+
+
+class EngineFailed(CarveError):
+    """NGINX would not start, or died while serving."""
+
+    exit_code = 1
+
+
+def find_nginx(given: str | None = None) -> str:
+    """The NGINX binary: ``given``, else on PATH or in the usual sbin folders."""
+    found = shutil.which(given) if given else (
+        shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx",
+                                                   "/usr/local/nginx/sbin/nginx")
+                                       if os.access(p, os.X_OK)), None))
+    if not found:
+        what = f"no NGINX at {given}" if given else "NGINX is not installed"
+        raise ConfigError(f"--engine nginx: {what} (Debian and Ubuntu: apt-get install nginx; "
+                          "or give --nginx PATH)")
+    return found
+
+
+def engine_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
+    """Each upstream as NGINX addresses it (``http://host:port``, no base path)."""
+    return {name: Upstream.from_url(name, url) for name, url in settings.upstreams().items()}
+
+
+class NginxEngine:
+    """One NGINX master process, its folder and its configuration."""
+
+    def __init__(self, setup: EngineSetup, binary: str) -> None:
+        self.setup = setup
+        self.binary = binary
+        self.config = setup.folder / "nginx.conf"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._text = ""
+        self.reloads = 0
+
+    def start(self, table: RouteTable) -> None:
+        """Write the configuration, have NGINX check it, start it and wait until it listens.
+
+        Called from the thread that will outlive NGINX (the parent-death signal is sent
+        when that thread ends).
+        """
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.setup.folder / "temp" / kind).mkdir(parents=True, exist_ok=True)
+        self._text = render_engine(table, self.setup)
+        self.config.write_text(self._text)
+        self._check(self.config)
+        self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
+            [self.binary, "-p", str(self.setup.folder), "-c", str(self.config),
+             "-g", "daemon off;"], stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + START_SECONDS
+        while not _listening(self.setup.host, self.setup.port):
+            if self.process.poll() is not None:
+                raise EngineFailed(f"nginx exited with code {self.process.returncode} at start: "
+                                   f"{self.last_error()}")
+            if time.monotonic() > deadline:
+                self.stop(0)
+                raise EngineFailed(f"nginx did not listen on {self.setup.host}:"
+                                   f"{self.setup.port} within {START_SECONDS:g}s")
+            time.sleep(0.02)
+        log.info("nginx (pid %d) serving on http://%s:%d, configuration %s",
+                 self.process.pid, self.setup.host, self.setup.port, self.config)
+
+    def apply(self, table: RouteTable) -> bool:
+        """Reload NGINX with ``table`` when its configuration differs; False when refused."""
+        text = render_engine(table, self.setup)
+        if text == self._text:
+            return True
+        candidate = self.config.with_name("nginx.conf.new")
+        candidate.write_text(text)
+        try:
+            self._check(candidate)
+        except EngineFailed as exc:
+            log.error("routes version %d not applied to nginx, the running table is kept: %s",
+                      table.version, exc)
+            return False
+        os.replace(candidate, self.config)
+        self._text = text
+        self.signal(signal.SIGHUP)
+        self.reloads += 1
+        log.info("nginx reloaded with routes version %d", table.version)
+        return True
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the master (SIGUSR1: reopen the logs)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def exited(self) -> int | None:
+        """The master's exit code once it has ended."""
+        return None if self.process is None else self.process.poll()
+
+    def stop(self, seconds: float = STOP_SECONDS) -> None:
+        """Graceful stop (SIGQUIT), then a kill past ``seconds``."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGQUIT)
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            log.warning("nginx did not stop within %gs: killed", seconds)
+            process.kill()
+            process.wait()
+
+    def last_error(self) -> str:
+        """The last line NGINX wrote to its error log."""
+        with suppress(OSError):
+            lines = self.setup.error_log.read_text(errors="replace").strip().splitlines()
+            if lines:
+                return lines[-1]
+        return "(nothing in its error log)"
+
+    def _check(self, config: Path) -> None:
+        done = subprocess.run(  # noqa: S603 - our own binary and arguments
+            [self.binary, "-t", "-q", "-p", str(self.setup.folder), "-c", str(config),
+             "-g", "daemon off;"], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            said = [line for line in done.stderr.splitlines() if line.strip()]
+            worst = next((line for line in said if "[emerg]" in line), said[0] if said else "")
+            raise EngineFailed("nginx refused its configuration: "
+                               + (worst.partition("] ")[2] or worst or f"exit {done.returncode}"))
+
+
+def _die_with_parent() -> None:
+    # In the child, before exec: NGINX gets SIGTERM when carve's process ends, killed or not.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _listening(host: str, port: int) -> bool:
+    with suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+        return True
+    return False
+
+
+def serve_with_nginx(gateway: Gateway, settings: GatewaySettings, host: str, port: int,
+                     workers: int, binary: str, folder: str | None = None) -> None:
+    """Run carve's gateway on a loopback port and NGINX on ``host:port`` until a signal."""
+    from migration.gateway.http_server import event_loop_name
+
+    if event_loop_name() == "uvloop":
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    else:
+        runner = asyncio.Runner()
+    own = folder is None
+    place = Path(folder or tempfile.mkdtemp(prefix="carve-nginx-"))
+    place.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        place.chmod(0o755)  # NGINX's workers (not root) reopen the log in it
+    try:
+        with runner:
+            runner.run(_serve(gateway, settings, host, port, workers, binary, place))
+    finally:
+        if own:
+            shutil.rmtree(place, ignore_errors=True)
+
+
+async def _serve(gateway: Gateway, settings: GatewaySettings, host: str, port: int,
+                 workers: int, binary: str, folder: Path) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()  # carve's own server stops once set
+    quitting = asyncio.Event()  # a signal: stop NGINX first, then carve
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, quitting.set)
+    listening: asyncio.Future[int] = loop.create_future()
+    server = loop.create_task(serve(gateway, "127.0.0.1", 0, stop=stop,
+                                    listening=listening.set_result, direct=gateway.direct))
+    await asyncio.wait([listening, server], return_when=asyncio.FIRST_COMPLETED)
+    if not listening.done():
+        await server  # it failed to start: its error
+        return
+    setup = EngineSetup(host, port, folder, listening.result(), engine_upstreams(settings),
+                        workers, settings.timeouts, settings.max_body_bytes // (1024 * 1024))
+    engine = NginxEngine(setup, binary)
+    reader = AccessLog(setup.access_log, gateway.metrics, gateway.guard.tracker,
+                       gateway.current, {n: u.authority for n, u in setup.upstreams.items()})
+    died: int | None = None
+    try:
+        engine.start(gateway.current.table)
+        died = await _steer(engine, reader, gateway, quitting)
+    finally:
+        await asyncio.to_thread(engine.stop)
+        reader.close()
+        stop.set()
+        await server
+    if died is not None:
+        raise EngineFailed(f"nginx exited with code {died} while serving: {engine.last_error()}")
+
+
+async def _steer(engine: NginxEngine, reader: AccessLog, gateway: Gateway,
+                 quitting: asyncio.Event) -> int | None:
+    """Read the log, reload on a new table, watch NGINX; its exit code if it died."""
+    applied = gateway.current.table
+    while not quitting.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(quitting.wait(), STEER_SECONDS)
+        died = engine.exited()
+        if died is not None:
+            return died
+        reader.read()
+        reader.rotate_if_large(lambda: engine.signal(signal.SIGUSR1))
+        table = gateway.current.table
+        if table is not applied:
+            applied = table
+            await asyncio.to_thread(engine.apply, table)
+    return None

@@ -1,0 +1,257 @@
+"""``carve run gateway --engine nginx``: NGINX carries the traffic, carve steers it.
+
+Real NGINX (tools/ci/services.sh installs it), real echo upstreams, carve as a process.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.gateway.test_nginx_export import nginx_binary
+from tests.support.gateway_processes import gateway_process, write_routes
+from tests.support.processes import ROOT, free_port
+from tests.support.waiting import wait_for
+
+ENGINE = ["--engine", "nginx"]
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+TRACEPARENT = f"00-{TRACE}-b7ad6b7169203331-01"
+
+
+@pytest.fixture(autouse=True)
+def _nginx_installed() -> None:
+    nginx_binary()  # fails (never skips) with how to install it
+
+
+def _echo(response: httpx.Response) -> dict:
+    return response.json()
+
+
+def test_routed_traffic_is_carried_by_nginx_with_the_gateway_headers(
+        tmp_path: Path, monolith_url: str, inventory_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
+    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
+                         ENGINE) as gateway:
+        answer = httpx.get(f"{gateway.url}/api/v1/inventory/items?x=1",
+                           headers={"traceparent": TRACEPARENT})
+        assert answer.status_code == 200
+        assert answer.headers["server"] == "nginx"  # NGINX carried it, not carve's server
+        assert answer.headers["x-carve-upstream"] == "inventory"
+        seen = _echo(answer)
+        assert (seen["upstream"], seen["path"], seen["query"]) == \
+            ("inventory", "/api/v1/inventory/items", "x=1")
+        # A new request id, the same one upstream and back.
+        assert len(answer.headers["x-request-id"]) == 32
+        assert seen["headers"]["x-request-id"] == answer.headers["x-request-id"]
+        # The client's trace continued with a span of the gateway's.
+        version, trace, span, flags = seen["headers"]["traceparent"].split("-")
+        assert (version, trace, flags) == ("00", TRACE, "01")
+        assert len(span) == 16 and span != "b7ad6b7169203331"
+        # A client's own request id is kept; an invalid trace context starts a new trace.
+        answer = httpx.get(f"{gateway.url}/api/v1/inventory/1",
+                           headers={"x-request-id": "mine-1", "traceparent": "00-zz-bad-01"})
+        assert answer.headers["x-request-id"] == "mine-1"
+        seen = _echo(answer)
+        assert seen["headers"]["x-request-id"] == "mine-1"
+        version, trace, span, flags = seen["headers"]["traceparent"].split("-")
+        assert (version, flags, len(trace), len(span)) == ("00", "01", 32, 16)
+        # No route: the monolith, counted as unrouted.
+        answer = httpx.get(f"{gateway.url}/elsewhere")
+        assert answer.headers["x-carve-upstream"] == "monolith"
+        assert _echo(answer)["upstream"] == "monolith"
+
+
+def test_carve_answers_what_nginx_hands_it(tmp_path: Path, monolith_url: str,
+                                           inventory_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/users", "mode": "shadow", "service": "inventory"},
+        {"prefix": "/legacy", "mode": "retired"}])
+    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
+                         ENGINE) as gateway:
+        # Shadow: the monolith answers, carve mirrors to the service and compares.
+        answer = httpx.get(f"{gateway.url}/api/v1/users/1")
+        assert (answer.status_code, answer.headers["x-carve-upstream"]) == (200, "monolith")
+        def compared() -> int:
+            report = gateway.admin("GET", "/_carve/diffs").json()
+            return report.get("/api/v1/users", {}).get("compared", 0)
+
+        assert wait_for(lambda: compared() >= 1, 5)
+        # Retired, and paths carve refuses: carve's problem bodies.
+        answer = httpx.get(f"{gateway.url}/legacy/page")
+        assert answer.status_code == 410
+        assert answer.headers["content-type"] == "application/problem+json"
+        for path in ("/api/v1/users%2F..%2Fadmin", "/api/v1/users/%2e%2e/orders",
+                     "/api/v1/users/../orders"):
+            status, body = _raw_get(gateway.url, path)  # (httpx would resolve the dots)
+            assert status == 400, path
+            assert json.loads(body)["code"] == "gateway.path_refused", path
+        # The admin API is carve's, with its token.
+        assert httpx.get(f"{gateway.url}/_carve/routes").status_code == 401
+        assert gateway.admin("GET", "/_carve/routes").status_code == 200
+
+
+def test_metrics_count_what_nginx_carried(tmp_path: Path, monolith_url: str,
+                                          inventory_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
+    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
+                         ENGINE) as gateway, httpx.Client() as client:
+        for _ in range(25):
+            assert client.get(f"{gateway.url}/api/v1/inventory/1").status_code == 200
+        for _ in range(5):
+            assert client.get(f"{gateway.url}/other").status_code == 200
+
+        def counted() -> str:
+            return gateway.admin("GET", "/_carve/metrics").text
+
+        wanted = ['carve_gateway_requests_total{route="/api/v1/inventory",'
+                  'upstream="inventory",status="200"} 25',
+                  'carve_gateway_requests_total{route="unrouted",upstream="monolith",'
+                  'status="200"} 5']
+        assert wait_for(lambda: all(line in counted() for line in wanted), 5), counted()
+
+
+def test_a_route_change_reloads_nginx_without_failing_a_request(
+        tmp_path: Path, monolith_url: str, inventory_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
+    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
+                         ENGINE) as gateway:
+        failures: list[str] = []
+        seen: set[str] = set()
+        done = threading.Event()
+
+        def load() -> None:
+            with httpx.Client() as client:
+                while not done.is_set():
+                    try:
+                        answer = _get_retrying_once(client, f"{gateway.url}/api/v1/inventory/1")
+                        if answer.status_code != 200:
+                            failures.append(str(answer.status_code))
+                        seen.add(answer.headers["x-carve-upstream"])
+                    except httpx.HTTPError as exc:
+                        failures.append(repr(exc))
+
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            for mode in ("monolith", "service", "monolith"):
+                change = {"prefix": "/api/v1/inventory", "mode": mode, "service": "inventory"}
+                assert gateway.admin("PUT", "/_carve/routes", json=change).status_code == 200
+                assert wait_for(lambda m=mode: _answered_by(gateway.url) ==
+                                ("inventory" if m == "service" else "monolith"), 5)
+        finally:
+            done.set()
+            for thread in threads:
+                thread.join()
+        assert not failures
+        assert seen == {"inventory", "monolith"}
+
+
+def _get_retrying_once(client: httpx.Client, url: str) -> httpx.Response:
+    # A reload closes NGINX's idle keep-alive connections: a GET sent on one just then sees
+    # it close with no answer, which a client may retry (RFC 9112 9.3.1), as browsers do.
+    try:
+        return client.get(url)
+    except httpx.RemoteProtocolError:
+        return client.get(url)
+
+
+def _raw_get(url: str, path: str) -> tuple[int, bytes]:
+    """A GET of ``path`` exactly as written; the status and the body."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        size, _, rest = body.partition(b"\r\n")
+        body = rest[:int(size, 16)]
+    return int(head.split()[1]), body
+
+
+def _answered_by(url: str) -> str:
+    return httpx.get(f"{url}/api/v1/inventory/1").headers["x-carve-upstream"]
+
+
+def test_a_failing_canary_falls_back_and_is_rolled_back(
+        tmp_path: Path, monolith_url: str, failing_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/inventory", "mode": "canary", "service": "broken",
+         "percent": 100, "slo": {"min_requests": 10, "window_seconds": 30}}])
+    with gateway_process(routes, monolith_url, {"broken": failing_url},
+                         ENGINE) as gateway, httpx.Client() as client:
+        # Reads the service fails are answered by the monolith, and say why.
+        answer = client.get(f"{gateway.url}/api/v1/inventory/1",
+                            headers={"x-user-id": "u1"})
+        assert (answer.status_code, answer.headers["x-carve-upstream"]) == (200, "monolith")
+        assert answer.headers["x-carve-fallback"] == "status_500"
+        # A POST is never handed to the monolith: the service's own 500.
+        posted = client.post(f"{gateway.url}/api/v1/inventory/1", json={},
+                             headers={"x-user-id": "u1"})
+        assert (posted.status_code, _echo(posted)["upstream"]) == (500, "broken")
+        for n in range(30):
+            client.get(f"{gateway.url}/api/v1/inventory/{n}", headers={"x-user-id": f"u{n}"})
+
+        def mode() -> str:
+            return json.loads(Path(routes).read_text())["routes"][0]["mode"]
+
+        # The SLO guard read the failures from NGINX's log and rolled the canary back.
+        assert wait_for(lambda: mode() == "monolith", 10), mode()
+        audit = gateway.admin("GET", "/_carve/audit").json()
+        assert audit[0]["automatic"] and audit[0]["evidence"]["error_rate"] > 0.05, audit
+        assert wait_for(lambda: "x-carve-fallback" not in client.get(
+            f"{gateway.url}/api/v1/inventory/1", headers={"x-user-id": "u1"}).headers, 5)
+        metrics = gateway.admin("GET", "/_carve/metrics").text
+        assert 'carve_gateway_fallbacks_total{route="/api/v1/inventory",reason="status_500"}' \
+            in metrics
+
+
+def test_nginx_stops_with_carve_even_when_carve_is_killed(
+        tmp_path: Path, monolith_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [])
+    for how in (signal.SIGTERM, signal.SIGKILL):
+        folder = tmp_path / f"engine-{how.name}"
+        with gateway_process(routes, monolith_url, {},
+                             [*ENGINE, "--engine-dir", str(folder)]) as gateway:
+            master = int((folder / "nginx.pid").read_text())
+            os.kill(gateway.process.pid, how)
+            gateway.process.wait(timeout=20)
+            assert wait_for(lambda m=master: not _alive(m), 10), f"nginx {master} outlived carve"
+            if how is signal.SIGTERM:
+                assert gateway.process.returncode == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's reaping is left
+
+
+def test_bad_engine_input_is_one_clear_line(tmp_path: Path, monolith_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [])
+    base = [sys.executable, "-m", "migration.cli", "run", "gateway", "--engine", "nginx",
+            "--port", str(free_port()), "--monolith", monolith_url, "--routes", str(routes)]
+    cases = [
+        (["--nginx", str(tmp_path / "no-nginx")], "no NGINX at"),
+        (["--service", "svc=http://127.0.0.1:9/base"], "has a base path"),
+    ]
+    for extra, said in cases:
+        done = subprocess.run([*base, *extra], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == 2, done.stderr
+        assert said in done.stderr
+        assert "Traceback" not in done.stderr
