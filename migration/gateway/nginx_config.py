@@ -141,11 +141,13 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
     return "\n".join(out)
 
 
-# The request id, the trace context and the refused paths, as carve decides them.
+# The request id, the trace context and the refused paths, as carve decides them. Each
+# regular expression is anchored at the start (PCRE would otherwise try every offset).
 _IDENTITY = [
     'map $http_x_request_id $carve_request_id { "" $request_id; default $http_x_request_id; }',
     # The gateway's span: 64 random bits of the request's 128 ($request_id).
-    'map $request_id $carve_span { "~(?<carve_span_id>[0-9a-f]{16})$" $carve_span_id; }',
+    'map $request_id $carve_span { "~^[0-9a-f]{16}(?<carve_span_id>[0-9a-f]{16})$" '
+    "$carve_span_id; }",
     "map $http_traceparent $carve_traceparent {",
     '    "~^(?<carve_trace>[0-9a-f]{2}-[0-9a-f]{32}-)[0-9a-f]{16}(?<carve_flags>-[0-9a-f]{2})$"'
     ' "${carve_trace}${carve_span}${carve_flags}";',
@@ -153,13 +155,14 @@ _IDENTITY = [
     # As paths.refusal_reason: an encoded slash or backslash, a backslash or NUL, a dot
     # segment (also percent-encoded) — in the path, not the query.
     "map $request_uri $carve_refused {",
-    '    "~*^[^?]*(%2f|%5c|%00|\\x5c)" 1;',
-    '    "~*^[^?]*/(\\.|%2e){1,2}(/|\\?|$)" 1;',
+    '    "~*^[^?]*(%2f|%5c|%00|\\x5c|/(\\.|%2e){1,2}(/|\\?|$))" 1;',
     '    default "";', "}",
-    # Who answered: the monolith when the service's call fell back to it.
-    'map $upstream_status $carve_answered { "~[,:]" monolith; default $carve_upstream; }',
+    # Why the monolith answered a request meant for the service ("" when it did not), and
+    # so who answered: "a, b" when a call was passed on to the next server, "a : b" across
+    # an error page.
     'map $upstream_status $carve_fallback { "~^(?<carve_failed>[0-9]+) *[,:]" '
     'status_$carve_failed; default ""; }',
+    'map $carve_fallback $carve_answered { "" $carve_upstream; default monolith; }',
 ]
 
 

@@ -89,6 +89,16 @@ class SloWindow:
         if error:
             self._errors += 1
 
+    def record_many(self, error: bool, seconds: float, count: int) -> None:
+        """``count`` answers alike (an access log's identical lines, counted once)."""
+        second = int(self._clock())
+        if second != self._second:
+            self._close_second()
+            self._second = second
+        self._latencies += [seconds] * count
+        if error:
+            self._errors += count
+
     def verdict(self, slo: Slo) -> SloVerdict:
         """Evaluate the window (dropping the slots wholly older than it)."""
         self._close_second()

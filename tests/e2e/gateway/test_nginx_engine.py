@@ -15,7 +15,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.gateway.test_nginx_export import nginx_binary
+from migration.gateway.exports.spec import Upstream
+from migration.gateway.nginx_config import EngineSetup, render_engine
+from migration.gateway.nginx_engine import EngineFailed, NginxEngine
+from migration.gateway.routes import Route, RouteTable
+from tests.e2e.gateway.test_nginx_export import (
+    EDGE_CASES,
+    EDGE_SERVICES,
+    ROUTES,
+    SERVICES,
+    nginx_binary,
+)
 from tests.support.gateway_processes import gateway_process, write_routes
 from tests.support.processes import ROOT, free_port
 from tests.support.waiting import wait_for
@@ -159,10 +169,11 @@ def test_a_route_change_reloads_nginx_without_failing_a_request(
 
 def _get_retrying_once(client: httpx.Client, url: str) -> httpx.Response:
     # A reload closes NGINX's idle keep-alive connections: a GET sent on one just then sees
-    # it close with no answer, which a client may retry (RFC 9112 9.3.1), as browsers do.
+    # it closed (or reset) with no answer, which a client may retry (RFC 9112 9.3.1), as
+    # browsers do.
     try:
         return client.get(url)
-    except httpx.RemoteProtocolError:
+    except (httpx.RemoteProtocolError, httpx.ReadError):
         return client.get(url)
 
 
@@ -255,3 +266,51 @@ def test_bad_engine_input_is_one_clear_line(tmp_path: Path, monolith_url: str) -
         assert done.returncode == 2, done.stderr
         assert said in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def _engine(tmp_path: Path, monolith: str, services: dict[str, str]) -> NginxEngine:
+    upstreams = {name: Upstream.from_url(name, url)
+                 for name, url in {"monolith": monolith, **services}.items()}
+    return NginxEngine(EngineSetup("127.0.0.1", free_port(), tmp_path, free_port(), upstreams),
+                       nginx_binary())
+
+
+@pytest.mark.parametrize("case", ["every-mode", *sorted(EDGE_CASES)])
+def test_nginx_accepts_the_engine_configuration_of_every_table(tmp_path: Path,
+                                                                case: str) -> None:
+    monolith, routes = ("http://127.0.0.1:8000", ROUTES["routes"]) if case == "every-mode" \
+        else EDGE_CASES[case]
+    services = SERVICES if case == "every-mode" else {
+        name: url for name, url in EDGE_SERVICES.items()
+        if any(route.get("service") == name for route in routes)}
+    table = RouteTable([Route.model_validate(route) for route in routes], version=3)
+    engine = _engine(tmp_path, monolith, services)
+    engine.config.write_text(render_engine(table, engine.setup))
+    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp_path / "temp" / kind).mkdir(parents=True, exist_ok=True)
+    engine._check(engine.config)  # raises EngineFailed with NGINX's complaint
+
+
+def test_a_configuration_nginx_refuses_is_said_in_its_words(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, "http://127.0.0.1:8000", {})
+    engine.config.write_text("events {}\nhttp { nonsense on; }\n")
+    with pytest.raises(EngineFailed, match='unknown directive "nonsense"'):
+        engine._check(engine.config)
+
+
+def test_a_sticky_canary_keeps_each_user_on_one_side(tmp_path: Path, monolith_url: str,
+                                                     inventory_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/inventory", "mode": "canary", "service": "inventory",
+         "percent": 50}])
+    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
+                         ENGINE) as gateway, httpx.Client() as client:
+        sides = {}
+        for n in range(40):
+            user = {"x-user-id": f"user-{n}"}
+            first = client.get(f"{gateway.url}/api/v1/inventory/a", headers=user)
+            again = client.get(f"{gateway.url}/api/v1/inventory/b", headers=user)
+            assert first.headers["x-carve-upstream"] == again.headers["x-carve-upstream"]
+            assert _echo(first)["upstream"] == first.headers["x-carve-upstream"]
+            sides[n] = first.headers["x-carve-upstream"]
+        assert set(sides.values()) == {"inventory", "monolith"}  # 40 users, half each way
