@@ -31,7 +31,7 @@ from migration.gateway.exports.nginx import (
     sticky_key_map,
 )
 from migration.gateway.exports.spec import ExportInput, Upstream, share
-from migration.gateway.gateway_settings import MONOLITH
+from migration.gateway.gateway_settings import GATEWAY, MONOLITH
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.traffic_metrics import UNROUTED
 from migration.gateway.upstream import Timeouts
@@ -124,13 +124,22 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
             f"set $carve_host {monolith};",
             # A path carve refuses (an encoded slash, a dot segment…) gets carve's 400.
             f"error_page {_REFUSED} = @carve;", f"if ($carve_refused) {{ return {_REFUSED}; }}",
-            # Both the service and the monolith failed: a problem body, as carve answers.
+            # A redirect to an upstream's own address comes back through the gateway, as a
+            # path (absolute_redirect would write NGINX's own address in front).
+            *(f"proxy_redirect http://{upstream.authority}/ /;"
+              for upstream in setup.upstreams.values()), "absolute_redirect off;",
+            # What NGINX answers itself gets carve's problem bodies: both the service and
+            # the monolith failed, or the body is too large.
             "error_page 502 = @carve_bad_gateway;", "error_page 504 = @carve_timeout;",
+            "error_page 413 = @carve_too_large;",
             *_to_carve("@carve"), *_to_carve("= /_carve"), *_to_carve("/_carve/"),
             *_problem("@carve_bad_gateway", 502, "gateway.upstream_unavailable",
-                      "no upstream answered"),
-            *_problem("@carve_timeout", 504, "gateway.upstream_timeout",
-                      "the upstream did not answer in time")]
+                      "Upstream failed", "no upstream answered", "$carve_upstream"),
+            *_problem("@carve_timeout", 504, "gateway.upstream_timeout", "Upstream failed",
+                      "the upstream did not answer in time", "$carve_upstream"),
+            *_problem("@carve_too_large", 413, "gateway.body_too_large",
+                      "Request body refused", "the request body is larger than "
+                      f"{setup.max_body_mb * 1024 * 1024} bytes", GATEWAY)]
     if reads_underscored_header(spec):
         out.append("underscores_in_headers on;")
     if table.get("/") is None:
@@ -261,10 +270,11 @@ def _to_carve(selector: str) -> list[str]:
     return [f"location {selector} {{", *("    " + line for line in _carve_body()), "}"]
 
 
-def _problem(name: str, status: int, code: str, detail: str) -> list[str]:
-    body = (f'{{"type":"urn:carve:problem:{code}","title":"Upstream failed",'
+def _problem(name: str, status: int, code: str, title: str, detail: str,
+             upstream: str) -> list[str]:
+    body = (f'{{"type":"urn:carve:problem:{code}","title":"{title}",'
             f'"status":{status},"detail":"{detail}","code":"{code}"}}')
     return [f"location {name} {{", "    default_type application/problem+json;",
-            "    add_header X-Carve-Upstream $carve_upstream always;",
+            f"    add_header X-Carve-Upstream {upstream} always;",
             "    add_header X-Request-Id $carve_request_id always;",
             f"    return {status} '{body}';", "}"]

@@ -1,7 +1,8 @@
 """A small ASGI upstream for gateway tests: it reports what reached it.
 
 ``BACKEND_NAME`` names it in every answer; ``BACKEND_STATUS`` makes every answer that
-status (an upstream in trouble). Paths: ``/slow?ms=N`` waits, ``/download?mb=N`` streams
+status (an upstream in trouble). Paths: ``/slow?ms=N`` waits, ``/redirect`` answers 302
+to its own address, ``/download?mb=N`` streams
 N MiB, ``/json`` answers a document with a volatile ``generated_at``; anything else echoes
 method, path, query, headers and the number of body bytes (counted, never held).
 """
@@ -31,6 +32,13 @@ async def app(scope, receive, send):  # noqa: D103 - ASGI entry point
     path = scope["path"]
     if path == "/slow":
         await asyncio.sleep(int(query.get("ms", ["100"])[0]) / 1000)
+    if path == "/redirect":  # to the upstream's own address, as a naive app writes it
+        host, port = scope["server"]
+        await send({"type": "http.response.start", "status": 302,
+                    "headers": [(b"location", f"http://{host}:{port}/moved".encode()),
+                                (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return
     if path == "/download":
         await _download(send, int(query.get("mb", ["1"])[0]))
         return

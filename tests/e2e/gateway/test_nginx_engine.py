@@ -108,6 +108,33 @@ def test_carve_answers_what_nginx_hands_it(tmp_path: Path, monolith_url: str,
         assert gateway.admin("GET", "/_carve/routes").status_code == 200
 
 
+def test_what_nginx_answers_itself_is_said_as_carve_says_it(tmp_path: Path,
+                                                             monolith_url: str) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/inventory", "mode": "service", "service": "gone"}])
+    with gateway_process(routes, monolith_url, {"gone": dead},
+                         [*ENGINE, "--max-body-mb", "1"]) as gateway:
+        # A redirect to the monolith's own address comes back through the gateway.
+        moved = httpx.get(f"{gateway.url}/redirect")
+        assert (moved.status_code, moved.headers["location"]) == (302, "/moved")
+        # A body over the limit: carve's 413 problem.
+        refused = httpx.post(f"{gateway.url}/upload", content=b"x" * (2 * 1024 * 1024))
+        assert refused.status_code == 413
+        assert refused.json()["code"] == "gateway.body_too_large"
+        assert refused.headers["x-carve-upstream"] == "gateway"
+        # A write to a service that cannot be reached is not handed to the monolith.
+        failed = httpx.post(f"{gateway.url}/api/v1/inventory/1", json={})
+        assert failed.status_code == 502
+        assert failed.headers["content-type"] == "application/problem+json"
+        assert failed.json()["code"] == "gateway.upstream_unavailable"
+        assert failed.headers["x-carve-upstream"] == "gone"
+        # A read is: the monolith answers, and says why.
+        read = httpx.get(f"{gateway.url}/api/v1/inventory/1")
+        assert (read.status_code, read.headers["x-carve-upstream"]) == (200, "monolith")
+        assert read.headers["x-carve-fallback"] == "status_502"
+
+
 def test_metrics_count_what_nginx_carried(tmp_path: Path, monolith_url: str,
                                           inventory_url: str) -> None:
     routes = write_routes(tmp_path / "routes.json", [
