@@ -23,7 +23,7 @@ from migration.gateway.current_table import CurrentTable
 from migration.gateway.gateway_settings import GATEWAY, MONOLITH
 from migration.gateway.routes import RouteMode, RouteTable
 from migration.gateway.slo_window import SloTracker, SloWindow
-from migration.gateway.traffic_metrics import GatewayMetrics
+from migration.gateway.traffic_metrics import UNROUTED, GatewayMetrics
 
 log = logging.getLogger("carve.gateway")
 # Past this size the log is rotated (renamed, reopened by NGINX, the old one deleted once
@@ -39,16 +39,13 @@ class AccessLog:
     """Reads the engine's log from where it stopped; feeds metrics and canary windows."""
 
     def __init__(self, path: Path, metrics: GatewayMetrics, tracker: SloTracker,
-                 current: CurrentTable, authorities: Mapping[str, str],
+                 current: CurrentTable, addresses: Mapping[str, str],
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
         self.metrics = metrics
         self.tracker = tracker
         self.current = current
-        # Each upstream's host:port as NGINX reports it, to tell a request a service's
-        # group sent straight to its backup (the service marked down) from one it served.
-        self._monolith = authorities.get(MONOLITH, "").encode()
-        self._own = {name: address.encode() for name, address in authorities.items()}
+        self.addresses = addresses
         self._clock = clock
         self._fd: int | None = None
         self._rest = b""  # the start of a line not yet complete
@@ -115,24 +112,39 @@ class AccessLog:
             if len(chunk) < _READ_BYTES:
                 return taken
 
+    @property
+    def addresses(self) -> Mapping[str, str]:
+        """Each upstream's address as NGINX reports it (ip:port), to tell a request a
+        service's group sent straight to its backup (the service marked down) from one the
+        service answered; set again whenever the configuration is written."""
+        return self._addresses
+
+    @addresses.setter
+    def addresses(self, addresses: Mapping[str, str]) -> None:
+        self._addresses = addresses
+        self._monolith = addresses.get(MONOLITH, "").encode()
+        self._own = {name: address.encode() for name, address in addresses.items()}
+
     def _take(self, line: bytes, count: int) -> None:
         self.lines += count
         fields = line.split(b"\t")
         try:
-            route, declared, status, took, statuses, times, addresses = fields
+            route, declared, status, took, statuses, times, addresses, heads = fields
             code, seconds = int(status), float(took)
         except ValueError:
             self.malformed += count
             if self.malformed == count:
                 log.warning("nginx access log: a line carve cannot read: %r", line[:200])
             return
-        label = route.decode()
-        if statuses == b"-":  # NGINX answered itself
+        # (A request NGINX refused before routing it has no route; escape=none writes an
+        # empty variable as nothing, not "-".)
+        label = route.decode() or UNROUTED
+        if statuses in (b"", b"-"):  # NGINX answered itself
             self.metrics.observe_many(label, GATEWAY, code, seconds, count)
             return
         # "a, b" for a call passed on to the next server; "a : b" across an error page.
         calls = statuses.replace(b" : ", b", ").split(b", ")
-        answered = declared.decode()
+        answered = declared.decode() or MONOLITH
         if answered == MONOLITH:
             self.metrics.observe_many(label, answered, code, seconds, count)
             return
@@ -140,7 +152,7 @@ class AccessLog:
         fallbacks = self.metrics.fallbacks
         window = self._window(route)
         if len(calls) > 1:  # its call failed and the next server, the monolith, answered
-            fallbacks[(label, f"status_{calls[0].decode()}")] += count
+            fallbacks[(label, _reason(calls[0], heads))] += count
             if window is not None:
                 window.record_many(True, _seconds(times.replace(b" : ", b", ").split(b", ")[0]),
                                    count)
@@ -169,6 +181,17 @@ class AccessLog:
             if found is not None and found.mode is RouteMode.CANARY else None
         self._windows[route] = window
         return window
+
+
+def _reason(status: bytes, heads: bytes) -> str:
+    """Why a service's call was passed on, as carve's own data plane names it: no answer at
+    all (no header time) is the upstream being unavailable or late, else its 5xx."""
+    if heads[:1] == b"-":
+        if status == b"502":
+            return "gateway.upstream_unavailable"
+        if status == b"504":
+            return "gateway.upstream_timeout"
+    return f"status_{status.decode()}"
 
 
 def _seconds(text: bytes) -> float:

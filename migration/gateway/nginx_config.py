@@ -20,29 +20,30 @@ the carve gateway adds to every request besides routing:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from migration.gateway.exports.nginx import (
-    groups,
-    reads_underscored_header,
-    split_percent,
-    sticky_key_map,
-)
+from migration.gateway.exports.nginx import groups, split_percent, sticky_key_map
 from migration.gateway.exports.spec import ExportInput, Upstream, share
 from migration.gateway.gateway_settings import GATEWAY, MONOLITH
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.traffic_metrics import UNROUTED
 from migration.gateway.upstream import Timeouts
+from migration.runtime.errors import ConfigError
+
+log = logging.getLogger("carve.gateway")
 
 # The access log's fields, tab-separated (see access_log.py, which reads them).
 LOG_FORMAT = ("$carve_route\\t$carve_upstream\\t$status\\t$request_time\\t$upstream_status"
-              "\\t$upstream_response_time\\t$upstream_addr")
+              "\\t$upstream_response_time\\t$upstream_addr\\t$upstream_header_time")
 # Methods a failing service hands to the monolith: reads always, PUT and DELETE when the
 # route allows it (FallbackOptions).
 _READS = ("GET", "HEAD", "OPTIONS")
 _IDEMPOTENT_WRITES = ("PUT", "DELETE")
+# carve's own gateway as NGINX's upstream: a name groups() never gives a service ("-").
+CARVE_GROUP = "carve-gateway"
 # The status a refused path is turned into inside NGINX, to hand it to carve's gateway
 # (error_page): never sent to a client.
 _REFUSED = 418
@@ -57,7 +58,11 @@ class EngineSetup:
     folder: Path
     carve_port: int  # carve's own gateway, on 127.0.0.1
     upstreams: Mapping[str, Upstream]
+    # Each upstream's address as NGINX is to use and report it (ip:port, resolved when the
+    # configuration is written); a service missing here could not be resolved.
+    addresses: Mapping[str, str]
     workers: int = 1
+    open_files: int = 4096  # what each worker may hold (connections, both sides)
     timeouts: Timeouts = Timeouts()
     max_body_mb: int = 256
     flush_ms: int = 250  # how late the access log may reach carve
@@ -79,39 +84,52 @@ class EngineSetup:
 
 
 def render_engine(table: RouteTable, setup: EngineSetup) -> str:
-    """The whole ``nginx.conf``; the same table and setup always give the same text."""
+    """The whole ``nginx.conf``; the same table and setup always give the same text.
+
+    A route NGINX cannot carry the carve way (a service with no URL or no address, a
+    sticky header or cookie NGINX cannot read) goes to carve's own gateway, as do the
+    admin API, shadow and retired routes and the refused paths.
+    """
     spec = ExportInput(table, setup.upstreams, setup.port, setup.max_body_mb)
     names = groups(spec)
     folder = setup.folder
+    monolith = setup.addresses[MONOLITH]
+    carried = {index: choice for index, route in enumerate(table.routes)
+               if (choice := _choice(index, route, setup, names)) is not None}
+    used = sorted({route.service for index, route in enumerate(table.routes)
+                   if index in carried and route.service})
     out = [f"# carve run gateway --engine nginx: routes version {table.version}",
-           f"worker_processes {setup.workers};", f"pid {setup.pid_file};",
-           f"error_log {setup.error_log} warn;", "events { worker_connections 1024; }",
+           f"worker_processes {setup.workers};", f"worker_rlimit_nofile {setup.open_files};",
+           f"pid {setup.pid_file};", f"error_log {setup.error_log} warn;",
+           f"events {{ worker_connections {max(64, setup.open_files - 64)}; }}",
            "http {", "access_log off;", "server_tokens off;",
            *(f"{kind}_temp_path {folder / 'temp' / kind};"
              for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
-           f"log_format carve escape=none '{LOG_FORMAT}';", *_IDENTITY, ""]
-    out += _group("carve_gateway", [f"server 127.0.0.1:{setup.carve_port}"])
-    monolith = setup.upstreams[MONOLITH].authority
+           f"log_format carve escape=none '{LOG_FORMAT}';", *_IDENTITY,
+           *_who_answered(setup, used, names), ""]
+    out += _group(CARVE_GROUP, [f"server 127.0.0.1:{setup.carve_port}"])
     out += _group(names[MONOLITH], [f"server {monolith}"])
-    for name in sorted(n for n in setup.upstreams if n != MONOLITH):
-        service = setup.upstreams[name].authority
+    for name in used:
+        service = setup.addresses[name]
         # With the monolith as backup: NGINX's passive health check is the breaker.
         out += _group(names[name], [f"server {service} max_fails=3 fail_timeout=10s",
                                     f"server {monolith} backup"])
         out += _group(_alone(names[name]), [f"server {service}"])
-    for index, route in enumerate(table.routes):
-        out += _choice(index, route, spec, names)
+    for lines in carried.values():
+        out += lines
     listen = f"{setup.host}:{setup.port}" if ":" not in setup.host else \
         f"[{setup.host}]:{setup.port}"
     timeouts = setup.timeouts
     out += ["server {", f"listen {listen} backlog=2048{' reuseport' if setup.workers > 1 else ''};",
             f"client_max_body_size {setup.max_body_mb}m;",
+            # Headers with "_" pass, as through carve's own data plane.
+            "underscores_in_headers on;",
             f"access_log {setup.access_log} carve buffer=64k flush={setup.flush_ms}ms;",
             "proxy_http_version 1.1;", 'proxy_set_header Connection "";',
             "proxy_set_header Host $carve_host;",
             "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
             "proxy_set_header X-Forwarded-Proto $scheme;",
-            "proxy_set_header X-Forwarded-Host $host;",
+            "proxy_set_header X-Forwarded-Host $http_host;",
             "proxy_set_header X-Request-Id $carve_request_id;",
             "proxy_set_header traceparent $carve_traceparent;",
             "proxy_hide_header X-Request-Id;", "proxy_hide_header X-Carve-Upstream;",
@@ -120,8 +138,11 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
             f"proxy_send_timeout {_ms(timeouts.read)};",
             "proxy_next_upstream error timeout http_500 http_502 http_503 http_504;",
             "proxy_next_upstream_tries 2;", "proxy_request_buffering off;",
+            # A slow client is written to as the upstream answers (flow control), never
+            # through a temporary file.
+            "proxy_max_temp_file_size 0;",
             "set $carve_route " + UNROUTED + ";", f"set $carve_upstream {MONOLITH};",
-            f"set $carve_host {monolith};",
+            f"set $carve_host {setup.upstreams[MONOLITH].authority};",
             # A path carve refuses (an encoded slash, a dot segment…) gets carve's 400.
             f"error_page {_REFUSED} = @carve;", f"if ($carve_refused) {{ return {_REFUSED}; }}",
             # A redirect to an upstream's own address comes back through the gateway, as a
@@ -140,12 +161,10 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
             *_problem("@carve_too_large", 413, "gateway.body_too_large",
                       "Request body refused", "the request body is larger than "
                       f"{setup.max_body_mb * 1024 * 1024} bytes", GATEWAY)]
-    if reads_underscored_header(spec):
-        out.append("underscores_in_headers on;")
     if table.get("/") is None:
         out += ["location / {", *_proxied(f"http://{names[MONOLITH]}"), "}"]
     for index, route in enumerate(table.routes):
-        out += _locations(index, route, spec, names)
+        out += _locations(index, route, index in carried, setup, names)
     out += ["}", "}", ""]
     return "\n".join(out)
 
@@ -164,15 +183,33 @@ _IDENTITY = [
     # As paths.refusal_reason: an encoded slash or backslash, a backslash or NUL, a dot
     # segment (also percent-encoded) — in the path, not the query.
     "map $request_uri $carve_refused {",
-    '    "~*^[^?]*(%2f|%5c|%00|\\x5c|/(\\.|%2e){1,2}(/|\\?|$))" 1;',
+    '    "~*^[^?]*(%2f|%5c|%00|\\x5c|#|/(\\.|%2e){1,2}(/|\\?|$))" 1;',
     '    default "";', "}",
-    # Why the monolith answered a request meant for the service ("" when it did not), and
-    # so who answered: "a, b" when a call was passed on to the next server, "a : b" across
-    # an error page.
-    'map $upstream_status $carve_fallback { "~^(?<carve_failed>[0-9]+) *[,:]" '
-    'status_$carve_failed; default ""; }',
-    'map $carve_fallback $carve_answered { "" $carve_upstream; default monolith; }',
+    # Why the monolith answered a request meant for the service ("" when it did not), as
+    # carve's own data plane says it: "a, b" in $upstream_status when the first call was
+    # passed on to the next server, "a : b" across an error page; no header time ("-") when
+    # no answer came at all (no connection, the connection closed, a timeout).
+    'map "$upstream_status|$upstream_header_time" $carve_failed_call {',
+    '    "~^502 *[,:][^|]*[|]-" gateway.upstream_unavailable;',
+    '    "~^504 *[,:][^|]*[|]-" gateway.upstream_timeout;',
+    '    "~^(?<carve_failed>[0-9]+) *[,:]" status_$carve_failed;', '    default "";', "}",
 ]
+
+
+def _who_answered(setup: EngineSetup, used: list[str], names: dict[str, str]) -> list[str]:
+    """``$carve_answered`` and ``$carve_fallback``: a service's group that went straight to
+    its backup (the service marked down after its failures, NGINX's breaker) answered from
+    the monolith's address alone. Keyed by the group (``$proxy_host``: map keys compare
+    without case, and group names differ without it). A service at the monolith's own
+    address cannot be told from it, and counts as the service."""
+    monolith = setup.addresses[MONOLITH]
+    skipped = [f'    "{names[name]} {monolith}" breaker_open;' for name in used
+               if setup.addresses[name] != monolith]
+    return ['map "$proxy_host $upstream_addr" $carve_passed_over {', *skipped,
+            '    default "";', "}",
+            'map "$carve_failed_call$carve_passed_over" $carve_fallback { '
+            "default $carve_failed_call$carve_passed_over; }",
+            'map $carve_fallback $carve_answered { "" $carve_upstream; default monolith; }']
 
 
 def _ms(seconds: float) -> str:
@@ -193,23 +230,31 @@ def _falls_back(route: Route) -> tuple[str, ...]:
     return _READS + (_IDEMPOTENT_WRITES if route.fallback.idempotent_writes else ())
 
 
-def _choice(index: int, route: Route, spec: ExportInput, names: dict[str, str]) -> list[str]:
+def _choice(index: int, route: Route, setup: EngineSetup,
+            names: dict[str, str]) -> list[str] | None:
     """The maps a service or canary route picks its group by: the side (a canary's sticky
-    split), then the method (whether a failed call may fall back)."""
+    split), then the method (whether a failed call may fall back). ``[]`` for a route
+    that needs none; ``None`` for one NGINX cannot carry (carve's own gateway does)."""
     if route.mode not in (RouteMode.SERVICE, RouteMode.CANARY):
         return []
-    service = spec.upstream(route.service)
+    if route.service not in setup.addresses or route.service not in setup.upstreams:
+        return None  # no URL, or no address: carve's gateway says so as it always does
+    service = setup.upstreams[route.service]
     group, alone = names[service.name], _alone(names[service.name])
     methods = "|".join(_falls_back(route))
     if route.mode is RouteMode.SERVICE:
         return [f"map $request_method $carve_group_{index} {{ "
                 f'"~^({methods})$" {group}; default {alone}; }}', ""]
-    lines = [*sticky_key_map(index, route),
-             f'split_clients "${{carve_key_{index}}}{route.prefix}" $carve_side_{index} {{']
+    try:
+        lines = sticky_key_map(index, route)
+    except ConfigError as exc:  # a sticky header or cookie NGINX cannot read
+        log.warning("--engine nginx: %s; carve's own gateway serves %s", exc, route.prefix)
+        return None
+    lines.append(f'split_clients "${{carve_key_{index}}}{route.prefix}" $carve_side_{index} {{')
     shares = share(route.percent)
     if shares:  # (split_clients refuses "0%": at zero, "*" alone sends all to the monolith)
         lines.append(f"    {split_percent(shares)}% service;")
-    monolith = spec.upstream(MONOLITH)
+    monolith = setup.upstreams[MONOLITH]
     lines += ["    * monolith;", "}",
               f'map "$carve_side_{index} $request_method" $carve_group_{index} {{',
               f'    "~^monolith " {names[MONOLITH]};',
@@ -221,21 +266,22 @@ def _choice(index: int, route: Route, spec: ExportInput, names: dict[str, str]) 
     return lines
 
 
-def _locations(index: int, route: Route, spec: ExportInput,
+def _locations(index: int, route: Route, carried: bool, setup: EngineSetup,
                names: dict[str, str]) -> list[str]:
     # "= /p" and "/p/": NGINX prefixes are not segment-bound, these two together are. A
     # route on "/" is the catch-all.
     selectors = ["/"] if route.prefix == "/" else [f"= {route.prefix}", f"{route.prefix}/"]
     mode = route.mode
-    if mode is RouteMode.SHADOW or mode is RouteMode.RETIRED:
-        # Mirrored and compared, or answered 410, by carve's own gateway, which counts them.
+    if mode is RouteMode.SHADOW or mode is RouteMode.RETIRED or not carried:
+        # Mirrored and compared, answered 410, or a route NGINX cannot carry: carve's own
+        # gateway, which counts them itself.
         body = _carve_body()
     else:
         body = [f"set $carve_route {route.prefix};"]
         if mode is RouteMode.MONOLITH:
             body += _proxied(f"http://{names[MONOLITH]}")
         elif mode is RouteMode.SERVICE:
-            service = spec.upstream(route.service)
+            service = setup.upstreams[route.service or ""]
             body += [f"set $carve_upstream {service.name};",
                      f"set $carve_host {service.authority};",
                      *_proxied(f"http://$carve_group_{index}")]
@@ -260,7 +306,7 @@ def _proxied(target: str) -> list[str]:
 def _carve_body() -> list[str]:
     # The client's own headers go on as they came (a location's proxy_set_header replaces
     # all of the server's): carve's gateway reads them itself.
-    return ["access_log off;", "proxy_pass http://carve_gateway;",
+    return ["access_log off;", f"proxy_pass http://{CARVE_GROUP};",
             "proxy_set_header Host $http_host;", 'proxy_set_header Connection "";',
             "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
             "proxy_pass_header X-Request-Id;", "proxy_pass_header X-Carve-Upstream;"]

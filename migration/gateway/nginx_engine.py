@@ -22,19 +22,22 @@ import asyncio
 import ctypes
 import logging
 import os
+import resource
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 from migration.gateway.access_log import AccessLog
 from migration.gateway.exports.spec import Upstream
-from migration.gateway.gateway_settings import GatewaySettings
-from migration.gateway.http_server import serve
+from migration.gateway.gateway_settings import MONOLITH, GatewaySettings
+from migration.gateway.http_server import check_port, serve
 from migration.gateway.nginx_config import EngineSetup, render_engine
 from migration.gateway.proxy import Gateway
 from migration.gateway.routes import RouteTable
@@ -71,15 +74,43 @@ def engine_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
     return {name: Upstream.from_url(name, url) for name, url in settings.upstreams().items()}
 
 
+def resolve(upstreams: Mapping[str, Upstream]) -> dict[str, str]:
+    """Each upstream's first address as ``ip:port``, which NGINX is given and reports.
+
+    Resolved by carve whenever the configuration is written, so that a service's answer is
+    told from the monolith's by address, and one name is one server (NGINX would make a
+    server of each address a name has). A service that does not resolve is left out (its
+    routes go to carve's own gateway, which reports its connection errors); a monolith
+    that does not resolve is an error.
+    """
+    addresses = {}
+    for name, upstream in upstreams.items():
+        try:
+            found = socket.getaddrinfo(upstream.host, upstream.port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            if name == MONOLITH:
+                raise EngineFailed(f"the monolith's host {upstream.host!r} does not resolve: "
+                                   f"{exc}") from exc
+            log.warning("--engine nginx: service %s: %r does not resolve (%s); carve's own "
+                        "gateway serves its routes", name, upstream.host, exc)
+            continue
+        family, _, _, _, address = found[0]
+        ip = address[0]
+        addresses[name] = f"[{ip}]:{upstream.port}" if family == socket.AF_INET6 \
+            else f"{ip}:{upstream.port}"
+    return addresses
+
+
 class NginxEngine:
     """One NGINX master process, its folder and its configuration."""
 
     def __init__(self, setup: EngineSetup, binary: str) -> None:
-        self.setup = setup
+        self.setup = setup  # with the addresses of the configuration NGINX runs
         self.binary = binary
         self.config = setup.folder / "nginx.conf"
         self.process: subprocess.Popen[bytes] | None = None
         self._text = ""
+        self.version = -1  # the routes version NGINX runs
         self.reloads = 0
 
     def start(self, table: RouteTable) -> None:
@@ -88,17 +119,22 @@ class NginxEngine:
         Called from the thread that will outlive NGINX (the parent-death signal is sent
         when that thread ends).
         """
+        check_port(self.setup.host, self.setup.port)
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.setup.folder / "temp" / kind).mkdir(parents=True, exist_ok=True)
-        self._text = render_engine(table, self.setup)
+        self.setup, self._text = self.render(table)
         self.config.write_text(self._text)
         self._check(self.config)
+        self.version = table.version
+        # Its own session: a Ctrl-C or a signal to carve's process group reaches carve,
+        # which stops NGINX gracefully, not NGINX's workers directly.
         self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
             [self.binary, "-p", str(self.setup.folder), "-c", str(self.config),
-             "-g", "daemon off;"], stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+             "-g", "daemon off;"], stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            start_new_session=True)
         deadline = time.monotonic() + START_SECONDS
         while not _listening(self.setup.host, self.setup.port):
-            if self.process.poll() is not None:
+            if self.exited() is not None:
                 raise EngineFailed(f"nginx exited with code {self.process.returncode} at start: "
                                    f"{self.last_error()}")
             if time.monotonic() > deadline:
@@ -110,20 +146,30 @@ class NginxEngine:
                  self.process.pid, self.setup.host, self.setup.port, self.config)
 
     def apply(self, table: RouteTable) -> bool:
-        """Reload NGINX with ``table`` when its configuration differs; False when refused."""
-        text = render_engine(table, self.setup)
+        """Reload NGINX with ``table`` when its configuration differs.
+
+        False when it cannot be applied (an upstream's name no longer resolves, NGINX
+        refuses the configuration): said in the log, and NGINX keeps the table it runs.
+        """
+        try:
+            setup, text = self.render(table)
+        except Exception as exc:  # noqa: BLE001 - the running table is kept whatever failed
+            log.error("routes version %d not applied to nginx (it keeps version %d): %s",
+                      table.version, self.version, exc)
+            return False
         if text == self._text:
+            self.version = table.version
             return True
         candidate = self.config.with_name("nginx.conf.new")
         candidate.write_text(text)
         try:
             self._check(candidate)
         except EngineFailed as exc:
-            log.error("routes version %d not applied to nginx, the running table is kept: %s",
-                      table.version, exc)
+            log.error("routes version %d not applied to nginx (it keeps version %d): %s",
+                      table.version, self.version, exc)
             return False
         os.replace(candidate, self.config)
-        self._text = text
+        self.setup, self._text, self.version = setup, text, table.version
         self.signal(signal.SIGHUP)
         self.reloads += 1
         log.info("nginx reloaded with routes version %d", table.version)
@@ -135,21 +181,29 @@ class NginxEngine:
             self.process.send_signal(signum)
 
     def exited(self) -> int | None:
-        """The master's exit code once it has ended."""
-        return None if self.process is None else self.process.poll()
+        """The master's exit code once it has ended (its workers then stopped too)."""
+        if self.process is None:
+            return None
+        code = self.process.poll()
+        if code is not None:
+            # Workers outlive a master that was killed: none may serve on without carve.
+            self._kill_group()
+        return code
 
     def stop(self, seconds: float = STOP_SECONDS) -> None:
-        """Graceful stop (SIGQUIT), then a kill past ``seconds``."""
+        """Graceful stop (SIGQUIT), then a kill of every NGINX process past ``seconds``."""
         process = self.process
         if process is None or process.poll() is not None:
+            self._kill_group()
             return
         process.send_signal(signal.SIGQUIT)
         try:
             process.wait(seconds)
         except subprocess.TimeoutExpired:
             log.warning("nginx did not stop within %gs: killed", seconds)
-            process.kill()
+            self._kill_group()
             process.wait()
+        self._kill_group()
 
     def last_error(self) -> str:
         """The last line NGINX wrote to its error log."""
@@ -158,6 +212,16 @@ class NginxEngine:
             if lines:
                 return lines[-1]
         return "(nothing in its error log)"
+
+    def render(self, table: RouteTable) -> tuple[EngineSetup, str]:
+        """The setup with addresses resolved now, and the configuration of ``table``."""
+        setup = replace(self.setup, addresses=resolve(self.setup.upstreams))
+        return setup, render_engine(table, setup)
+
+    def _kill_group(self) -> None:
+        if self.process is not None:
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     def _check(self, config: Path) -> None:
         done = subprocess.run(  # noqa: S603 - our own binary and arguments
@@ -221,13 +285,15 @@ async def _serve(gateway: Gateway, settings: GatewaySettings, host: str, port: i
         await server  # it failed to start: its error
         return
     setup = EngineSetup(host, port, folder, listening.result(), engine_upstreams(settings),
-                        workers, settings.timeouts, settings.max_body_bytes // (1024 * 1024))
+                        {}, workers, _open_files(), settings.timeouts,
+                        settings.max_body_bytes // (1024 * 1024))
     engine = NginxEngine(setup, binary)
     reader = AccessLog(setup.access_log, gateway.metrics, gateway.guard.tracker,
-                       gateway.current, {n: u.authority for n, u in setup.upstreams.items()})
+                       gateway.current, {})
     died: int | None = None
     try:
         engine.start(gateway.current.table)
+        reader.addresses = engine.setup.addresses
         died = await _steer(engine, reader, gateway, quitting)
     finally:
         await asyncio.to_thread(engine.stop)
@@ -242,9 +308,11 @@ async def _steer(engine: NginxEngine, reader: AccessLog, gateway: Gateway,
                  quitting: asyncio.Event) -> int | None:
     """Read the log, reload on a new table, watch NGINX; its exit code if it died."""
     applied = gateway.current.table
-    while not quitting.is_set():
+    while True:
         with suppress(TimeoutError):
             await asyncio.wait_for(quitting.wait(), STEER_SECONDS)
+        if quitting.is_set():
+            return None  # (NGINX may be ending too: the same signal reached its group)
         died = engine.exited()
         if died is not None:
             return died
@@ -253,5 +321,11 @@ async def _steer(engine: NginxEngine, reader: AccessLog, gateway: Gateway,
         table = gateway.current.table
         if table is not applied:
             applied = table
-            await asyncio.to_thread(engine.apply, table)
-    return None
+            if await asyncio.to_thread(engine.apply, table):
+                reader.addresses = engine.setup.addresses
+
+
+def _open_files() -> int:
+    """What each NGINX worker may hold open: the system's hard limit, at most 65,536."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)

@@ -21,6 +21,9 @@ def refusal_reason(path: str, raw_path: bytes | None) -> str | None:
         for encoded in _ENCODED_SEPARATORS:
             if encoded in raw_path:
                 return "an encoded slash or backslash in the path"
+    if raw_path is not None and b"#" in raw_path:
+        # A fragment is never sent: an upstream would cut the path there (/a/..#x is /a/..).
+        return "a '#' in the request target"
     if "\\" in path or "\x00" in path:
         return "a backslash or NUL in the path"
     if "/." in path:

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from migration.gateway.paths import is_admin
+
 _PREFIX_CHARACTERS = frozenset(string.ascii_letters + string.digits + "/-._~:@+,=")
 
 
@@ -97,7 +99,11 @@ class Route(_Strict):
         if not _PREFIX_CHARACTERS.issuperset(value):
             # Kept to what every export can write without quoting: NGINX, Envoy, YAML.
             raise ValueError("a route prefix holds letters, digits, '/' and - . _ ~ : @ + , =")
-        return normalized_path(value)
+        value = normalized_path(value)
+        if is_admin(value):
+            # Answered by the gateway itself whatever the table says.
+            raise ValueError("/_carve is the gateway's admin API, not a route")
+        return value
 
     @model_validator(mode="after")
     def _service_when_needed(self) -> Route:

@@ -30,6 +30,7 @@ from multiprocessing.process import BaseProcess
 
 from migration.gateway.current_table import CurrentTable
 from migration.gateway.gateway_settings import GatewaySettings
+from migration.gateway.http_server import check_port
 from migration.gateway.process import configure_logging, serve
 from migration.gateway.store import read_once
 from migration.runtime.errors import ConfigError
@@ -55,19 +56,6 @@ def serve_workers(settings: GatewaySettings, host: str, port: int, workers: int)
         raise ConfigError(f"routes in {settings.routes}: {unknown}")
     configure_logging()
     supervise(settings, host, port, workers)
-
-
-def check_port(host: str, port: int) -> None:
-    """Fail in one line when the address is taken, even by a listener that would share it
-    (``SO_REUSEPORT``: another gateway's workers), before the workers bind it together."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: "
-                              f"{os.strerror(exc.errno) if exc.errno else exc}") from exc
 
 
 def supervise(settings: GatewaySettings, host: str, port: int, workers: int) -> None:

@@ -10,14 +10,15 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from migration.gateway.exports.spec import Upstream
-from migration.gateway.nginx_config import EngineSetup, render_engine
-from migration.gateway.nginx_engine import EngineFailed, NginxEngine
+from migration.gateway.nginx_config import EngineSetup
+from migration.gateway.nginx_engine import EngineFailed, NginxEngine, resolve
 from migration.gateway.routes import Route, RouteTable
 from tests.e2e.gateway.test_nginx_export import (
     EDGE_CASES,
@@ -27,7 +28,7 @@ from tests.e2e.gateway.test_nginx_export import (
     nginx_binary,
 )
 from tests.support.gateway_processes import gateway_process, write_routes
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT, free_port, wait_until_serving
 from tests.support.waiting import wait_for
 
 ENGINE = ["--engine", "nginx"]
@@ -99,7 +100,7 @@ def test_carve_answers_what_nginx_hands_it(tmp_path: Path, monolith_url: str,
         assert answer.status_code == 410
         assert answer.headers["content-type"] == "application/problem+json"
         for path in ("/api/v1/users%2F..%2Fadmin", "/api/v1/users/%2e%2e/orders",
-                     "/api/v1/users/../orders"):
+                     "/api/v1/users/../orders", "/api/v1/users/..#x"):
             status, body = _raw_get(gateway.url, path)  # (httpx would resolve the dots)
             assert status == 400, path
             assert json.loads(body)["code"] == "gateway.path_refused", path
@@ -132,7 +133,7 @@ def test_what_nginx_answers_itself_is_said_as_carve_says_it(tmp_path: Path,
         # A read is: the monolith answers, and says why.
         read = httpx.get(f"{gateway.url}/api/v1/inventory/1")
         assert (read.status_code, read.headers["x-carve-upstream"]) == (200, "monolith")
-        assert read.headers["x-carve-fallback"] == "status_502"
+        assert read.headers["x-carve-fallback"] == "gateway.upstream_unavailable"
 
 
 def test_metrics_count_what_nginx_carried(tmp_path: Path, monolith_url: str,
@@ -239,8 +240,15 @@ def test_a_failing_canary_falls_back_and_is_rolled_back(
         posted = client.post(f"{gateway.url}/api/v1/inventory/1", json={},
                              headers={"x-user-id": "u1"})
         assert (posted.status_code, _echo(posted)["upstream"]) == (500, "broken")
+        reasons = set()
         for n in range(30):
-            client.get(f"{gateway.url}/api/v1/inventory/{n}", headers={"x-user-id": f"u{n}"})
+            answer = client.get(f"{gateway.url}/api/v1/inventory/{n}",
+                                headers={"x-user-id": f"u{n}"})
+            assert (answer.status_code, answer.headers["x-carve-upstream"]) == (200, "monolith")
+            reasons.add(answer.headers.get("x-carve-fallback"))
+        # After three failed calls NGINX passes the service over for 10 s (its breaker): the
+        # monolith's answers still say so.
+        assert reasons == {"status_500", "breaker_open"}
 
         def mode() -> str:
             return json.loads(Path(routes).read_text())["routes"][0]["mode"]
@@ -249,11 +257,76 @@ def test_a_failing_canary_falls_back_and_is_rolled_back(
         assert wait_for(lambda: mode() == "monolith", 10), mode()
         audit = gateway.admin("GET", "/_carve/audit").json()
         assert audit[0]["automatic"] and audit[0]["evidence"]["error_rate"] > 0.05, audit
-        assert wait_for(lambda: "x-carve-fallback" not in client.get(
-            f"{gateway.url}/api/v1/inventory/1", headers={"x-user-id": "u1"}).headers, 5)
+        # NGINX reloaded with the route on the monolith: no fallback (after a failed call,
+        # or NGINX's breaker passing the service over) is said any more.
+        def after_rollback() -> bool:
+            headers = client.get(f"{gateway.url}/api/v1/inventory/1",
+                                 headers={"x-user-id": "u1"}).headers
+            return headers["x-carve-upstream"] == "monolith" \
+                and "x-carve-fallback" not in headers
+
+        assert wait_for(after_rollback, 5)
         metrics = gateway.admin("GET", "/_carve/metrics").text
         assert 'carve_gateway_fallbacks_total{route="/api/v1/inventory",reason="status_500"}' \
             in metrics
+
+
+def test_routes_nginx_cannot_carry_are_served_by_carve_and_later_changes_still_apply(
+        tmp_path: Path, monolith_url: str, inventory_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
+    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
+                         ENGINE) as gateway:
+        # A canary sticky on a header NGINX cannot read ("."), through the admin API.
+        change = {"prefix": "/api/v1/orders", "mode": "canary", "service": "inventory",
+                  "percent": 100, "sticky": {"kind": "header", "name": "x.user"}}
+        assert gateway.admin("PUT", "/_carve/routes", json=change).status_code == 200
+        # Another replica's table naming a service this one has no URL for (a file edit).
+        table = json.loads(Path(routes).read_text())
+        table["routes"].append({"prefix": "/api/v1/users", "mode": "service",
+                                "service": "ghost"})
+        Path(routes).write_text(json.dumps(table))
+
+        def served() -> bool:
+            orders = httpx.get(f"{gateway.url}/api/v1/orders/1", headers={"x.user": "a"})
+            users = httpx.get(f"{gateway.url}/api/v1/users/1")
+            return orders.headers["x-carve-upstream"] == "inventory" \
+                and users.headers["x-carve-upstream"] == "monolith"
+
+        assert wait_for(served, 5)  # by carve's own gateway, which NGINX hands them to
+        assert gateway.process.poll() is None
+        # NGINX is not stuck on an older table: a change after those still reaches it.
+        change = {"prefix": "/api/v1/inventory", "mode": "monolith"}
+        assert gateway.admin("PUT", "/_carve/routes", json=change).status_code == 200
+        assert wait_for(lambda: _answered_by(gateway.url) == "monolith", 5)
+        assert httpx.get(f"{gateway.url}/api/v1/inventory/1").headers["server"] == "nginx"
+
+
+def test_a_signal_to_the_process_group_lets_requests_in_flight_finish(
+        tmp_path: Path, monolith_url: str) -> None:
+    # As a terminal's Ctrl-C or a service manager's stop sends it: to every process of
+    # carve's group. NGINX is in a session of its own and gets carve's graceful stop.
+    routes = write_routes(tmp_path / "routes.json", [])
+    port = free_port()
+    carve = subprocess.Popen(
+        [sys.executable, "-m", "migration.cli", "run", "gateway", *ENGINE, "--port", str(port),
+         "--monolith", monolith_url, "--routes", str(routes)], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/_carve/healthz", carve)
+        answers: list[int] = []
+        slow = threading.Thread(target=lambda: answers.append(
+            httpx.get(f"http://127.0.0.1:{port}/slow?ms=1500", timeout=10).status_code))
+        slow.start()
+        time.sleep(0.5)
+        os.killpg(carve.pid, signal.SIGINT)
+        slow.join()
+        assert answers == [200]
+        assert carve.wait(timeout=20) == 0
+    finally:
+        if carve.poll() is None:
+            os.killpg(carve.pid, signal.SIGKILL)
+            carve.wait()
 
 
 def test_nginx_stops_with_carve_even_when_carve_is_killed(
@@ -269,6 +342,20 @@ def test_nginx_stops_with_carve_even_when_carve_is_killed(
             assert wait_for(lambda m=master: not _alive(m), 10), f"nginx {master} outlived carve"
             if how is signal.SIGTERM:
                 assert gateway.process.returncode == 0
+
+
+def test_carve_stops_when_nginx_dies_and_leaves_no_worker_serving(
+        tmp_path: Path, monolith_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [])
+    folder = tmp_path / "engine"
+    with gateway_process(routes, monolith_url, {},
+                         [*ENGINE, "--engine-dir", str(folder)]) as gateway:
+        os.kill(int((folder / "nginx.pid").read_text()), signal.SIGKILL)
+        assert gateway.process.wait(timeout=20) == 1
+        said = gateway.process.stdout.read().decode()
+        assert "nginx exited with code -9 while serving" in said
+        with pytest.raises(httpx.ConnectError):  # its workers went with it
+            httpx.get(f"{gateway.url}/anything", timeout=2)
 
 
 def _alive(pid: int) -> bool:
@@ -298,8 +385,8 @@ def test_bad_engine_input_is_one_clear_line(tmp_path: Path, monolith_url: str) -
 def _engine(tmp_path: Path, monolith: str, services: dict[str, str]) -> NginxEngine:
     upstreams = {name: Upstream.from_url(name, url)
                  for name, url in {"monolith": monolith, **services}.items()}
-    return NginxEngine(EngineSetup("127.0.0.1", free_port(), tmp_path, free_port(), upstreams),
-                       nginx_binary())
+    return NginxEngine(EngineSetup("127.0.0.1", free_port(), tmp_path, free_port(), upstreams,
+                                   resolve(upstreams)), nginx_binary())
 
 
 @pytest.mark.parametrize("case", ["every-mode", *sorted(EDGE_CASES)])
@@ -312,7 +399,7 @@ def test_nginx_accepts_the_engine_configuration_of_every_table(tmp_path: Path,
         if any(route.get("service") == name for route in routes)}
     table = RouteTable([Route.model_validate(route) for route in routes], version=3)
     engine = _engine(tmp_path, monolith, services)
-    engine.config.write_text(render_engine(table, engine.setup))
+    engine.config.write_text(engine.render(table)[1])
     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (tmp_path / "temp" / kind).mkdir(parents=True, exist_ok=True)
     engine._check(engine.config)  # raises EngineFailed with NGINX's complaint

@@ -99,12 +99,13 @@ def test_paths_with_dot_segments_or_encoded_slashes_are_400(tmp_path, monolith_u
     with gateway_process(routes, monolith_url, {}) as gw:
         parts = urlsplit(gw.url)
         statuses = []
-        for path in ("/api/v1/inventory/../users", "/api/v1/%2e%2e/admin", "/api%2Fv1"):
+        for path in ("/api/v1/inventory/../users", "/api/v1/%2e%2e/admin", "/api%2Fv1",
+                     "/api/v1/inventory/..#x"):
             connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
             connection.request("GET", path)
             statuses.append(connection.getresponse().status)
             connection.close()
-    assert statuses == [400, 400, 400]
+    assert statuses == [400, 400, 400, 400]
 
 
 def test_a_body_over_the_limit_is_413_announced_or_streamed(tmp_path, monolith_url):

@@ -17,8 +17,11 @@ AUTHORITIES = {"monolith": "127.0.0.1:8000", "inventory": "127.0.0.1:8001",
 
 
 def line(route: str, declared: str, status: int, took: str, statuses: str, times: str,
-         addresses: str) -> bytes:
-    return "\t".join([route, declared, str(status), took, statuses, times, addresses]).encode()
+         addresses: str, heads: str | None = None) -> bytes:
+    """A line as NGINX writes it (nginx_config.LOG_FORMAT; escape=none writes an empty
+    variable as nothing); the header times default to the response times."""
+    return "\t".join([route, declared, str(status), took, statuses, times, addresses,
+                      times if heads is None else heads]).encode()
 
 
 def reader(tmp_path: Path) -> tuple[AccessLog, GatewayMetrics, SloTracker, FakeClock]:
@@ -51,6 +54,9 @@ def test_each_request_is_counted_by_who_answered_it(tmp_path: Path) -> None:
           # the service failed, the monolith answered (NGINX passed the call on)
           line("/api/v1/inventory", "inventory", 200, "0.010", "500, 200", "0.004, 0.005",
                "127.0.0.1:8001, 127.0.0.1:8000"),
+          # no connection to the service: the monolith answered
+          line("/api/v1/inventory", "inventory", 200, "0.002", "502, 200", "0.000, 0.001",
+               "127.0.0.1:8001, 127.0.0.1:8000", "-, 0.001"),
           # the service marked down: its group went straight to the backup
           line("/api/v1/inventory", "inventory", 200, "0.001", "200", "0.001",
                "127.0.0.1:8000"),
@@ -58,22 +64,27 @@ def test_each_request_is_counted_by_who_answered_it(tmp_path: Path) -> None:
                "127.0.0.1:8000"),
           line("unrouted", "monolith", 200, "0.001", "200", "0.001", "127.0.0.1:8000"),
           line("/api/v1/orders", "orders", 503, "0.001", "503", "0.001", "127.0.0.1:8002"),
-          line("unrouted", "monolith", 413, "0.000", "-", "-", "-"))
-    assert log.read() == 9
+          # answered by NGINX itself: a body too large, a request it could not parse
+          line("unrouted", "monolith", 413, "0.000", "", "", ""),
+          line("", "", 400, "0.000", "", "", ""))
+    assert log.read() == 11
     assert counts(metrics) == {
         ("/api/v1/inventory", "inventory", "200"): 3,
-        ("/api/v1/inventory", "monolith", "200"): 2,
+        ("/api/v1/inventory", "monolith", "200"): 3,
         ("/api/v1/inventory", "monolith", "404"): 1,
         ("unrouted", "monolith", "200"): 1,
         ("/api/v1/orders", "orders", "503"): 1,
         ("unrouted", "gateway", "413"): 1,
+        ("unrouted", "gateway", "400"): 1,
     }
-    assert dict(metrics.fallbacks) == {("/api/v1/inventory", "status_500"): 1,
-                                       ("/api/v1/inventory", "breaker_open"): 1}
-    # The canary's window saw the service's five answers, two of them failures; a monolith
+    assert dict(metrics.fallbacks) == {
+        ("/api/v1/inventory", "status_500"): 1,
+        ("/api/v1/inventory", "gateway.upstream_unavailable"): 1,
+        ("/api/v1/inventory", "breaker_open"): 1}
+    # The canary's window saw the service's six answers, three of them failures; a monolith
     # answer on the canary's other side is not the service's.
     verdict = tracker.window(CANARY).verdict(CANARY.slo)
-    assert (verdict.requests, verdict.error_rate) == (5, 0.4)
+    assert (verdict.requests, verdict.error_rate) == (6, 0.5)
     assert verdict.breach is not None
 
 
@@ -91,9 +102,10 @@ def test_a_line_is_taken_once_it_is_whole(tmp_path: Path) -> None:
 def test_a_line_carve_cannot_read_is_counted_and_skipped(tmp_path: Path) -> None:
     log, metrics, _, _ = reader(tmp_path)
     write(log.path, b"garbage", line("unrouted", "monolith", 200, "x", "200", "0.1", "-"),
+          b"\t".join([b"unrouted", b"monolith", b"200"]),
           line("unrouted", "monolith", 200, "0.001", "200", "0.001", "127.0.0.1:8000"))
-    assert log.read() == 3
-    assert log.malformed == 2
+    assert log.read() == 4
+    assert log.malformed == 3
     assert counts(metrics) == {("unrouted", "monolith", "200"): 1}
 
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from migration.gateway.workers import check_port
+from migration.gateway.http_server import check_port
 from migration.runtime.errors import ConfigError
 
 
