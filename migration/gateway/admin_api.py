@@ -16,6 +16,7 @@ from starlette.routing import Route as Endpoint
 
 from migration.gateway.admin_views import RouteListing, RouteView
 from migration.gateway.current_table import CurrentTable
+from migration.gateway.engine_state import EngineState
 from migration.gateway.gateway_settings import GATEWAY
 from migration.gateway.route_changes import (
     ChangedMeanwhile,
@@ -53,6 +54,7 @@ class AdminContext:
     pools: Mapping[str, UpstreamPool]
     metrics: GatewayMetrics
     workers: WorkerMetrics | None = None  # one worker of several: the scrape adds them up
+    engine: EngineState | None = None  # NGINX in front (--engine nginx)
 
 
 class _Refused(Exception):
@@ -134,6 +136,13 @@ async def healthz(request: Request) -> Response:
               "routes_version": gateway.current.table.version, "store": store.description}
     if store.problem:
         health["store_problem"] = store.problem
+    engine = gateway.engine
+    if engine is not None:
+        health["engine"] = {"name": engine.name, "routes_version": engine.routes_version}
+        if engine.problem:
+            # NGINX routes by an older table than the one listed: say so, and why.
+            health["status"] = "degraded"
+            health["engine"]["problem"] = engine.problem
     return JSONResponse(health)
 
 
@@ -237,6 +246,9 @@ def _gauges(gateway: AdminContext) -> dict[str, list[tuple[dict[str, str], float
     states = {"closed": 0, "half_open": 1, "open": 2}
     return {
         "carve_gateway_routes_version": [({}, gateway.current.table.version)],
+        **({"carve_gateway_engine_routes_version": [({"engine": gateway.engine.name},
+                                                     gateway.engine.routes_version)]}
+           if gateway.engine is not None else {}),
         "carve_gateway_breaker_state": [({"upstream": n}, states[p.breaker.state.value])
                                         for n, p in gateway.pools.items()],
         "carve_gateway_shadow_diff_rate": [

@@ -9,6 +9,7 @@ from migration.gateway.admin_api import AdminContext, build_admin
 from migration.gateway.background import BackgroundTasks
 from migration.gateway.current_table import CurrentTable
 from migration.gateway.direct import DirectPath
+from migration.gateway.engine_state import EngineState
 from migration.gateway.failover import Failover
 from migration.gateway.gateway_settings import GatewaySettings
 from migration.gateway.proxy import Gateway
@@ -40,10 +41,12 @@ def build_gateway(settings: GatewaySettings, store: ToggleStore,
                              settings.shadow_capture_bytes, settings.shadow_concurrency)
     workers = WorkerMetrics(settings.workers_dir, settings.worker, metrics) \
         if settings.workers_dir else None
+    engine = EngineState(settings.engine) if settings.engine != "carve" else None
     admin = build_admin(AdminContext(settings.admin_token, store, current, changes, tracker,
-                                     recorder, pools, metrics, workers))
+                                     recorder, pools, metrics, workers, engine))
     gateway = Gateway(settings, store, current, pools, metrics, failover, shadow_mode, guard,
                       admin, background, workers)
+    gateway.engine = engine
     if not settings.traced:
         # The direct path answers plain GETs on callbacks, with no place for a span:
         # a traced gateway serves every request on the ASGI path.

@@ -34,6 +34,7 @@ class GatewaySettings:
     # meet, and this worker's number (see worker_metrics.py). None: a single process.
     workers_dir: str | None = None
     worker: int = 0
+    engine: str = "carve"  # the data plane: carve's own, or "nginx" in front of it
 
     def upstreams(self) -> dict[str, str]:
         """Every upstream by name, the monolith included."""

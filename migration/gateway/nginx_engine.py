@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from migration.gateway.access_log import AccessLog
+from migration.gateway.engine_state import EngineState
 from migration.gateway.exports.spec import Upstream
 from migration.gateway.gateway_settings import MONOLITH, GatewaySettings
 from migration.gateway.http_server import check_port, serve
@@ -104,13 +105,14 @@ def resolve(upstreams: Mapping[str, Upstream]) -> dict[str, str]:
 class NginxEngine:
     """One NGINX master process, its folder and its configuration."""
 
-    def __init__(self, setup: EngineSetup, binary: str) -> None:
+    def __init__(self, setup: EngineSetup, binary: str, state: EngineState | None = None) -> None:
         self.setup = setup  # with the addresses of the configuration NGINX runs
         self.binary = binary
         self.config = setup.folder / "nginx.conf"
         self.process: subprocess.Popen[bytes] | None = None
         self._text = ""
-        self.version = -1  # the routes version NGINX runs
+        # The routes version NGINX runs and why a later one is not, for the admin API.
+        self.state = state or EngineState("nginx")
         self.reloads = 0
 
     def start(self, table: RouteTable) -> None:
@@ -125,7 +127,7 @@ class NginxEngine:
         self.setup, self._text = self.render(table)
         self.config.write_text(self._text)
         self._check(self.config)
-        self.version = table.version
+        self.state.routes_version = table.version
         # Its own session: a Ctrl-C or a signal to carve's process group reaches carve,
         # which stops NGINX gracefully, not NGINX's workers directly.
         self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
@@ -149,30 +151,26 @@ class NginxEngine:
         """Reload NGINX with ``table`` when its configuration differs.
 
         False when it cannot be applied (an upstream's name no longer resolves, NGINX
-        refuses the configuration): said in the log, and NGINX keeps the table it runs.
+        refuses the configuration): said in the log and by the health check, and NGINX
+        keeps the table it runs.
         """
         try:
             setup, text = self.render(table)
+            if text != self._text:
+                candidate = self.config.with_name("nginx.conf.new")
+                candidate.write_text(text)
+                self._check(candidate)
+                os.replace(candidate, self.config)
+                self.signal(signal.SIGHUP)
+                self.reloads += 1
+                log.info("nginx reloaded with routes version %d", table.version)
         except Exception as exc:  # noqa: BLE001 - the running table is kept whatever failed
-            log.error("routes version %d not applied to nginx (it keeps version %d): %s",
-                      table.version, self.version, exc)
+            self.state.problem = f"routes version {table.version} not applied: {exc}"
+            log.error("%s (nginx keeps version %d)", self.state.problem,
+                      self.state.routes_version)
             return False
-        if text == self._text:
-            self.version = table.version
-            return True
-        candidate = self.config.with_name("nginx.conf.new")
-        candidate.write_text(text)
-        try:
-            self._check(candidate)
-        except EngineFailed as exc:
-            log.error("routes version %d not applied to nginx (it keeps version %d): %s",
-                      table.version, self.version, exc)
-            return False
-        os.replace(candidate, self.config)
-        self.setup, self._text, self.version = setup, text, table.version
-        self.signal(signal.SIGHUP)
-        self.reloads += 1
-        log.info("nginx reloaded with routes version %d", table.version)
+        self.setup, self._text = setup, text
+        self.state.routes_version, self.state.problem = table.version, None
         return True
 
     def signal(self, signum: int) -> None:
@@ -287,7 +285,7 @@ async def _serve(gateway: Gateway, settings: GatewaySettings, host: str, port: i
     setup = EngineSetup(host, port, folder, listening.result(), engine_upstreams(settings),
                         {}, workers, _open_files(), settings.timeouts,
                         settings.max_body_bytes // (1024 * 1024))
-    engine = NginxEngine(setup, binary)
+    engine = NginxEngine(setup, binary, gateway.engine)
     reader = AccessLog(setup.access_log, gateway.metrics, gateway.guard.tracker,
                        gateway.current, {})
     died: int | None = None

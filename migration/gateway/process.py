@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from migration.gateway.bootstrap import build_gateway
 from migration.gateway.gateway_settings import GatewaySettings
@@ -29,6 +30,7 @@ def serve_nginx(settings: GatewaySettings, host: str, port: int, *, workers: int
     from migration.gateway.nginx_engine import engine_upstreams, find_nginx, serve_with_nginx
 
     found = find_nginx(binary)
+    settings = replace(settings, engine="nginx")
     read_once(settings.routes)
     engine_upstreams(settings)  # an upstream NGINX cannot address fails here, in one line
     configure_logging()

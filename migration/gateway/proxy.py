@@ -11,6 +11,7 @@ from migration.gateway.background import BackgroundTasks
 from migration.gateway.body import NO_BODY, BodyTooLarge, ClientGone, RequestBody
 from migration.gateway.current_table import CurrentTable
 from migration.gateway.dispatch import Destination, destination
+from migration.gateway.engine_state import EngineState
 from migration.gateway.exchange import forward
 from migration.gateway.failover import Failover
 from migration.gateway.forwarding import Inbound
@@ -55,6 +56,8 @@ class Gateway:
         self.workers = workers  # one worker of several: its metrics shared with the others
         # For the HTTP server: plain GETs answered without a task (set by the bootstrap).
         self.direct: Direct | None = None
+        # NGINX in front (--engine nginx): what it runs, for the admin API (the bootstrap).
+        self.engine: EngineState | None = None
 
     async def __call__(self, scope: dict, receive: Callable, send: Send) -> None:
         """ASGI entry point."""

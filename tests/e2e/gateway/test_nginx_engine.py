@@ -302,6 +302,40 @@ def test_routes_nginx_cannot_carry_are_served_by_carve_and_later_changes_still_a
         assert httpx.get(f"{gateway.url}/api/v1/inventory/1").headers["server"] == "nginx"
 
 
+def test_a_table_nginx_could_not_take_is_said_by_the_health_check(
+        tmp_path: Path, monolith_url: str, inventory_url: str) -> None:
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
+    folder = tmp_path / "engine"
+    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
+                         [*ENGINE, "--engine-dir", str(folder)]) as gateway:
+        health = httpx.get(f"{gateway.url}/_carve/healthz").json()
+        assert health["status"] == "ok"
+        assert health["engine"] == {"name": "nginx", "routes_version": 0}
+        (folder / "nginx.conf.new").mkdir()  # the next configuration cannot be written
+        change = {"prefix": "/api/v1/inventory", "mode": "monolith"}
+        assert gateway.admin("PUT", "/_carve/routes", json=change).status_code == 200
+
+        def health_now() -> dict:
+            return httpx.get(f"{gateway.url}/_carve/healthz").json()
+
+        assert wait_for(lambda: health_now()["status"] == "degraded", 5)
+        health = health_now()
+        assert (health["routes_version"], health["engine"]["routes_version"]) == (1, 0)
+        assert "routes version 1 not applied" in health["engine"]["problem"]
+        assert _answered_by(gateway.url) == "inventory"  # NGINX keeps the table it runs
+        metrics = gateway.admin("GET", "/_carve/metrics").text
+        assert 'carve_gateway_engine_routes_version{engine="nginx"} 0' in metrics
+        # Once the cause is gone, the next change applies.
+        (folder / "nginx.conf.new").rmdir()
+        change = {"prefix": "/api/v1/inventory", "mode": "monolith", "reason": "again"}
+        change["percent"] = 0
+        assert gateway.admin("PUT", "/_carve/routes", json=change).status_code == 200
+        assert wait_for(lambda: health_now()["status"] == "ok", 5), health_now()
+        assert health_now()["engine"] == {"name": "nginx", "routes_version": 2}
+        assert _answered_by(gateway.url) == "monolith"
+
+
 def test_a_signal_to_the_process_group_lets_requests_in_flight_finish(
         tmp_path: Path, monolith_url: str) -> None:
     # As a terminal's Ctrl-C or a service manager's stop sends it: to every process of
