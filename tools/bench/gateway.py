@@ -1,9 +1,11 @@
 """Benchmark: the gateway with every feature on against NGINX proxy_pass and the backend direct.
 
 The same minimal backend is hit directly, through NGINX (``proxy_pass``, keep-alive
-upstream), through ``carve run gateway``, through the same job done with aiohttp's client
-(full runs only) and through the least a Python proxy can do (``floor_proxy.py``: uvloop
-and httptools, no features), which shows what this machine allows any Python data plane.
+upstream), through ``carve run gateway``, through ``carve run gateway --engine nginx``
+(NGINX carrying the traffic with carve's features, carve steering it and reading its
+access log), through the same job done with aiohttp's client (full runs only) and through
+the least a Python proxy can do (``floor_proxy.py``: uvloop and httptools, no features),
+which shows what this machine allows any Python data plane.
 carve's route is a sticky canary taking every user (so each request is bucketed by its
 ``x-user-id``, recorded in the canary's SLO window and the service's breaker, and counted
 in the metrics), and every request carries a ``traceparent`` the gateway continues: every
@@ -16,7 +18,8 @@ come from Debian and are installed when missing.
 
     python tools/bench/gateway.py [--quick] [--json] [--seconds N] [--rounds N] [--workers N]
 
-``ratio`` in ``--json`` is carve's requests/s over NGINX's, one worker each;
+``ratio`` in ``--json`` is carve's requests/s over NGINX's, one worker each (carve's own
+data plane); ``nginx_engine_ratio`` the same for ``--engine nginx``;
 ``ratio_workers`` the same with ``--workers`` each, and ``scaling`` each one's requests/s
 with ``--workers`` over its own with one. ``one_at_a_time`` has the direct backend, NGINX,
 carve and the floor under one connection (``wrk -c1``, once each after the rounds), and

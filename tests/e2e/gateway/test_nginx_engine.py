@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -27,7 +29,7 @@ from tests.e2e.gateway.test_nginx_export import (
     SERVICES,
     nginx_binary,
 )
-from tests.support.gateway_processes import gateway_process, write_routes
+from tests.support.gateway_processes import RunningGateway, gateway_process, write_routes
 from tests.support.processes import ROOT, free_port, wait_until_serving
 from tests.support.waiting import wait_for
 
@@ -41,16 +43,24 @@ def _nginx_installed() -> None:
     nginx_binary()  # fails (never skips) with how to install it
 
 
+@contextmanager
+def _inventory_service(tmp_path: Path, monolith_url: str, inventory_url: str,
+                       extra: Sequence[str] = ()) -> Iterator[RunningGateway]:
+    """The engine with one route, /api/v1/inventory, on the inventory service."""
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
+    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
+                         [*ENGINE, *extra]) as gateway:
+        yield gateway
+
+
 def _echo(response: httpx.Response) -> dict:
     return response.json()
 
 
 def test_routed_traffic_is_carried_by_nginx_with_the_gateway_headers(
         tmp_path: Path, monolith_url: str, inventory_url: str) -> None:
-    routes = write_routes(tmp_path / "routes.json", [
-        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
-    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
-                         ENGINE) as gateway:
+    with _inventory_service(tmp_path, monolith_url, inventory_url) as gateway:
         answer = httpx.get(f"{gateway.url}/api/v1/inventory/items?x=1",
                            headers={"traceparent": TRACEPARENT})
         assert answer.status_code == 200
@@ -138,10 +148,8 @@ def test_what_nginx_answers_itself_is_said_as_carve_says_it(tmp_path: Path,
 
 def test_metrics_count_what_nginx_carried(tmp_path: Path, monolith_url: str,
                                           inventory_url: str) -> None:
-    routes = write_routes(tmp_path / "routes.json", [
-        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
-    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
-                         ENGINE) as gateway, httpx.Client() as client:
+    with _inventory_service(tmp_path, monolith_url, inventory_url) as gateway, \
+            httpx.Client() as client:
         for _ in range(25):
             assert client.get(f"{gateway.url}/api/v1/inventory/1").status_code == 200
         for _ in range(5):
@@ -159,10 +167,7 @@ def test_metrics_count_what_nginx_carried(tmp_path: Path, monolith_url: str,
 
 def test_a_route_change_reloads_nginx_without_failing_a_request(
         tmp_path: Path, monolith_url: str, inventory_url: str) -> None:
-    routes = write_routes(tmp_path / "routes.json", [
-        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
-    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
-                         ENGINE) as gateway:
+    with _inventory_service(tmp_path, monolith_url, inventory_url) as gateway:
         failures: list[str] = []
         seen: set[str] = set()
         done = threading.Event()
@@ -273,19 +278,16 @@ def test_a_failing_canary_falls_back_and_is_rolled_back(
 
 def test_routes_nginx_cannot_carry_are_served_by_carve_and_later_changes_still_apply(
         tmp_path: Path, monolith_url: str, inventory_url: str) -> None:
-    routes = write_routes(tmp_path / "routes.json", [
-        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
-    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
-                         ENGINE) as gateway:
+    with _inventory_service(tmp_path, monolith_url, inventory_url) as gateway:
         # A canary sticky on a header NGINX cannot read ("."), through the admin API.
         change = {"prefix": "/api/v1/orders", "mode": "canary", "service": "inventory",
                   "percent": 100, "sticky": {"kind": "header", "name": "x.user"}}
         assert gateway.admin("PUT", "/_carve/routes", json=change).status_code == 200
         # Another replica's table naming a service this one has no URL for (a file edit).
-        table = json.loads(Path(routes).read_text())
+        table = json.loads(Path(gateway.routes).read_text())
         table["routes"].append({"prefix": "/api/v1/users", "mode": "service",
                                 "service": "ghost"})
-        Path(routes).write_text(json.dumps(table))
+        Path(gateway.routes).write_text(json.dumps(table))
 
         def served() -> bool:
             orders = httpx.get(f"{gateway.url}/api/v1/orders/1", headers={"x.user": "a"})
@@ -304,11 +306,9 @@ def test_routes_nginx_cannot_carry_are_served_by_carve_and_later_changes_still_a
 
 def test_a_table_nginx_could_not_take_is_said_by_the_health_check(
         tmp_path: Path, monolith_url: str, inventory_url: str) -> None:
-    routes = write_routes(tmp_path / "routes.json", [
-        {"prefix": "/api/v1/inventory", "mode": "service", "service": "inventory"}])
     folder = tmp_path / "engine"
-    with gateway_process(routes, monolith_url, {"inventory": inventory_url},
-                         [*ENGINE, "--engine-dir", str(folder)]) as gateway:
+    with _inventory_service(tmp_path, monolith_url, inventory_url,
+                            ["--engine-dir", str(folder)]) as gateway:
         health = httpx.get(f"{gateway.url}/_carve/healthz").json()
         assert health["status"] == "ok"
         assert health["engine"] == {"name": "nginx", "routes_version": 0}
