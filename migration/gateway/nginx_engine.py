@@ -48,6 +48,7 @@ log = logging.getLogger("carve.gateway")
 STEER_SECONDS = 0.25  # how often the log is read and the table looked at
 START_SECONDS = 10.0  # how long NGINX gets to listen
 STOP_SECONDS = 15.0  # how long NGINX gets to finish its requests on a stop
+RETRY_SECONDS = 5.0  # how soon a table NGINX could not take is tried again
 _PR_SET_PDEATHSIG = 1
 
 
@@ -165,9 +166,10 @@ class NginxEngine:
                 self.reloads += 1
                 log.info("nginx reloaded with routes version %d", table.version)
         except Exception as exc:  # noqa: BLE001 - the running table is kept whatever failed
-            self.state.problem = f"routes version {table.version} not applied: {exc}"
-            log.error("%s (nginx keeps version %d)", self.state.problem,
-                      self.state.routes_version)
+            problem = f"routes version {table.version} not applied: {exc}"
+            if problem != self.state.problem:  # (said once, not at every retry)
+                log.error("%s (nginx keeps version %d)", problem, self.state.routes_version)
+            self.state.problem = problem
             return False
         self.setup, self._text = setup, text
         self.state.routes_version, self.state.problem = table.version, None
@@ -304,23 +306,32 @@ async def _serve(gateway: Gateway, settings: GatewaySettings, host: str, port: i
 
 async def _steer(engine: NginxEngine, reader: AccessLog, gateway: Gateway,
                  quitting: asyncio.Event) -> int | None:
-    """Read the log, reload on a new table, watch NGINX; its exit code if it died."""
+    """Read the log, reload on a new table, watch NGINX; its exit code if it died.
+
+    A table NGINX could not take is tried again every ``RETRY_SECONDS`` (a name that did
+    not resolve may resolve again) as well as whenever the table changes.
+    """
+    loop = asyncio.get_running_loop()
     applied = gateway.current.table
+    retry_at: float | None = None
     while True:
         with suppress(TimeoutError):
             await asyncio.wait_for(quitting.wait(), STEER_SECONDS)
         if quitting.is_set():
-            return None  # (NGINX may be ending too: the same signal reached its group)
+            return None  # carve was asked to stop: NGINX is stopped gracefully next
         died = engine.exited()
         if died is not None:
             return died
         reader.read()
         reader.rotate_if_large(lambda: engine.signal(signal.SIGUSR1))
         table = gateway.current.table
-        if table is not applied:
+        if table is not applied or (retry_at is not None and loop.time() >= retry_at):
             applied = table
             if await asyncio.to_thread(engine.apply, table):
                 reader.addresses = engine.setup.addresses
+                retry_at = None
+            else:
+                retry_at = loop.time() + RETRY_SECONDS
 
 
 def _open_files() -> int:
