@@ -151,24 +151,32 @@ class AccessLog:
         # The route's service was to answer.
         fallbacks = self.metrics.fallbacks
         window = self._window(route)
-        if len(calls) > 1:  # its call failed and the next server, the monolith, answered
+        if self._passed_over(answered, addresses):
+            # The service marked down after its failures (NGINX's breaker): its group went
+            # straight to the monolith. A canary user so answered was failed by the
+            # service, as carve's own data plane counts an open breaker.
+            fallbacks[(label, "breaker_open")] += count
+            if window is not None:
+                window.record_many(True, 0.0, count)
+            answered = MONOLITH
+        elif len(calls) > 1:  # its call failed and the next server, the monolith, answered
             fallbacks[(label, _reason(calls[0], heads))] += count
             if window is not None:
                 window.record_many(True, _seconds(times.replace(b" : ", b", ").split(b", ")[0]),
                                    count)
             answered = MONOLITH
-        elif addresses == self._monolith != self._own.get(answered):
-            # The service marked down after its failures (NGINX's breaker): its group went
-            # straight to the backup. A canary user so answered was failed by the service,
-            # as carve's own data plane counts an open breaker.
-            fallbacks[(label, "breaker_open")] += count
-            if window is not None:
-                window.record_many(True, 0.0, count)
-            answered = MONOLITH
         elif window is not None:
             window.record_many(not calls[0].isdigit() or int(calls[0]) >= 500,
                                _seconds(times), count)
         self.metrics.observe_many(label, answered, code, seconds, count)
+
+    def _passed_over(self, service: str, addresses: bytes) -> bool:
+        """Whether the first server tried for ``service`` was the monolith (a service at
+        the monolith's own address cannot be told from it: never)."""
+        if self._own.get(service) == self._monolith:
+            return False
+        first = addresses.split(b",", 1)[0].split(b" ", 1)[0]
+        return first == self._monolith
 
     def _window(self, route: bytes) -> SloWindow | None:
         table = self.current.table

@@ -22,6 +22,15 @@ def event_loop_name() -> str:
     return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 
 
+def event_loop_runner() -> asyncio.Runner:
+    """A runner on uvloop when installed, else on asyncio's own loop."""
+    if event_loop_name() == "uvloop":
+        import uvloop
+
+        return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    return asyncio.Runner()
+
+
 def run(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
         graceful_seconds: float = 10.0, direct: Direct | None = None,
         reuse_port: bool = False, parent: int | None = None) -> None:
@@ -31,13 +40,7 @@ def run(app: App, host: str, port: int, *, keep_alive_seconds: float = 5.0,
     ``reuse_port`` shares the port with other processes (``SO_REUSEPORT``); ``parent``, a
     process whose end stops this one too (a worker's supervisor).
     """
-    if event_loop_name() == "uvloop":
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    else:
-        runner = asyncio.Runner()
-    with runner:
+    with event_loop_runner() as runner:
         runner.run(serve(app, host, port, keep_alive_seconds=keep_alive_seconds,
                          graceful_seconds=graceful_seconds, direct=direct,
                          reuse_port=reuse_port, parent=parent))

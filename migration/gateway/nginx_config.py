@@ -96,16 +96,20 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
     monolith = setup.addresses[MONOLITH]
     carried = {index: choice for index, route in enumerate(table.routes)
                if (choice := _choice(index, route, setup, names)) is not None}
+    # The services NGINX sends to: those of the service and canary routes it carries (a
+    # monolith, shadow or retired route may still name one, with no address here).
     used = sorted({route.service for index, route in enumerate(table.routes)
-                   if index in carried and route.service})
+                   if carried.get(index) and route.service})
     out = [f"# carve run gateway --engine nginx: routes version {table.version}",
            f"worker_processes {setup.workers};", f"worker_rlimit_nofile {setup.open_files};",
            f"pid {setup.pid_file};", f"error_log {setup.error_log} warn;",
            f"events {{ worker_connections {max(64, setup.open_files - 64)}; }}",
-           "http {", "access_log off;", "server_tokens off;",
+           # (before any map: room for the longest key, a group and two addresses)
+           "http {", f"map_hash_bucket_size {_bucket_size(setup, used, names)};",
+           "access_log off;", "server_tokens off;",
            *(f"{kind}_temp_path {folder / 'temp' / kind};"
              for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
-           f"log_format carve escape=none '{LOG_FORMAT}';", *_IDENTITY,
+           f"log_format carve escape=none '{LOG_FORMAT}';", *_REQUEST_MAPS,
            *_who_answered(setup, used, names), ""]
     out += _group(CARVE_GROUP, [f"server 127.0.0.1:{setup.carve_port}"])
     out += _group(names[MONOLITH], [f"server {monolith}"])
@@ -113,7 +117,9 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
         service = setup.addresses[name]
         # With the monolith as backup: NGINX's passive health check is the breaker.
         out += _group(names[name], [f"server {service} max_fails=3 fail_timeout=10s",
-                                    f"server {monolith} backup"])
+                                    # never marked down itself: with the service marked
+                                    # down, the group would have no server left
+                                    f"server {monolith} backup max_fails=0"])
         out += _group(_alone(names[name]), [f"server {service}"])
     for lines in carried.values():
         out += lines
@@ -147,12 +153,13 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
             f"error_page {_REFUSED} = @carve;", f"if ($carve_refused) {{ return {_REFUSED}; }}",
             # A redirect to an upstream's own address comes back through the gateway, as a
             # path (absolute_redirect would write NGINX's own address in front).
-            *(f"proxy_redirect http://{upstream.authority}/ /;"
-              for upstream in setup.upstreams.values()), "absolute_redirect off;",
+            *(f"proxy_redirect http://{authority}/ /;"
+              for upstream in setup.upstreams.values() for authority in _spellings(upstream)),
+            "absolute_redirect off;",
             # What NGINX answers itself gets carve's problem bodies: both the service and
             # the monolith failed, or the body is too large.
             "error_page 502 = @carve_bad_gateway;", "error_page 504 = @carve_timeout;",
-            "error_page 413 = @carve_too_large;",
+            "error_page 413 = @carve_too_large;", "error_page 400 /_carve/malformed;",
             *_to_carve("@carve"), *_to_carve("= /_carve"), *_to_carve("/_carve/"),
             *_problem("@carve_bad_gateway", 502, "gateway.upstream_unavailable",
                       "Upstream failed", "no upstream answered", "$carve_upstream"),
@@ -160,7 +167,13 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
                       "the upstream did not answer in time", "$carve_upstream"),
             *_problem("@carve_too_large", 413, "gateway.body_too_large",
                       "Request body refused", "the request body is larger than "
-                      f"{setup.max_body_mb * 1024 * 1024} bytes", GATEWAY)]
+                      f"{setup.max_body_mb * 1024 * 1024} bytes", GATEWAY),
+            # A request NGINX cannot parse (or one climbing above the root): as carve's own
+            # server answers it. (A URI, not a named location: NGINX cannot go to one for
+            # a request it could not parse; in the admin API's space, never routed.)
+            "location = /_carve/malformed {", "    internal;", "    default_type text/plain;",
+            f"    add_header X-Carve-Upstream {GATEWAY} always;",
+            "    return 400 'malformed HTTP request';", "}"]
     if table.get("/") is None:
         out += ["location / {", *_proxied(f"http://{names[MONOLITH]}"), "}"]
     for index, route in enumerate(table.routes):
@@ -169,9 +182,10 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
     return "\n".join(out)
 
 
-# The request id, the trace context and the refused paths, as carve decides them. Each
-# regular expression is anchored at the start (PCRE would otherwise try every offset).
-_IDENTITY = [
+# The request id, the trace context, the refused paths and the reason a call was passed
+# on, as carve decides them. Each regular expression is anchored at the start (PCRE would
+# otherwise try every offset).
+_REQUEST_MAPS = [
     'map $http_x_request_id $carve_request_id { "" $request_id; default $http_x_request_id; }',
     # The gateway's span: 64 random bits of the request's 128 ($request_id).
     'map $request_id $carve_span { "~^[0-9a-f]{16}(?<carve_span_id>[0-9a-f]{16})$" '
@@ -199,17 +213,38 @@ _IDENTITY = [
 def _who_answered(setup: EngineSetup, used: list[str], names: dict[str, str]) -> list[str]:
     """``$carve_answered`` and ``$carve_fallback``: a service's group that went straight to
     its backup (the service marked down after its failures, NGINX's breaker) answered from
-    the monolith's address alone. Keyed by the group (``$proxy_host``: map keys compare
-    without case, and group names differ without it). A service at the monolith's own
-    address cannot be told from it, and counts as the service."""
+    the monolith's address first (then the group's name, when the monolith failed too and
+    no server was left). Keyed by the group (``$proxy_host``: map keys compare without
+    case, and group names differ without it). A service at the monolith's own address
+    cannot be told from it, and counts as the service."""
     monolith = setup.addresses[MONOLITH]
-    skipped = [f'    "{names[name]} {monolith}" breaker_open;' for name in used
-               if setup.addresses[name] != monolith]
+    skipped = [line for name in used if setup.addresses[name] != monolith
+               for line in (f'    "{names[name]} {monolith}" breaker_open;',
+                            f'    "{names[name]} {monolith}, {names[name]}" breaker_open;')]
     return ['map "$proxy_host $upstream_addr" $carve_passed_over {', *skipped,
             '    default "";', "}",
+            # Only one of the two is ever set: joined, they are the reason, if any.
             'map "$carve_failed_call$carve_passed_over" $carve_fallback { '
             "default $carve_failed_call$carve_passed_over; }",
             'map $carve_fallback $carve_answered { "" $carve_upstream; default monolith; }']
+
+
+def _bucket_size(setup: EngineSetup, used: list[str], names: dict[str, str]) -> int:
+    """NGINX's map hash bucket (a power of two) with room for the longest key, that of the
+    ``$carve_passed_over`` map (64, NGINX's default, is too small for two long names)."""
+    monolith = len(setup.addresses[MONOLITH])
+    longest = max((2 * len(names[name]) + monolith + 3 for name in used), default=0)
+    size = 64
+    while size < longest + 32:
+        size *= 2
+    return size
+
+
+def _spellings(upstream: Upstream) -> list[str]:
+    """How a URL of this upstream is written: with its port, and without it when it is
+    the default one."""
+    return [upstream.authority, *([upstream.authority.rpartition(":")[0]]
+                                  if upstream.port == 80 else [])]
 
 
 def _ms(seconds: float) -> str:

@@ -29,7 +29,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
@@ -38,10 +38,10 @@ from migration.gateway.access_log import AccessLog
 from migration.gateway.engine_state import EngineState
 from migration.gateway.exports.spec import Upstream
 from migration.gateway.gateway_settings import MONOLITH, GatewaySettings
-from migration.gateway.http_server import check_port, serve
+from migration.gateway.http_server import check_port, event_loop_runner, serve
 from migration.gateway.nginx_config import EngineSetup, render_engine
 from migration.gateway.proxy import Gateway
-from migration.gateway.routes import RouteTable
+from migration.gateway.routes import RouteMode, RouteTable
 from migration.runtime.errors import CarveError, ConfigError
 
 log = logging.getLogger("carve.gateway")
@@ -77,13 +77,15 @@ def engine_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
 
 
 def resolve(upstreams: Mapping[str, Upstream]) -> dict[str, str]:
-    """Each upstream's first address as ``ip:port``, which NGINX is given and reports.
+    """Each upstream's address as ``ip:port``, which NGINX is given and reports.
 
     Resolved by carve whenever the configuration is written, so that a service's answer is
     told from the monolith's by address, and one name is one server (NGINX would make a
-    server of each address a name has). A service that does not resolve is left out (its
-    routes go to carve's own gateway, which reports its connection errors); a monolith
-    that does not resolve is an error.
+    server of each address a name has). Of a name's addresses, the first that accepts a
+    connection, as carve's own data plane connects (``localhost`` may give ``::1`` first to
+    a service listening on 127.0.0.1 only); the first one when none does yet. A service
+    that does not resolve is left out (its routes go to carve's own gateway, and the
+    engine says so); a monolith that does not resolve is an error.
     """
     addresses = {}
     for name, upstream in upstreams.items():
@@ -93,14 +95,22 @@ def resolve(upstreams: Mapping[str, Upstream]) -> dict[str, str]:
             if name == MONOLITH:
                 raise EngineFailed(f"the monolith's host {upstream.host!r} does not resolve: "
                                    f"{exc}") from exc
-            log.warning("--engine nginx: service %s: %r does not resolve (%s); carve's own "
-                        "gateway serves its routes", name, upstream.host, exc)
             continue
-        family, _, _, _, address = found[0]
-        ip = address[0]
+        candidates = [(family, address[0]) for family, _, _, _, address in found]
+        if len(candidates) > 1:
+            candidates.sort(key=lambda c: not _listening(c[1], upstream.port, 0.5))
+        family, ip = candidates[0]
         addresses[name] = f"[{ip}]:{upstream.port}" if family == socket.AF_INET6 \
             else f"{ip}:{upstream.port}"
     return addresses
+
+
+def unresolved(table: RouteTable, setup: EngineSetup) -> list[str]:
+    """The services routes send to that have a URL here but no address now."""
+    return sorted({route.service for route in table.routes
+                   if route.mode in (RouteMode.SERVICE, RouteMode.CANARY)
+                   and route.service in setup.upstreams
+                   and route.service not in setup.addresses})
 
 
 class NginxEngine:
@@ -125,16 +135,20 @@ class NginxEngine:
         check_port(self.setup.host, self.setup.port)
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.setup.folder / "temp" / kind).mkdir(parents=True, exist_ok=True)
+        # A folder used before: its log was read then, its errors are not this run's.
+        for old in (self.setup.access_log, self.setup.error_log):
+            old.unlink(missing_ok=True)
         self.setup, self._text = self.render(table)
         self.config.write_text(self._text)
         self._check(self.config)
         self.state.routes_version = table.version
+        self._note_unresolved(table)
         # Its own session: a Ctrl-C or a signal to carve's process group reaches carve,
         # which stops NGINX gracefully, not NGINX's workers directly.
         self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
             [self.binary, "-p", str(self.setup.folder), "-c", str(self.config),
-             "-g", "daemon off;"], stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
-            start_new_session=True)
+             "-g", "daemon off;"], stdin=subprocess.DEVNULL,
+            preexec_fn=_dying_with(os.getpid()), start_new_session=True)
         deadline = time.monotonic() + START_SECONDS
         while not _listening(self.setup.host, self.setup.port):
             if self.exited() is not None:
@@ -173,7 +187,19 @@ class NginxEngine:
             return False
         self.setup, self._text = setup, text
         self.state.routes_version, self.state.problem = table.version, None
+        self._note_unresolved(table)
         return True
+
+    def _note_unresolved(self, table: RouteTable) -> None:
+        """A service whose name did not resolve: its routes go through carve's own gateway
+        until it does (the engine tries again, and the health check says so meanwhile)."""
+        missing = unresolved(table, self.setup)
+        if missing:
+            problem = (f"service {', '.join(missing)} does not resolve: its routes go "
+                       "through carve's own gateway")
+            if problem != self.state.problem:
+                log.warning("--engine nginx: %s", problem)
+            self.state.problem = problem
 
     def signal(self, signum: int) -> None:
         """Send ``signum`` to the master (SIGUSR1: reopen the logs)."""
@@ -234,14 +260,23 @@ class NginxEngine:
                                + (worst.partition("] ")[2] or worst or f"exit {done.returncode}"))
 
 
-def _die_with_parent() -> None:
-    # In the child, before exec: NGINX gets SIGTERM when carve's process ends, killed or not.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+# prctl from the C library, loaded here: a child between fork and exec must not load one.
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
-def _listening(host: str, port: int) -> bool:
-    with suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+def _dying_with(parent: int) -> Callable[[], None]:
+    def die_with_parent() -> None:
+        # In the child, before exec: NGINX gets SIGTERM when carve's process ends, killed
+        # or not; and if it has ended already (between the fork and here), NGINX never runs.
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return die_with_parent
+
+
+def _listening(host: str, port: int, timeout: float = 0.2) -> bool:
+    with suppress(OSError), socket.create_connection((host, port), timeout=timeout):
         return True
     return False
 
@@ -249,14 +284,7 @@ def _listening(host: str, port: int) -> bool:
 def serve_with_nginx(gateway: Gateway, settings: GatewaySettings, host: str, port: int,
                      workers: int, binary: str, folder: str | None = None) -> None:
     """Run carve's gateway on a loopback port and NGINX on ``host:port`` until a signal."""
-    from migration.gateway.http_server import event_loop_name
-
-    if event_loop_name() == "uvloop":
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    else:
-        runner = asyncio.Runner()
+    runner = event_loop_runner()
     own = folder is None
     place = Path(folder or tempfile.mkdtemp(prefix="carve-nginx-"))
     place.mkdir(parents=True, exist_ok=True)
@@ -275,8 +303,16 @@ async def _serve(gateway: Gateway, settings: GatewaySettings, host: str, port: i
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()  # carve's own server stops once set
     quitting = asyncio.Event()  # a signal: stop NGINX first, then carve
+    engines: list[NginxEngine] = []
+
+    def on_signal() -> None:
+        if quitting.is_set():  # a second one: stop waiting for requests in flight
+            for engine in engines:
+                engine.signal(signal.SIGTERM)
+        quitting.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, quitting.set)
+        loop.add_signal_handler(signum, on_signal)
     listening: asyncio.Future[int] = loop.create_future()
     server = loop.create_task(serve(gateway, "127.0.0.1", 0, stop=stop,
                                     listening=listening.set_result, direct=gateway.direct))
@@ -288,6 +324,7 @@ async def _serve(gateway: Gateway, settings: GatewaySettings, host: str, port: i
                         {}, workers, _open_files(), settings.timeouts,
                         settings.max_body_bytes // (1024 * 1024))
     engine = NginxEngine(setup, binary, gateway.engine)
+    engines.append(engine)
     reader = AccessLog(setup.access_log, gateway.metrics, gateway.guard.tracker,
                        gateway.current, {})
     died: int | None = None
@@ -308,12 +345,13 @@ async def _steer(engine: NginxEngine, reader: AccessLog, gateway: Gateway,
                  quitting: asyncio.Event) -> int | None:
     """Read the log, reload on a new table, watch NGINX; its exit code if it died.
 
-    A table NGINX could not take is tried again every ``RETRY_SECONDS`` (a name that did
-    not resolve may resolve again) as well as whenever the table changes.
+    While NGINX does not run the table as it should (a table it could not take, a service
+    whose name did not resolve), the table is tried again every ``RETRY_SECONDS`` as well
+    as whenever it changes.
     """
     loop = asyncio.get_running_loop()
-    applied = gateway.current.table
-    retry_at: float | None = None
+    tried = gateway.current.table
+    retry_at = loop.time() + RETRY_SECONDS
     while True:
         with suppress(TimeoutError):
             await asyncio.wait_for(quitting.wait(), STEER_SECONDS)
@@ -325,13 +363,11 @@ async def _steer(engine: NginxEngine, reader: AccessLog, gateway: Gateway,
         reader.read()
         reader.rotate_if_large(lambda: engine.signal(signal.SIGUSR1))
         table = gateway.current.table
-        if table is not applied or (retry_at is not None and loop.time() >= retry_at):
-            applied = table
-            if await asyncio.to_thread(engine.apply, table):
-                reader.addresses = engine.setup.addresses
-                retry_at = None
-            else:
-                retry_at = loop.time() + RETRY_SECONDS
+        if table is not tried or (engine.state.problem and loop.time() >= retry_at):
+            tried = table
+            await asyncio.to_thread(engine.apply, table)
+            reader.addresses = engine.setup.addresses
+            retry_at = loop.time() + RETRY_SECONDS
 
 
 def _open_files() -> int:

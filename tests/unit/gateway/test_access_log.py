@@ -64,23 +64,28 @@ def test_each_request_is_counted_by_who_answered_it(tmp_path: Path) -> None:
                "127.0.0.1:8000"),
           line("unrouted", "monolith", 200, "0.001", "200", "0.001", "127.0.0.1:8000"),
           line("/api/v1/orders", "orders", 503, "0.001", "503", "0.001", "127.0.0.1:8002"),
+          # passed over, and the monolith failed too: no server left in the group
+          line("/api/v1/orders", "orders", 502, "0.001", "503, 502", "0.001, 0.000",
+               "127.0.0.1:8000, carve_orders", "0.001, -"),
           # answered by NGINX itself: a body too large, a request it could not parse
           line("unrouted", "monolith", 413, "0.000", "", "", ""),
           line("", "", 400, "0.000", "", "", ""))
-    assert log.read() == 11
+    assert log.read() == 12
     assert counts(metrics) == {
         ("/api/v1/inventory", "inventory", "200"): 3,
         ("/api/v1/inventory", "monolith", "200"): 3,
         ("/api/v1/inventory", "monolith", "404"): 1,
         ("unrouted", "monolith", "200"): 1,
         ("/api/v1/orders", "orders", "503"): 1,
+        ("/api/v1/orders", "monolith", "502"): 1,
         ("unrouted", "gateway", "413"): 1,
         ("unrouted", "gateway", "400"): 1,
     }
     assert dict(metrics.fallbacks) == {
         ("/api/v1/inventory", "status_500"): 1,
         ("/api/v1/inventory", "gateway.upstream_unavailable"): 1,
-        ("/api/v1/inventory", "breaker_open"): 1}
+        ("/api/v1/inventory", "breaker_open"): 1,
+        ("/api/v1/orders", "breaker_open"): 1}
     # The canary's window saw the service's six answers, three of them failures; a monolith
     # answer on the canary's other side is not the service's.
     verdict = tracker.window(CANARY).verdict(CANARY.slo)
@@ -131,3 +136,16 @@ def test_a_rotated_log_is_read_to_its_end_then_the_new_one(tmp_path: Path,
     assert counts(metrics) == {("unrouted", "monolith", "200"): 6}
     assert not log.rotate_if_large(lambda: reopened.append(True))  # small again
     log.close()
+
+
+def test_a_service_at_the_monolith_s_own_address_counts_as_the_service(tmp_path: Path) -> None:
+    clock = FakeClock()
+    metrics = GatewayMetrics()
+    shared = {"monolith": "127.0.0.1:8000", "inventory": "127.0.0.1:8000"}
+    log = AccessLog(tmp_path / "access.log", metrics, SloTracker(clock),
+                    CurrentTable(dict.fromkeys(shared), RouteTable([CANARY])), shared, clock)
+    write(log.path, line("/api/v1/inventory", "inventory", 200, "0.001", "200", "0.001",
+                         "127.0.0.1:8000"))
+    assert log.read() == 1
+    assert counts(metrics) == {("/api/v1/inventory", "inventory", "200"): 1}
+    assert not metrics.fallbacks
