@@ -123,10 +123,21 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
         out += _group(_alone(names[name]), [f"server {service}"])
     for lines in carried.values():
         out += lines
+    out += ["server {", *_server(setup)]
+    if table.get("/") is None:
+        out += ["location / {", *_proxied(f"http://{names[MONOLITH]}"), "}"]
+    for index, route in enumerate(table.routes):
+        out += _locations(index, route, index in carried, setup, names)
+    out += ["}", "}", ""]
+    return "\n".join(out)
+
+
+def _server(setup: EngineSetup) -> list[str]:
+    """The server's own directives: what every request gets, whatever its route."""
     listen = f"{setup.host}:{setup.port}" if ":" not in setup.host else \
         f"[{setup.host}]:{setup.port}"
     timeouts = setup.timeouts
-    out += ["server {", f"listen {listen} backlog=2048{' reuseport' if setup.workers > 1 else ''};",
+    return [f"listen {listen} backlog=2048{' reuseport' if setup.workers > 1 else ''};",
             f"client_max_body_size {setup.max_body_mb}m;",
             # Headers with "_" pass, as through carve's own data plane.
             "underscores_in_headers on;",
@@ -174,12 +185,6 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
             "location = /_carve/malformed {", "    internal;", "    default_type text/plain;",
             f"    add_header X-Carve-Upstream {GATEWAY} always;",
             "    return 400 'malformed HTTP request';", "}"]
-    if table.get("/") is None:
-        out += ["location / {", *_proxied(f"http://{names[MONOLITH]}"), "}"]
-    for index, route in enumerate(table.routes):
-        out += _locations(index, route, index in carried, setup, names)
-    out += ["}", "}", ""]
-    return "\n".join(out)
 
 
 # The request id, the trace context, the refused paths and the reason a call was passed
