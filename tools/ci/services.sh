@@ -33,7 +33,8 @@ if ! redis_up; then
 fi
 wait_for Redis redis_up || { echo "services: Redis is required by the tests" >&2; exit 1; }
 
-# nginx -t checks the gateway's NGINX export (tests/e2e/gateway); the tests fail, never skip,
+# nginx -t checks the gateway's NGINX export and the --engine nginx tests run a real NGINX
+# (tests/e2e/gateway); the tests fail, never skip,
 # without it, so install it from Debian when it is missing.
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   echo "services: installing nginx"
