@@ -140,43 +140,35 @@ class AccessLog:
         # empty variable as nothing, not "-".)
         label = route.decode() or UNROUTED
         if statuses in (b"", b"-"):  # NGINX answered itself
-            self.metrics.observe_many(label, GATEWAY, code, seconds, count)
+            self.metrics.observe(label, GATEWAY, code, seconds, count)
             return
-        # "a, b" for a call passed on to the next server; "a : b" across an error page.
-        calls = statuses.replace(b" : ", b", ").split(b", ")
         answered = declared.decode() or MONOLITH
         if answered == MONOLITH:
-            self.metrics.observe_many(label, answered, code, seconds, count)
+            self.metrics.observe(label, answered, code, seconds, count)
             return
-        # The route's service was to answer.
+        # The route's service was to answer: its call is the first of each list.
         fallbacks = self.metrics.fallbacks
         window = self._window(route)
-        if self._passed_over(answered, addresses):
+        first = _first(statuses)
+        if self._passed_over(answered, _first(addresses)):
             # The service marked down after its failures (NGINX's breaker): its group went
             # straight to the monolith. A canary user so answered was failed by the
             # service, as carve's own data plane counts an open breaker.
             fallbacks[(label, "breaker_open")] += count
-            if window is not None:
-                window.record_many(True, 0.0, count)
-            answered = MONOLITH
-        elif len(calls) > 1:  # its call failed and the next server, the monolith, answered
-            fallbacks[(label, _reason(calls[0], heads))] += count
-            if window is not None:
-                window.record_many(True, _seconds(times.replace(b" : ", b", ").split(b", ")[0]),
-                                   count)
-            answered = MONOLITH
-        elif window is not None:
-            window.record_many(not calls[0].isdigit() or int(calls[0]) >= 500,
-                               _seconds(times), count)
-        self.metrics.observe_many(label, answered, code, seconds, count)
+            failed, took, answered = True, 0.0, MONOLITH
+        elif first != statuses:  # its call failed and the next server, the monolith, answered
+            fallbacks[(label, _reason(first, _first(heads)))] += count
+            failed, took, answered = True, _seconds(_first(times)), MONOLITH
+        else:
+            failed, took = not first.isdigit() or int(first) >= 500, _seconds(times)
+        if window is not None:
+            window.record(failed, took, count)
+        self.metrics.observe(label, answered, code, seconds, count)
 
-    def _passed_over(self, service: str, addresses: bytes) -> bool:
+    def _passed_over(self, service: str, address: bytes) -> bool:
         """Whether the first server tried for ``service`` was the monolith (a service at
         the monolith's own address cannot be told from it: never)."""
-        if self._own.get(service) == self._monolith:
-            return False
-        first = addresses.split(b",", 1)[0].split(b" ", 1)[0]
-        return first == self._monolith
+        return address == self._monolith and self._own.get(service) != self._monolith
 
     def _window(self, route: bytes) -> SloWindow | None:
         table = self.current.table
@@ -200,6 +192,12 @@ def _reason(status: bytes, heads: bytes) -> str:
         if status == b"504":
             return "gateway.upstream_timeout"
     return f"status_{status.decode()}"
+
+
+def _first(field: bytes) -> bytes:
+    """The first of a field's values, one per server tried: "a, b" when a call was passed
+    on to the next server, "a : b" across an error page."""
+    return field.split(b",", 1)[0].split(b" ", 1)[0]
 
 
 def _seconds(text: bytes) -> float:

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from migration.gateway.exports.nginx import groups, split_percent, sticky_key_map
-from migration.gateway.exports.spec import ExportInput, Upstream, share
+from migration.gateway.exports.nginx import groups, split_block, upstream_block
+from migration.gateway.exports.spec import ExportInput, Upstream
 from migration.gateway.gateway_settings import GATEWAY, MONOLITH
 from migration.gateway.routes import Route, RouteMode, RouteTable
 from migration.gateway.traffic_metrics import UNROUTED
@@ -73,6 +73,13 @@ class EngineSetup:
         return self.folder / "access.log"
 
     @property
+    def temp_dirs(self) -> dict[str, Path]:
+        """Where NGINX keeps each kind of temporary file (all of them in the folder, so
+        that NGINX needs no write access elsewhere)."""
+        return {kind: self.folder / "temp" / kind
+                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+
+    @property
     def pid_file(self) -> Path:
         """The master's pid, as NGINX writes it."""
         return self.folder / "nginx.pid"
@@ -92,7 +99,6 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
     """
     spec = ExportInput(table, setup.upstreams, setup.port, setup.max_body_mb)
     names = groups(spec)
-    folder = setup.folder
     monolith = setup.addresses[MONOLITH]
     carried = {index: choice for index, route in enumerate(table.routes)
                if (choice := _choice(index, route, setup, names)) is not None}
@@ -110,20 +116,19 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
            # (before any map: room for the longest key, a group and two addresses)
            "http {", f"map_hash_bucket_size {_bucket_size(setup, used, names)};",
            "access_log off;", "server_tokens off;",
-           *(f"{kind}_temp_path {folder / 'temp' / kind};"
-             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
+           *(f"{kind}_temp_path {path};" for kind, path in setup.temp_dirs.items()),
            f"log_format carve escape=none '{LOG_FORMAT}';", *_REQUEST_MAPS,
            *_who_answered(setup, used, names), ""]
-    out += _group(CARVE_GROUP, [f"server 127.0.0.1:{setup.carve_port}"])
-    out += _group(names[MONOLITH], [f"server {monolith}"])
+    out += upstream_block(CARVE_GROUP, [f"server 127.0.0.1:{setup.carve_port}"])
+    out += upstream_block(names[MONOLITH], [f"server {monolith}"])
     for name in used:
         service = setup.addresses[name]
         # With the monolith as backup: NGINX's passive health check is the breaker.
-        out += _group(names[name], [f"server {service} max_fails=3 fail_timeout=10s",
+        out += upstream_block(names[name], [f"server {service} max_fails=3 fail_timeout=10s",
                                     # never marked down itself: with the service marked
                                     # down, the group would have no server left
                                     f"server {monolith} backup max_fails=0"])
-        out += _group(_alone(names[name]), [f"server {service}"])
+        out += upstream_block(_alone(names[name]), [f"server {service}"])
     for lines in carried.values():
         out += lines
     out += ["server {", *_server(setup)]
@@ -264,11 +269,6 @@ def _alone(group: str) -> str:
     return group + "-alone"
 
 
-def _group(name: str, servers: list[str]) -> list[str]:
-    return [f"upstream {name} {{", *(f"    {s};" for s in servers), "    keepalive 64;",
-            "}", ""]
-
-
 def _falls_back(route: Route) -> tuple[str, ...]:
     return _READS + (_IDEMPOTENT_WRITES if route.fallback.idempotent_writes else ())
 
@@ -289,17 +289,12 @@ def _choice(index: int, route: Route, setup: EngineSetup,
         return [f"map $request_method $carve_group_{index} {{ "
                 f'"~^({methods})$" {group}; default {alone}; }}', ""]
     try:
-        lines = sticky_key_map(index, route)
+        lines = split_block(index, route, f"carve_side_{index}", "service", "monolith")
     except ConfigError as exc:  # a sticky header or cookie NGINX cannot read
         log.warning("--engine nginx: %s; carve's own gateway serves %s", exc, route.prefix)
         return None
-    lines.append(f'split_clients "${{carve_key_{index}}}{route.prefix}" $carve_side_{index} {{')
-    shares = share(route.percent)
-    if shares:  # (split_clients refuses "0%": at zero, "*" alone sends all to the monolith)
-        lines.append(f"    {split_percent(shares)}% service;")
     monolith = setup.upstreams[MONOLITH]
-    lines += ["    * monolith;", "}",
-              f'map "$carve_side_{index} $request_method" $carve_group_{index} {{',
+    lines += [f'map "$carve_side_{index} $request_method" $carve_group_{index} {{',
               f'    "~^monolith " {names[MONOLITH]};',
               f'    "~^service ({methods})$" {group};', f"    default {alone};", "}",
               f"map $carve_side_{index} $carve_service_{index} {{ service {service.name}; "

@@ -124,7 +124,6 @@ class NginxEngine:
         self._text = ""
         # The routes version NGINX runs and why a later one is not, for the admin API.
         self.state = state or EngineState("nginx")
-        self.reloads = 0
 
     def start(self, table: RouteTable) -> None:
         """Write the configuration, have NGINX check it, start it and wait until it listens.
@@ -133,14 +132,14 @@ class NginxEngine:
         when that thread ends).
         """
         check_port(self.setup.host, self.setup.port)
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (self.setup.folder / "temp" / kind).mkdir(parents=True, exist_ok=True)
+        for path in self.setup.temp_dirs.values():
+            path.mkdir(parents=True, exist_ok=True)
         # A folder used before: its log was read then, its errors are not this run's.
         for old in (self.setup.access_log, self.setup.error_log):
             old.unlink(missing_ok=True)
         self.setup, self._text = self.render(table)
         self.config.write_text(self._text)
-        self._check(self.config)
+        self.check(self.config)
         self.state.routes_version = table.version
         self._note_unresolved(table)
         # Its own session: a Ctrl-C or a signal to carve's process group reaches carve,
@@ -165,19 +164,18 @@ class NginxEngine:
     def apply(self, table: RouteTable) -> bool:
         """Reload NGINX with ``table`` when its configuration differs.
 
-        False when it cannot be applied (an upstream's name no longer resolves, NGINX
-        refuses the configuration): said in the log and by the health check, and NGINX
-        keeps the table it runs.
+        False when it cannot be applied (the monolith's name no longer resolves, NGINX
+        refuses the configuration, the folder cannot be written): said in the log and by
+        the health check, and NGINX keeps the table it runs.
         """
         try:
             setup, text = self.render(table)
             if text != self._text:
                 candidate = self.config.with_name("nginx.conf.new")
                 candidate.write_text(text)
-                self._check(candidate)
+                self.check(candidate)
                 os.replace(candidate, self.config)
                 self.signal(signal.SIGHUP)
-                self.reloads += 1
                 log.info("nginx reloaded with routes version %d", table.version)
         except Exception as exc:  # noqa: BLE001 - the running table is kept whatever failed
             problem = f"routes version {table.version} not applied: {exc}"
@@ -249,7 +247,8 @@ class NginxEngine:
             with suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
 
-    def _check(self, config: Path) -> None:
+    def check(self, config: Path) -> None:
+        """Have NGINX test ``config`` (``nginx -t``); its complaint as the error."""
         done = subprocess.run(  # noqa: S603 - our own binary and arguments
             [self.binary, "-t", "-q", "-p", str(self.setup.folder), "-c", str(config),
              "-g", "daemon off;"], capture_output=True, text=True, check=False)
@@ -281,9 +280,12 @@ def _listening(host: str, port: int, timeout: float = 0.2) -> bool:
     return False
 
 
-def serve_with_nginx(gateway: Gateway, settings: GatewaySettings, host: str, port: int,
-                     workers: int, binary: str, folder: str | None = None) -> None:
-    """Run carve's gateway on a loopback port and NGINX on ``host:port`` until a signal."""
+def serve_with_nginx(gateway: Gateway, settings: GatewaySettings,
+                     upstreams: Mapping[str, Upstream], host: str, port: int, workers: int,
+                     binary: str, folder: str | None = None) -> None:
+    """Run carve's gateway on a loopback port and NGINX on ``host:port`` until a signal.
+
+    ``upstreams``: each as NGINX addresses it (:func:`engine_upstreams`)."""
     runner = event_loop_runner()
     own = folder is None
     place = Path(folder or tempfile.mkdtemp(prefix="carve-nginx-"))
@@ -292,14 +294,16 @@ def serve_with_nginx(gateway: Gateway, settings: GatewaySettings, host: str, por
         place.chmod(0o755)  # NGINX's workers (not root) reopen the log in it
     try:
         with runner:
-            runner.run(_serve(gateway, settings, host, port, workers, binary, place))
+            runner.run(_serve(gateway, settings, upstreams, host, port, workers, binary,
+                              place))
     finally:
         if own:
             shutil.rmtree(place, ignore_errors=True)
 
 
-async def _serve(gateway: Gateway, settings: GatewaySettings, host: str, port: int,
-                 workers: int, binary: str, folder: Path) -> None:
+async def _serve(gateway: Gateway, settings: GatewaySettings,
+                 upstreams: Mapping[str, Upstream], host: str, port: int, workers: int,
+                 binary: str, folder: Path) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()  # carve's own server stops once set
     quitting = asyncio.Event()  # a signal: stop NGINX first, then carve
@@ -320,9 +324,8 @@ async def _serve(gateway: Gateway, settings: GatewaySettings, host: str, port: i
     if not listening.done():
         await server  # it failed to start: its error
         return
-    setup = EngineSetup(host, port, folder, listening.result(), engine_upstreams(settings),
-                        {}, workers, _open_files(), settings.timeouts,
-                        settings.max_body_bytes // (1024 * 1024))
+    setup = EngineSetup(host, port, folder, listening.result(), upstreams, {}, workers,
+                        _open_files(), settings.timeouts, settings.max_body_bytes // 1024 ** 2)
     engine = NginxEngine(setup, binary, gateway.engine)
     engines.append(engine)
     reader = AccessLog(setup.access_log, gateway.metrics, gateway.guard.tracker,

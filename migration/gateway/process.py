@@ -32,10 +32,10 @@ def serve_nginx(settings: GatewaySettings, host: str, port: int, *, workers: int
     found = find_nginx(binary)
     settings = replace(settings, engine="nginx")
     read_once(settings.routes)
-    engine_upstreams(settings)  # an upstream NGINX cannot address fails here, in one line
+    upstreams = engine_upstreams(settings)  # one NGINX cannot address fails here, in one line
     configure_logging()
     gateway = build_gateway(settings, open_store(settings.routes))
-    serve_with_nginx(gateway, settings, host, port, workers, found, folder)
+    serve_with_nginx(gateway, settings, upstreams, host, port, workers, found, folder)
 
 
 def configure_logging() -> None:

@@ -79,23 +79,17 @@ class SloWindow:
         self._latencies: list[float] = []  # its answers' latencies, as they came
         self._errors = 0  # its failed answers
 
-    def record(self, error: bool, seconds: float) -> None:
-        """One answer from the service: failed or not, and its latency."""
+    def record(self, error: bool, seconds: float, count: int = 1) -> None:
+        """An answer from the service: failed or not, and its latency; ``count`` answers
+        alike at once (an access log's identical lines)."""
         second = int(self._clock())
         if second != self._second:
             self._close_second()
             self._second = second
-        self._latencies.append(seconds)
-        if error:
-            self._errors += 1
-
-    def record_many(self, error: bool, seconds: float, count: int) -> None:
-        """``count`` answers alike (an access log's identical lines, counted once)."""
-        second = int(self._clock())
-        if second != self._second:
-            self._close_second()
-            self._second = second
-        self._latencies += [seconds] * count
+        if count == 1:
+            self._latencies.append(seconds)
+        else:
+            self._latencies += [seconds] * count
         if error:
             self._errors += count
 

@@ -29,21 +29,10 @@ class GatewayMetrics:
         self.rollbacks: defaultdict[str, int] = defaultdict(int)
         self.refused: defaultdict[int, int] = defaultdict(int)
 
-    def observe(self, route: str, upstream: str, status: int, seconds: float) -> None:
-        """Count one answered request and its latency (one dict lookup on the hot path)."""
-        series = self._series.get((route, upstream))
-        if series is None:
-            series = self._series[(route, upstream)] = _Series()
-        statuses = series.statuses
-        statuses[status] = statuses.get(status, 0) + 1
-        buckets = series.buckets
-        buckets[bisect_left(_BUCKETS, seconds)] += 1
-        buckets[-2] += seconds
-        buckets[-1] += 1
-
-    def observe_many(self, route: str, upstream: str, status: int, seconds: float,
-                     count: int) -> None:
-        """Count ``count`` answers alike (an access log's identical lines, counted once)."""
+    def observe(self, route: str, upstream: str, status: int, seconds: float,
+                count: int = 1) -> None:
+        """Count an answered request and its latency (one dict lookup on the hot path);
+        ``count`` answers alike at once (an access log's identical lines)."""
         series = self._series.get((route, upstream))
         if series is None:
             series = self._series[(route, upstream)] = _Series()

@@ -51,9 +51,9 @@ def render_nginx(spec: ExportInput) -> str:
            "$http_x_request_id; }", ""]
     names = groups(spec)
     monolith = spec.upstream(MONOLITH)
-    out += _upstream_block(names[MONOLITH], [f"server {monolith.authority}"])
+    out += upstream_block(names[MONOLITH], [f"server {monolith.authority}"])
     for name in sorted(n for n in spec.upstreams if n != MONOLITH):
-        out += _upstream_block(names[name], [
+        out += upstream_block(names[name], [
             f"server {spec.upstreams[name].authority} max_fails=3 fail_timeout=10s",
             f"server {monolith.authority} backup"])
     for index, route in enumerate(spec.table.routes):
@@ -72,7 +72,8 @@ def render_nginx(spec: ExportInput) -> str:
     return "\n".join(out)
 
 
-def _upstream_block(group: str, servers: list[str]) -> list[str]:
+def upstream_block(group: str, servers: list[str]) -> list[str]:
+    """An upstream group of these servers, its connections kept alive."""
     return [f"upstream {group} {{", *(f"    {s};" for s in servers),
             "    keepalive 64;", "}", ""]
 
@@ -84,18 +85,24 @@ def split_percent(shares: int) -> str:
 
 
 def _split(index: int, route: Route, service: str, names: dict[str, str]) -> list[str]:
+    return [*split_block(index, route, f"carve_split_{index}", service, names["monolith"]),
+            f"map $carve_split_{index} $carve_upstream_{index} {{ "
+            f"{service} {route.service}; default monolith; }}", ""]
+
+
+def split_block(index: int, route: Route, variable: str, service: str,
+                monolith: str) -> list[str]:
+    """The sticky key's map and the split_clients block that sets ``$variable`` to
+    ``service`` for the canary's share of users and to ``monolith`` for the others."""
     lines = [*sticky_key_map(index, route),
-             f'split_clients "${{carve_key_{index}}}{route.prefix}" $carve_split_{index} {{']
+             f'split_clients "${{carve_key_{index}}}{route.prefix}" ${variable} {{']
     shares = share(route.percent)
     # split_clients takes two decimals and refuses "0%": a canary at zero sends nothing and
     # "*" alone says so; any percent above zero is at least 0.01% (see share). "*" takes
     # what the service does not, so the two sides always make up 100%.
     if shares:
         lines.append(f"    {split_percent(shares)}% {service};")
-    lines += [f"    * {names['monolith']};", "}",
-              f"map $carve_split_{index} $carve_upstream_{index} {{ "
-              f"{service} {route.service}; default monolith; }}", ""]
-    return lines
+    return [*lines, f"    * {monolith};", "}"]
 
 
 def sticky_key_map(index: int, route: Route) -> list[str]:

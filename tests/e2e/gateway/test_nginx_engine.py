@@ -3,10 +3,10 @@
 Real NGINX (tools/ci/services.sh installs it), real echo upstreams, carve as a process.
 """
 
+import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -111,7 +112,7 @@ def test_carve_answers_what_nginx_hands_it(tmp_path: Path, monolith_url: str,
         assert answer.headers["content-type"] == "application/problem+json"
         for path in ("/api/v1/users%2F..%2Fadmin", "/api/v1/users/%2e%2e/orders",
                      "/api/v1/users/../orders", "/api/v1/users/..#x"):
-            status, body = _raw_get(gateway.url, path)  # (httpx would resolve the dots)
+            status, _, body = _raw_get(gateway.url, path)
             assert status == 400, path
             assert json.loads(body)["code"] == "gateway.path_refused", path
         # The admin API is carve's, with its token.
@@ -210,19 +211,17 @@ def _get_retrying_once(client: httpx.Client, url: str) -> httpx.Response:
         return client.get(url)
 
 
-def _raw_get(url: str, path: str) -> tuple[int, bytes]:
-    """A GET of ``path`` exactly as written; the status and the body."""
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    if b"transfer-encoding: chunked" in head.lower():
-        size, _, rest = body.partition(b"\r\n")
-        body = rest[:int(size, 16)]
-    return int(head.split()[1]), body
+def _raw_get(url: str, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """A GET of ``path`` exactly as written (httpx would resolve its dots): the status,
+    the headers and the body."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        return answer.status, answer.headers, answer.read()
+    finally:
+        connection.close()
 
 
 def _answered_by(url: str) -> str:
@@ -354,15 +353,9 @@ def test_a_request_nginx_cannot_parse_is_answered_as_carve_answers_it(
         tmp_path: Path, monolith_url: str) -> None:
     routes = write_routes(tmp_path / "routes.json", [])
     with gateway_process(routes, monolith_url, {}, ENGINE) as gateway:
-        host, port = gateway.url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(b"GET /../etc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            answer = b""
-            while chunk := sock.recv(65536):
-                answer += chunk
-        head, _, body = answer.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 400")
-        assert b"X-Carve-Upstream: gateway" in head
+        status, headers, body = _raw_get(gateway.url, "/../etc")
+        assert status == 400
+        assert headers["x-carve-upstream"] == "gateway"
         assert body.endswith(b"malformed HTTP request")
 
 
@@ -488,16 +481,16 @@ def test_nginx_accepts_the_engine_configuration_of_every_table(tmp_path: Path,
     table = RouteTable([Route.model_validate(route) for route in routes], version=3)
     engine = _engine(tmp_path, monolith, services)
     engine.config.write_text(engine.render(table)[1])
-    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (tmp_path / "temp" / kind).mkdir(parents=True, exist_ok=True)
-    engine._check(engine.config)  # raises EngineFailed with NGINX's complaint
+    for path in engine.setup.temp_dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    engine.check(engine.config)  # raises EngineFailed with NGINX's complaint
 
 
 def test_a_configuration_nginx_refuses_is_said_in_its_words(tmp_path: Path) -> None:
     engine = _engine(tmp_path, "http://127.0.0.1:8000", {})
     engine.config.write_text("events {}\nhttp { nonsense on; }\n")
     with pytest.raises(EngineFailed, match='unknown directive "nonsense"'):
-        engine._check(engine.config)
+        engine.check(engine.config)
 
 
 def test_a_sticky_canary_keeps_each_user_on_one_side(tmp_path: Path, monolith_url: str,
