@@ -36,8 +36,8 @@ class Upstream:
             raise ConfigError(f"upstream {name}: {url!r} is not an http:// URL")
         if parts.path.strip("/") or parts.query or parts.fragment:
             raise ConfigError(f"upstream {name}: {url!r} has a base path or query, which the "
-                              "exports cannot carry (they forward the request's path as it "
-                              "is); give http://host:port")
+                              "exports and --engine nginx cannot carry (they forward the "
+                              "request's path as it is); give http://host:port")
         try:
             port = parts.port or 80
         except ValueError as exc:
