@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from migration.gateway.body import REPLAYABLE_LIMIT
 from migration.gateway.exports.nginx import groups, split_block, upstream_block
 from migration.gateway.exports.spec import ExportInput, Upstream
 from migration.gateway.gateway_settings import GATEWAY, MONOLITH
@@ -47,6 +48,10 @@ CARVE_GROUP = "carve-gateway"
 # The status a refused path is turned into inside NGINX, to hand it to carve's gateway
 # (error_page): never sent to a client.
 _REFUSED = 418
+# The status a request whose body streams is turned into on a route that falls back, to
+# send it on from a location that does not read the body first (never sent to a client).
+_STREAMED = 419
+_STREAMED_LOCATION = "@carve_streamed"
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,7 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
         out += upstream_block(_alone(names[name]), [f"server {service}"])
     for lines in carried.values():
         out += lines
-    out += ["server {", *_server(setup)]
+    out += ["server {", *_server(setup, names)]
     if table.get("/") is None:
         out += ["location / {", *_proxied(f"http://{names[MONOLITH]}"), "}"]
     for index, route in enumerate(table.routes):
@@ -140,7 +145,7 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
     return "\n".join(out)
 
 
-def _server(setup: EngineSetup) -> list[str]:
+def _server(setup: EngineSetup, names: dict[str, str]) -> list[str]:
     """The server's own directives: what every request gets, whatever its route."""
     listen = f"{setup.host}:{setup.port}" if ":" not in setup.host else \
         f"[{setup.host}]:{setup.port}"
@@ -162,12 +167,19 @@ def _server(setup: EngineSetup) -> list[str]:
             f"proxy_read_timeout {_ms(timeouts.read)};",
             f"proxy_send_timeout {_ms(timeouts.read)};",
             "proxy_next_upstream error timeout http_500 http_502 http_503 http_504;",
-            "proxy_next_upstream_tries 2;", "proxy_request_buffering off;",
+            "proxy_next_upstream_tries 2;",
+            # Bodies stream through, but on a route that falls back: there a body of up to
+            # 64 KiB (REPLAYABLE_LIMIT) is read whole first, in memory, so that NGINX can
+            # send it again to the monolith, as carve's own data plane does; a longer or
+            # chunked one goes on from _STREAMED_LOCATION, streaming, and is not replayed.
+            "proxy_request_buffering off;", f"client_body_buffer_size {REPLAYABLE_LIMIT};",
+            f"error_page {_STREAMED} = {_STREAMED_LOCATION};",
             # A slow client is written to as the upstream answers (flow control), never
             # through a temporary file.
             "proxy_max_temp_file_size 0;",
             "set $carve_route " + UNROUTED + ";", f"set $carve_upstream {MONOLITH};",
             f"set $carve_host {setup.upstreams[MONOLITH].authority};",
+            f"set $carve_group {names[MONOLITH]};",
             # A path carve refuses (an encoded slash, a dot segment…) gets carve's 400.
             f"error_page {_REFUSED} = @carve;", f"if ($carve_refused) {{ return {_REFUSED}; }}",
             # A redirect to an upstream's own address comes back through the gateway, as a
@@ -180,6 +192,8 @@ def _server(setup: EngineSetup) -> list[str]:
             "error_page 502 = @carve_bad_gateway;", "error_page 504 = @carve_timeout;",
             "error_page 413 = @carve_too_large;", "error_page 400 /_carve/malformed;",
             *_to_carve("@carve"), *_to_carve("= /_carve"), *_to_carve("/_carve/"),
+            f"location {_STREAMED_LOCATION} {{",
+            *("    " + line for line in _proxied("http://$carve_group")), "}",
             *_problem("@carve_bad_gateway", 502, "gateway.upstream_unavailable",
                       "Upstream failed", "no upstream answered", "$carve_upstream"),
             *_problem("@carve_timeout", 504, "gateway.upstream_timeout", "Upstream failed",
@@ -207,6 +221,12 @@ _REQUEST_MAPS = [
     '    "~^(?<carve_trace>[0-9a-f]{2}-[0-9a-f]{32}-)[0-9a-f]{16}(?<carve_flags>-[0-9a-f]{2})$"'
     ' "${carve_trace}${carve_span}${carve_flags}";',
     '    default "00-${request_id}-${carve_span}-01";', "}",
+    # Whether a request's body streams through (longer than carve's own data plane buffers
+    # to be able to send it again, or of unknown length: chunked) or is read whole first,
+    # so that a fallback can replay it (see _STREAMED).
+    'map "$content_length|$http_transfer_encoding" $carve_streamed {', '    "|" "";',
+    '    "~^([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-6])'
+    '[|]$" "";', "    default 1;", "}",
     # As paths.refusal_reason: an encoded slash or backslash, a backslash or NUL, a dot
     # segment (also percent-encoded) — in the path, not the query.
     "map $request_uri $carve_refused {",
@@ -215,8 +235,13 @@ _REQUEST_MAPS = [
     # Why the monolith answered a request meant for the service ("" when it did not), as
     # carve's own data plane says it: "a, b" in $upstream_status when the first call was
     # passed on to the next server, "a : b" across an error page; no header time ("-") when
-    # no answer came at all (no connection, the connection closed, a timeout).
-    'map "$upstream_status|$upstream_header_time" $carve_failed_call {',
+    # no answer came at all (no connection, the connection closed, a timeout). A single
+    # status, the common case, is found in the map's hash without trying a regex.
+    "map $upstream_status $carve_failed_call {",
+    *("    " + " ".join(f'{status} "";' for status in range(start, start + 20))
+      for start in range(100, 600, 20)),
+    "    default $carve_passed_on;", "}",
+    'map "$upstream_status|$upstream_header_time" $carve_passed_on {',
     '    "~^502 *[,:][^|]*[|]-" gateway.upstream_unavailable;',
     '    "~^504 *[,:][^|]*[|]-" gateway.upstream_timeout;',
     '    "~^(?<carve_failed>[0-9]+) *[,:]" status_$carve_failed;', '    default "";', "}",
@@ -284,19 +309,21 @@ def _choice(index: int, route: Route, setup: EngineSetup,
         return None  # no URL, or no address: carve's gateway says so as it always does
     service = setup.upstreams[route.service]
     group, alone = names[service.name], _alone(names[service.name])
-    methods = "|".join(_falls_back(route))
+    # Exact keys, found in the map's hash: the map compares without case, and NGINX takes
+    # only upper-case methods (any other is its 400), so these match what a regex would.
+    by_method = (f"{{ {' '.join(f'{method} {group};' for method in _falls_back(route))} "
+                 f"default {alone}; }}")
     if route.mode is RouteMode.SERVICE:
-        return [f"map $request_method $carve_group_{index} {{ "
-                f'"~^({methods})$" {group}; default {alone}; }}', ""]
+        return [f"map $request_method $carve_group_{index} {by_method}", ""]
     try:
         lines = split_block(index, route, f"carve_side_{index}", "service", "monolith")
     except ConfigError as exc:  # a sticky header or cookie NGINX cannot read
         log.warning("--engine nginx: %s; carve's own gateway serves %s", exc, route.prefix)
         return None
     monolith = setup.upstreams[MONOLITH]
-    lines += [f'map "$carve_side_{index} $request_method" $carve_group_{index} {{',
-              f'    "~^monolith " {names[MONOLITH]};',
-              f'    "~^service ({methods})$" {group};', f"    default {alone};", "}",
+    lines += [f"map $request_method $carve_by_method_{index} {by_method}",
+              f"map $carve_side_{index} $carve_group_{index} {{ service $carve_by_method_{index}; "
+              f"default {names[MONOLITH]}; }}",
               f"map $carve_side_{index} $carve_service_{index} {{ service {service.name}; "
               f"default {MONOLITH}; }}",
               f"map $carve_side_{index} $carve_host_{index} {{ service {service.authority}; "
@@ -318,15 +345,17 @@ def _locations(index: int, route: Route, carried: bool, setup: EngineSetup,
         body = [f"set $carve_route {route.prefix};"]
         if mode is RouteMode.MONOLITH:
             body += _proxied(f"http://{names[MONOLITH]}")
-        elif mode is RouteMode.SERVICE:
-            service = setup.upstreams[route.service or ""]
-            body += [f"set $carve_upstream {service.name};",
-                     f"set $carve_host {service.authority};",
-                     *_proxied(f"http://$carve_group_{index}")]
-        else:  # a canary
-            body += [f"set $carve_upstream $carve_service_{index};",
-                     f"set $carve_host $carve_host_{index};",
-                     *_proxied(f"http://$carve_group_{index}")]
+        else:
+            if mode is RouteMode.SERVICE:
+                service = setup.upstreams[route.service or ""]
+                body += [f"set $carve_upstream {service.name};",
+                         f"set $carve_host {service.authority};"]
+            else:  # a canary
+                body += [f"set $carve_upstream $carve_service_{index};",
+                         f"set $carve_host $carve_host_{index};"]
+            body += [f"set $carve_group $carve_group_{index};", "proxy_request_buffering on;",
+                     f"if ($carve_streamed) {{ return {_STREAMED}; }}",
+                     *_proxied("http://$carve_group")]
     lines = [f"# {route.prefix}: {mode.value}"]
     for selector in selectors:
         lines += [f"location {selector} {{", *("    " + line for line in body), "}"]

@@ -277,6 +277,48 @@ def test_a_failing_canary_falls_back_and_is_rolled_back(
             in metrics
 
 
+def test_which_requests_a_failing_service_hands_to_the_monolith(
+        tmp_path: Path, monolith_url: str, failing_url: str) -> None:
+    # As carve's own data plane: reads always, PUT and DELETE where the route says
+    # idempotent_writes, never POST or PATCH; a body is replayed up to 64 KiB (read whole
+    # first), a longer or chunked one streams through and is not. A canary's monolith side
+    # goes to the monolith whatever the method. Each route has its own service (its own
+    # group): NGINX's breaker passes a service over after three failed calls.
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/reads", "mode": "service", "service": "reads"},
+        {"prefix": "/writes", "mode": "service", "service": "writes",
+         "fallback": {"idempotent_writes": True}},
+        {"prefix": "/canary", "mode": "canary", "service": "canary", "percent": 100,
+         "fallback": {"idempotent_writes": True}},
+        {"prefix": "/outside", "mode": "canary", "service": "outside", "percent": 0}])
+    services = {name: failing_url for name in ("reads", "writes", "canary", "outside")}
+    with gateway_process(routes, monolith_url, services, ENGINE) as gateway, \
+            httpx.Client(timeout=10) as client:
+        def answered(method: str, prefix: str, body: object = b"{}") -> tuple:
+            response = client.request(method, f"{gateway.url}{prefix}/1", content=body,
+                                      headers={"x-user-id": "u1"})
+            return (response.status_code, response.headers["x-carve-upstream"],
+                    response.headers.get("x-carve-fallback"))
+
+        replayed, failed = (200, "monolith", "status_500"), (500, "{}", None)
+        for method, prefix, body, expected in (
+                ("GET", "/reads", b"{}", replayed), ("PUT", "/reads", b"{}", failed),
+                ("POST", "/reads", b"{}", failed),
+                ("GET", "/writes", b"", replayed),
+                ("PUT", "/writes", b"x" * 65536, replayed),
+                ("PUT", "/writes", b"x" * 65537, failed),
+                ("POST", "/writes", b"{}", failed),
+                ("DELETE", "/canary", b"", replayed),
+                ("PUT", "/canary", iter([b"{", b"}"]), failed),  # chunked: streamed
+                ("PATCH", "/canary", b"{}", failed)):
+            status, upstream, fallback = expected
+            upstream = upstream.format(prefix.strip("/"))
+            assert answered(method, prefix, body) == (status, upstream, fallback), \
+                (method, prefix, len(body) if isinstance(body, bytes) else "chunked")
+        for method in ("GET", "POST", "PATCH", "DELETE"):
+            assert answered(method, "/outside") == (200, "monolith", None), method
+
+
 def test_routes_nginx_cannot_carry_are_served_by_carve_and_later_changes_still_apply(
         tmp_path: Path, monolith_url: str, inventory_url: str) -> None:
     with _inventory_service(tmp_path, monolith_url, inventory_url) as gateway:
