@@ -10,8 +10,9 @@ carve's route is a sticky canary taking every user (so each request is bucketed 
 ``x-user-id``, recorded in the canary's SLO window and the service's breaker, and counted
 in the metrics), and every request carries a ``traceparent`` the gateway continues: every
 target gets the same requests. One worker each, the same wrk load (``-t1 -c32``); then
-carve and NGINX again with ``--workers`` processes each (carve's ``--workers``, NGINX's
-``worker_processes`` with ``reuseport``) to show how each scales with the machine's cores.
+carve, the engine and NGINX again with ``--workers`` processes each (carve's ``--workers``,
+which is the engine's NGINX workers too, NGINX's ``worker_processes`` with ``reuseport``) to
+show how each scales with the machine's cores.
 Every target is up at once and the wrk runs alternate between them for a few rounds, so a
 slow spell of the machine is shared; the figures are medians over the rounds. wrk and NGINX
 come from Debian and are installed when missing.
@@ -20,13 +21,15 @@ come from Debian and are installed when missing.
 
 ``ratio`` in ``--json`` is carve's requests/s over NGINX's, one worker each (carve's own
 data plane); ``nginx_engine_ratio`` the same for ``--engine nginx``;
-``ratio_workers`` the same with ``--workers`` each, and ``scaling`` each one's requests/s
-with ``--workers`` over its own with one. ``one_at_a_time`` has the direct backend, NGINX,
-carve and the floor under one connection (``wrk -c1``, once each after the rounds), and
-``carve_added_p50_ms_one_at_a_time`` what the carve hop adds then, without requests queueing
-for a proxy's CPU. Each target's ``cpu_us`` (``user_us`` +
-``system_us``) is the CPU time its processes spent per request during its timed runs, read
-from ``/proc``; ``cpu_ratio`` is carve's over NGINX's.
+``ratio_workers`` and ``nginx_engine_ratio_workers`` the same with ``--workers`` each,
+and ``scaling`` each one's requests/s with ``--workers`` over its own with one.
+``*_added_p50_ms_at_reference_speed`` is an added p50 scaled to the speed of the machine
+the goals were set on (at 32 connections p50 is about 32 / throughput). ``one_at_a_time``
+has the direct backend, NGINX, carve, the engine and the floor under one connection
+(``wrk -c1``, once each after the rounds), and ``carve_added_p50_ms_one_at_a_time`` what
+the carve hop adds then, without requests queueing for a proxy's CPU. Each target's
+``cpu_us`` (``user_us`` + ``system_us``) is the CPU time its processes spent per request
+during its timed runs, read from ``/proc``; ``cpu_ratio`` is carve's over NGINX's.
 """
 
 from __future__ import annotations
@@ -188,10 +191,10 @@ def _latency(out: str, percentile: str) -> float:
 
 
 TARGETS = ("direct", "nginx", "carve", "carve_nginx", "aiohttp_proxy", "python_floor",
-           "nginx_workers", "carve_workers")
+           "nginx_workers", "carve_workers", "carve_nginx_workers")
 LIGHT_TARGETS = ("direct", "nginx", "carve", "carve_nginx", "python_floor")
 # carve with NGINX as its data plane reads NGINX's access log four times a second.
-SETTLE = {"carve_nginx": 0.6}
+SETTLE = {"carve_nginx": 0.6, "carve_nginx_workers": 0.6}
 # The backend's direct throughput on the machine the goals were set on. With 32 requests in
 # flight and every core busy, p50 is about 32 / throughput, so latencies scale with the
 # machine's speed: the added p50 is also given as it would be at that speed.
@@ -232,12 +235,14 @@ def run(seconds: int, rounds: int, workers: int, quick: bool) -> dict[str, objec
                  "--monolith", f"http://127.0.0.1:{backend}", "--workers", str(count),
                  "--service", f"svc=http://127.0.0.1:{backend}", "--routes", str(routes)],
                 f"http://127.0.0.1:{port}/_carve/healthz", {"CARVE_ADMIN_TOKEN": "bench"})).pid
-        port = ports["carve_nginx"] = free_port()
-        pids["carve_nginx"] = stack.enter_context(process(
-            [sys.executable, "-m", "migration.cli", "run", "gateway", "--port", str(port),
-             "--engine", "nginx", "--monolith", f"http://127.0.0.1:{backend}",
-             "--service", f"svc=http://127.0.0.1:{backend}", "--routes", str(routes)],
-            f"http://127.0.0.1:{port}/_carve/healthz", {"CARVE_ADMIN_TOKEN": "bench"})).pid
+        for name, count in (("carve_nginx", 1), ("carve_nginx_workers", workers)):
+            port = ports[name] = free_port()
+            pids[name] = stack.enter_context(process(
+                [sys.executable, "-m", "migration.cli", "run", "gateway", "--port", str(port),
+                 "--engine", "nginx", "--workers", str(count), "--monolith",
+                 f"http://127.0.0.1:{backend}", "--service", f"svc=http://127.0.0.1:{backend}",
+                 "--routes", str(routes)],
+                f"http://127.0.0.1:{port}/_carve/healthz", {"CARVE_ADMIN_TOKEN": "bench"})).pid
         if "aiohttp_proxy" in targets:
             port = ports["aiohttp_proxy"] = free_port()
             pids["aiohttp_proxy"] = stack.enter_context(uvicorn_app(
@@ -292,8 +297,12 @@ def summary(results: dict[str, object], rounds: int, workers: int) -> dict[str, 
                                            3),
         "ratio_workers": round(results["carve_workers"]["rps"]
                                / results["nginx_workers"]["rps"], 3),
+        "nginx_engine_ratio_workers": round(results["carve_nginx_workers"]["rps"]
+                                            / results["nginx_workers"]["rps"], 3),
         "scaling": {"carve": round(results["carve_workers"]["rps"] / carve["rps"], 3),
-                    "nginx": round(results["nginx_workers"]["rps"] / nginx["rps"], 3)},
+                    "nginx": round(results["nginx_workers"]["rps"] / nginx["rps"], 3),
+                    "carve_nginx": round(results["carve_nginx_workers"]["rps"]
+                                         / results["carve_nginx"]["rps"], 3)},
         # CPU per request: what each proxy costs the machine (the backend's own is
         # "direct"). It moves less than the rates with where the scheduler puts three busy
         # processes on two cores, but it does move (caches are shared): 8-35% between runs.
@@ -308,8 +317,11 @@ def summary(results: dict[str, object], rounds: int, workers: int) -> dict[str, 
            for name in LIGHT_TARGETS if name != "direct"},
         "nginx_added_p50_ms": round(nginx["p50_ms"] - direct["p50_ms"], 3),
         "carve_added_p50_ms_by_round": [round(a, 3) for a in added],
-        "carve_added_p50_ms_at_reference_speed": round(
-            (carve["p50_ms"] - direct["p50_ms"]) * direct["rps"] / REFERENCE_DIRECT_RPS, 3),
+        **{f"{name}_added_p50_ms_at_reference_speed": round(
+            (results[target]["p50_ms"] - direct["p50_ms"]) * direct["rps"]
+            / REFERENCE_DIRECT_RPS, 3)
+           for name, target in (("carve", "carve"), ("nginx_engine", "carve_nginx"),
+                                ("nginx", "nginx"))},
         **({"aiohttp_ratio": round(results["aiohttp_proxy"]["rps"] / nginx["rps"], 3)}
            if "aiohttp_proxy" in results else {}),
         # What no Python proxy does better on this machine (tools/bench/floor_proxy.py).
@@ -347,9 +359,11 @@ def main() -> None:
           f"{report['carve_added_p50_ms_by_round']}")
     print(f"ratio carve/nginx = {report['ratio']}  (goal ≥ 0.8); carve adds "
           f"{report['carve_added_p50_ms']} ms at p50 (goal ≤ 0.3)")
-    print(f"with {args.workers} workers each: carve/nginx = {report['ratio_workers']}; scaling "
-          f"over one worker: carve {report['scaling']['carve']}, nginx "
-          f"{report['scaling']['nginx']} ({report['cores']} cores, shared with wrk and the "
+    scaling = report["scaling"]
+    print(f"with {args.workers} workers each: carve/nginx = {report['ratio_workers']}, "
+          f"--engine nginx/nginx = {report['nginx_engine_ratio_workers']}; scaling over one "
+          f"worker: carve {scaling['carve']}, nginx {scaling['nginx']}, --engine nginx "
+          f"{scaling['carve_nginx']} ({report['cores']} cores, shared with wrk and the "
           f"backend)")
     light = report["one_at_a_time"]
     print("one request at a time (wrk -c1): p50 " + ", ".join(
@@ -367,8 +381,10 @@ def main() -> None:
         # A target answering errors fast would look fast: its figures are not comparable.
         print(f"errors (non-2xx/3xx answers and socket errors, all rounds): {failed}")
     print(f"this machine's backend does {report['direct']['rps']:.0f} req/s direct; scaled to "
-          f"{REFERENCE_DIRECT_RPS} (the machine the goals were set on), carve adds "
-          f"{report['carve_added_p50_ms_at_reference_speed']} ms at p50")
+          f"{REFERENCE_DIRECT_RPS} (the machine the goals were set on), the added p50 is: "
+          f"carve {report['carve_added_p50_ms_at_reference_speed']} ms, --engine nginx "
+          f"{report['nginx_engine_added_p50_ms_at_reference_speed']} ms, NGINX "
+          f"{report['nginx_added_p50_ms_at_reference_speed']} ms")
 
 
 if __name__ == "__main__":
