@@ -2,6 +2,9 @@
 # (docker-compose.yml and `carve export k8s` choose the command). Built from the repository:
 #   docker build -t carve-monolith .
 FROM python:3.12-slim
+# NGINX, for a gateway whose plan says `[gateway] engine = "nginx"` (carve steers it).
+RUN apt-get update && apt-get install -y --no-install-recommends nginx \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY contracts ./contracts

@@ -56,6 +56,7 @@ SHAPE: dict[str, Any] = {
     "gateway": {"type": "model", "fields": {
         "routes": {"type": "str|None", "default": None},
         "port": {"type": "int", "default": 8080, "ge": 1, "le": 65535},
+        "engine": {"type": "literal", "default": "carve", "values": ["carve", "nginx"]},
     }},
     "path": {"type": "other"},
 }

@@ -111,7 +111,8 @@ def _service_components(plan: SystemPlan, module: RemoteModule) -> list[Componen
 
 def _gateway(plan: SystemPlan, base: dict[str, str]) -> Component:
     command = ["run", "gateway", "--host", "0.0.0.0", "--port", str(GATEWAY_PORT),
-               "--monolith", _url("monolith"), "--routes", gateway_routes(plan)]
+               "--monolith", _url("monolith"), "--routes", gateway_routes(plan),
+               *plan.engine_args]
     for module in plan.remote:
         command += ["--service", f"{module.name}={_url(module.service)}"]
     env = {**_named(base, "gateway"), "CARVE_ADMIN_TOKEN": ADMIN_TOKEN}

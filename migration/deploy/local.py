@@ -102,7 +102,7 @@ def _service_env(plan: SystemPlan, module: RemoteModule, urls: dict[str, str],
 
 def _gateway(plan: SystemPlan, monolith: str, urls: dict[str, str]) -> LocalProcess:
     args = ["run", "gateway", "--host", HOST, "--port", str(plan.gateway_port),
-            "--monolith", monolith, "--routes", _routes(plan)]
+            "--monolith", monolith, "--routes", _routes(plan), *plan.engine_args]
     for name, url in urls.items():
         args += ["--service", f"{name}={url}"]
     return LocalProcess("gateway", "gateway", tuple(args), 2, _config_env(plan),

@@ -51,11 +51,17 @@ class SystemPlan:
     routes: str | None
     gateway_port: int
     broker_url: str = "redis://127.0.0.1:6379/0"
+    gateway_engine: str = "carve"  # carve run gateway --engine
 
     @property
     def folder(self) -> Path:
         """The folder holding ``carve.toml`` (the current one without a file)."""
         return self.config_path.parent if self.config_path else Path.cwd()
+
+    @property
+    def engine_args(self) -> tuple[str, ...]:
+        """What ``carve run gateway`` is told of its data plane (nothing for the default)."""
+        return () if self.gateway_engine == "carve" else ("--engine", self.gateway_engine)
 
     @property
     def uses_queue(self) -> bool:
@@ -81,7 +87,7 @@ def read_plan(project: Project, extracted: Path | None = None) -> SystemPlan:
         queue_events=tuple(sorted(e for e, c in config.events.items() if c.transport == "queue")),
         database_url=config.database.url, module_databases=own,  # type: ignore[arg-type]
         routes=config.gateway.routes, gateway_port=config.gateway.port,
-        broker_url=config.broker.url,
+        broker_url=config.broker.url, gateway_engine=config.gateway.engine,
     )
 
 

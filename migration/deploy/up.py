@@ -9,6 +9,7 @@ from pathlib import Path
 from migration.deploy.local import LocalProcess, local_processes
 from migration.deploy.plan import read_plan
 from migration.deploy.supervisor import Notify, Supervisor
+from migration.gateway.nginx_engine import find_nginx
 from migration.runtime.errors import ConfigError
 from migration.runtime.project import Project
 from migration.runtime.serving import check_can_listen
@@ -19,7 +20,8 @@ def plan_processes(config: Path | None, monolith_port: int,
     """The processes of the plan at ``config`` and the folder they run in.
 
     Refuses, in one line, a plan the monolith cannot run, a remote module not
-    extracted, and a port already taken (before anything starts).
+    extracted, a gateway on NGINX without NGINX, and a port already taken (before anything
+    starts).
     """
     project = Project.load(config)
     try:
@@ -27,6 +29,8 @@ def plan_processes(config: Path | None, monolith_port: int,
     finally:
         project.close()
     processes = local_processes(plan, monolith_port)
+    if plan.gateway_engine == "nginx" and any(p.kind == "gateway" for p in processes):
+        find_nginx()  # the gateway would exit at once, and be started again and again
     ports = [int(p.url.rsplit(":", 1)[1]) for p in processes if p.url]
     if len(set(ports)) != len(ports):
         raise ConfigError(f"two processes of the plan share a port: {sorted(ports)}")

@@ -74,6 +74,9 @@ class GatewayConfig(_Strict):
 
     routes: str | None = None
     port: int = Field(default=8080, ge=1, le=65535)
+    # Its data plane: carve's own (Python), or NGINX run and steered by carve (needs NGINX
+    # where the gateway runs: ``carve up`` checks before starting anything).
+    engine: Literal["carve", "nginx"] = "carve"
 
 
 class CarveConfig(_Strict):

@@ -183,3 +183,45 @@ def _counts(url: str) -> dict[str, int]:
             return {k: connection.execute(text(q)).scalar_one() for k, q in queries.items()}
     finally:
         engine.dispose()
+
+
+def test_carve_up_runs_the_gateway_on_nginx_when_the_plan_says_so(tmp_path: Path) -> None:
+    port, gateway_port = free_port(), free_port()
+    (tmp_path / "routes.json").write_text(json.dumps({"routes": [
+        {"prefix": "/api/v1/users", "mode": "monolith"}]}))
+    plan = tmp_path / "carve.toml"
+    plan.write_text(
+        f'[project]\nsource = "{ROOT.as_posix()}"\n\n'
+        f'[database]\nurl = "sqlite:///{(tmp_path / "carve.db").as_posix()}"\n\n'
+        f'[gateway]\nroutes = "routes.json"\nport = {gateway_port}\nengine = "nginx"\n',
+        encoding="utf-8")
+    front = f"http://127.0.0.1:{gateway_port}"
+    up = UpProcess(["--config", str(plan), "--port", str(port)],
+                   {**up_env("unused"), "CARVE_ADMIN_TOKEN": "up-token"})
+    try:
+        assert wait_for(lambda: up.ready("gateway"), timeout=60), up.output()
+        health = httpx.get(f"{front}/_carve/healthz", timeout=5).json()
+        assert health["engine"]["name"] == "nginx", health
+        user = httpx.post(f"{front}/api/v1/users",
+                          json={"email": "engine@example.com", "name": "E"}, timeout=15)
+        assert (user.status_code, user.headers["x-carve-upstream"]) == (201, "monolith")
+        assert user.headers["server"] == "nginx"  # NGINX carried it
+    finally:
+        up.process.send_signal(signal.SIGINT)
+        code = up.process.wait(timeout=60)
+    assert code == 0, up.output()
+    assert {e["process"] for e in up.of("stopped")} == {"monolith", "gateway"}
+
+
+def test_carve_up_refuses_a_gateway_on_nginx_without_nginx(tmp_path: Path,
+                                                           monkeypatch) -> None:
+    from migration.deploy.up import plan_processes
+    from migration.runtime.errors import ConfigError
+
+    (tmp_path / "carve.toml").write_text(
+        f'[project]\nsource = "{ROOT.as_posix()}"\n\n'
+        '[gateway]\nroutes = "routes.json"\nengine = "nginx"\n', encoding="utf-8")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nginx on it
+    monkeypatch.setattr("migration.gateway.nginx_engine.os.access", lambda *_: False)
+    with pytest.raises(ConfigError, match="--engine nginx: NGINX is not installed"):
+        plan_processes(tmp_path / "carve.toml", free_port(), None)

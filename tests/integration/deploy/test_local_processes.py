@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from migration.deploy.local import local_processes
 from tests.support.deploy_plans import migrated_plan
 
@@ -40,3 +42,33 @@ def test_a_service_keeps_the_port_of_its_url_in_the_plan(tmp_path: Path) -> None
     plan = load_plan(tmp_path / "carve.toml", ROOT / "extracted")
     processes = {p.name: p for p in local_processes(plan, 8100)}
     assert processes["inventory-service"].url == "http://127.0.0.1:9555"
+
+
+def test_the_plans_gateway_engine_is_what_every_runner_starts(tmp_path: Path) -> None:
+    from migration.deploy.containers import components
+    from migration.deploy.exports import load_plan
+    from tests.support.processes import ROOT
+
+    migrated_plan(tmp_path)
+
+    def commands(plan_text: str) -> list[tuple[str, ...]]:
+        (tmp_path / "carve.toml").write_text(plan_text)
+        plan = load_plan(tmp_path / "carve.toml", ROOT / "extracted")
+        return [next(p.args for p in local_processes(plan, 8100) if p.kind == "gateway"),
+                next(c.command for c in components(plan) if c.kind == "gateway")]
+
+    toml = (tmp_path / "carve.toml").read_text()
+    assert all("--engine" not in command for command in commands(toml))  # carve's own
+    on_nginx = toml.replace('routes = "routes.json"\n', 'routes = "routes.json"\n'
+                            'engine = "nginx"\n', 1)
+    for command in commands(on_nginx):
+        assert command[command.index("--engine") + 1] == "nginx", command
+
+
+def test_an_unknown_gateway_engine_is_refused_with_its_key(tmp_path: Path) -> None:
+    from migration.runtime.config import load_config
+    from migration.runtime.errors import ConfigError
+
+    (tmp_path / "carve.toml").write_text('[gateway]\nengine = "envoy"\n')
+    with pytest.raises(ConfigError, match="gateway.engine"):
+        load_config(tmp_path / "carve.toml")
