@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from migration.gateway.current_table import CurrentTable
@@ -39,13 +39,11 @@ class AccessLog:
     """Reads the engine's log from where it stopped; feeds metrics and canary windows."""
 
     def __init__(self, path: Path, metrics: GatewayMetrics, tracker: SloTracker,
-                 current: CurrentTable, addresses: Mapping[str, str],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 current: CurrentTable, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
         self.metrics = metrics
         self.tracker = tracker
         self.current = current
-        self.addresses = addresses
         self._clock = clock
         self._fd: int | None = None
         self._rest = b""  # the start of a line not yet complete
@@ -112,24 +110,11 @@ class AccessLog:
             if len(chunk) < _READ_BYTES:
                 return taken
 
-    @property
-    def addresses(self) -> Mapping[str, str]:
-        """Each upstream's address as NGINX reports it (ip:port), to tell a request a
-        service's group sent straight to its backup (the service marked down) from one the
-        service answered; set again whenever the configuration is written."""
-        return self._addresses
-
-    @addresses.setter
-    def addresses(self, addresses: Mapping[str, str]) -> None:
-        self._addresses = addresses
-        self._monolith = addresses.get(MONOLITH, "").encode()
-        self._own = {name: address.encode() for name, address in addresses.items()}
-
     def _take(self, line: bytes, count: int) -> None:
         self.lines += count
         fields = line.split(b"\t")
         try:
-            route, declared, status, took, statuses, times, addresses, heads = fields
+            route, declared, status, took, reason, statuses, times = fields
             code, seconds = int(status), float(took)
         except ValueError:
             self.malformed += count
@@ -146,29 +131,23 @@ class AccessLog:
         if answered == MONOLITH:
             self.metrics.observe(label, answered, code, seconds, count)
             return
-        # The route's service was to answer: its call is the first of each list.
-        fallbacks = self.metrics.fallbacks
+        # The route's service was to answer; NGINX says why the monolith did instead, if it
+        # did (nginx_config._answers): the service's call is the first of each list.
         window = self._window(route)
-        first = _first(statuses)
-        if self._passed_over(answered, _first(addresses)):
-            # The service marked down after its failures (NGINX's breaker): its group went
-            # straight to the monolith. A canary user so answered was failed by the
-            # service, as carve's own data plane counts an open breaker.
-            fallbacks[(label, "breaker_open")] += count
-            failed, took, answered = True, 0.0, MONOLITH
-        elif first != statuses:  # its call failed and the next server, the monolith, answered
-            fallbacks[(label, _reason(first, _first(heads)))] += count
-            failed, took, answered = True, _seconds(_first(times)), MONOLITH
+        if reason:
+            # Its call failed and the next server, the monolith, answered; or the service
+            # was marked down after its failures (NGINX's breaker) and its group went
+            # straight to the monolith, no call made: a canary user so answered was failed
+            # by the service, as carve's own data plane counts an open breaker.
+            self.metrics.fallbacks[(label, reason.decode())] += count
+            failed, answered = True, MONOLITH
+            took = 0.0 if reason == b"breaker_open" else _seconds(_first(times))
         else:
-            failed, took = not first.isdigit() or int(first) >= 500, _seconds(times)
+            first = _first(statuses)
+            failed, took = not first.isdigit() or int(first) >= 500, _seconds(_first(times))
         if window is not None:
             window.record(failed, took, count)
         self.metrics.observe(label, answered, code, seconds, count)
-
-    def _passed_over(self, service: str, address: bytes) -> bool:
-        """Whether the first server tried for ``service`` was the monolith (a service at
-        the monolith's own address cannot be told from it: never)."""
-        return address == self._monolith and self._own.get(service) != self._monolith
 
     def _window(self, route: bytes) -> SloWindow | None:
         table = self.current.table
@@ -181,17 +160,6 @@ class AccessLog:
             if found is not None and found.mode is RouteMode.CANARY else None
         self._windows[route] = window
         return window
-
-
-def _reason(status: bytes, heads: bytes) -> str:
-    """Why a service's call was passed on, as carve's own data plane names it: no answer at
-    all (no header time) is the upstream being unavailable or late, else its 5xx."""
-    if heads[:1] == b"-":
-        if status == b"502":
-            return "gateway.upstream_unavailable"
-        if status == b"504":
-            return "gateway.upstream_timeout"
-    return f"status_{status.decode()}"
 
 
 def _first(field: bytes) -> bytes:

@@ -37,8 +37,8 @@ from migration.runtime.errors import ConfigError
 log = logging.getLogger("carve.gateway")
 
 # The access log's fields, tab-separated (see access_log.py, which reads them).
-LOG_FORMAT = ("$carve_route\\t$carve_upstream\\t$status\\t$request_time\\t$upstream_status"
-              "\\t$upstream_response_time\\t$upstream_addr\\t$upstream_header_time")
+LOG_FORMAT = ("$carve_route\\t$carve_upstream\\t$status\\t$request_time\\t$carve_fallback"
+              "\\t$upstream_status\\t$upstream_response_time")
 # Methods a failing service hands to the monolith: reads always, PUT and DELETE when the
 # route allows it (FallbackOptions).
 _READS = ("GET", "HEAD", "OPTIONS")
@@ -172,8 +172,7 @@ def _server(setup: EngineSetup, names: dict[str, str]) -> list[str]:
             # 64 KiB (REPLAYABLE_LIMIT) is read whole first, in memory, so that NGINX can
             # send it again to the monolith, as carve's own data plane does; a longer or
             # chunked one goes on from _STREAMED_LOCATION, streaming, and is not replayed.
-            "proxy_request_buffering off;", f"client_body_buffer_size {REPLAYABLE_LIMIT};",
-            f"error_page {_STREAMED} = {_STREAMED_LOCATION};",
+            "proxy_request_buffering off;", f"error_page {_STREAMED} = {_STREAMED_LOCATION};",
             # A slow client is written to as the upstream answers (flow control), never
             # through a temporary file.
             "proxy_max_temp_file_size 0;",
@@ -209,39 +208,45 @@ def _server(setup: EngineSetup, names: dict[str, str]) -> list[str]:
             "    return 400 'malformed HTTP request';", "}"]
 
 
+def at_most(limit: int) -> str:
+    """A regular expression for the decimal numbers from 0 to ``limit``: fewer digits, or as
+    many with a smaller digit after a common beginning, or ``limit`` itself."""
+    digits = str(limit)
+    shorter = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    smaller = [f"{digits[:i]}[0-{int(d) - 1}]" + (f"[0-9]{{{rest}}}" if rest else "")
+               for i, d in enumerate(digits) if d != "0"
+               for rest in [len(digits) - i - 1]]
+    return f"({'|'.join([*shorter, *smaller, digits])})"
+
+
 # The request id, the trace context, the refused paths and the reason a call was passed
 # on, as carve decides them. Each regular expression is anchored at the start (PCRE would
 # otherwise try every offset).
 _REQUEST_MAPS = [
     'map $http_x_request_id $carve_request_id { "" $request_id; default $http_x_request_id; }',
-    # The gateway's span: 64 random bits of the request's 128 ($request_id).
-    'map $request_id $carve_span { "~^[0-9a-f]{16}(?<carve_span_id>[0-9a-f]{16})$" '
-    "$carve_span_id; }",
-    "map $http_traceparent $carve_traceparent {",
-    '    "~^(?<carve_trace>[0-9a-f]{2}-[0-9a-f]{32}-)[0-9a-f]{16}(?<carve_flags>-[0-9a-f]{2})$"'
-    ' "${carve_trace}${carve_span}${carve_flags}";',
-    '    default "00-${request_id}-${carve_span}-01";', "}",
+    # The trace context continued with the gateway's span, 64 random bits of the request's
+    # 128 ($request_id, read with the client's header by one regex); a new trace, the
+    # request's 128 bits, when the client sent none or an invalid one.
+    'map "$http_traceparent $request_id" $carve_traceparent {',
+    '    "~^([0-9a-f]{2}-[0-9a-f]{32}-)[0-9a-f]{16}(-[0-9a-f]{2}) [0-9a-f]{16}([0-9a-f]{16})$"'
+    ' "$1$3$2";',
+    '    "~ ([0-9a-f]{16})([0-9a-f]{16})$" "00-$1$2-$2-01";', "}",
     # Whether a request's body streams through (longer than carve's own data plane buffers
     # to be able to send it again, or of unknown length: chunked) or is read whole first,
     # so that a fallback can replay it (see _STREAMED).
     'map "$content_length|$http_transfer_encoding" $carve_streamed {', '    "|" "";',
-    '    "~^([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-6])'
-    '[|]$" "";', "    default 1;", "}",
+    f'    "~^{at_most(REPLAYABLE_LIMIT)}[|]$" "";', "    default 1;", "}",
     # As paths.refusal_reason: an encoded slash or backslash, a backslash or NUL, a dot
     # segment (also percent-encoded) — in the path, not the query.
     "map $request_uri $carve_refused {",
     '    "~*^[^?]*(%2f|%5c|%00|\\x5c|#|/(\\.|%2e){1,2}(/|\\?|$))" 1;',
     '    default "";', "}",
-    # Why the monolith answered a request meant for the service ("" when it did not), as
-    # carve's own data plane says it: "a, b" in $upstream_status when the first call was
-    # passed on to the next server, "a : b" across an error page; no header time ("-") when
-    # no answer came at all (no connection, the connection closed, a timeout). A single
-    # status, the common case, is found in the map's hash without trying a regex.
-    "map $upstream_status $carve_failed_call {",
-    *("    " + " ".join(f'{status} "";' for status in range(start, start + 20))
-      for start in range(100, 600, 20)),
-    "    default $carve_passed_on;", "}",
-    'map "$upstream_status|$upstream_header_time" $carve_passed_on {',
+    # Why the monolith answered a request meant for the service, when the first call was
+    # passed on (see _who_answered), as carve's own data plane says it: "a, b" in
+    # $upstream_status when it was passed on to the next server, "a : b" across an error
+    # page; no header time ("-") when no answer came at all (no connection, the connection
+    # closed, a timeout).
+    'map "$upstream_status|$upstream_header_time" $carve_failed_call {',
     '    "~^502 *[,:][^|]*[|]-" gateway.upstream_unavailable;',
     '    "~^504 *[,:][^|]*[|]-" gateway.upstream_timeout;',
     '    "~^(?<carve_failed>[0-9]+) *[,:]" status_$carve_failed;', '    default "";', "}",
@@ -249,29 +254,42 @@ _REQUEST_MAPS = [
 
 
 def _who_answered(setup: EngineSetup, used: list[str], names: dict[str, str]) -> list[str]:
-    """``$carve_answered`` and ``$carve_fallback``: a service's group that went straight to
-    its backup (the service marked down after its failures, NGINX's breaker) answered from
-    the monolith's address first (then the group's name, when the monolith failed too and
-    no server was left). Keyed by the group (``$proxy_host``: map keys compare without
-    case, and group names differ without it). A service at the monolith's own address
-    cannot be told from it, and counts as the service."""
-    monolith = setup.addresses[MONOLITH]
-    skipped = [line for name in used if setup.addresses[name] != monolith
-               for line in (f'    "{names[name]} {monolith}" breaker_open;',
-                            f'    "{names[name]} {monolith}, {names[name]}" breaker_open;')]
-    return ['map "$proxy_host $upstream_addr" $carve_passed_over {', *skipped,
-            '    default "";', "}",
-            # Only one of the two is ever set: joined, they are the reason, if any.
-            'map "$carve_failed_call$carve_passed_over" $carve_fallback { '
-            "default $carve_failed_call$carve_passed_over; }",
+    """``$carve_fallback``, why the monolith answered a request meant for a service (""
+    when it did not), and ``$carve_answered``, who answered; see ``_answers``."""
+    return ['map "$proxy_host $upstream_addr" $carve_fallback {',
+            *(f'    "{key}" {reason or chr(34) * 2};'
+              for key, reason in _answers(setup, used, names).items()),
+            "    default $carve_failed_call;", "}",
             'map $carve_fallback $carve_answered { "" $carve_upstream; default monolith; }']
 
 
+def _answers(setup: EngineSetup, used: list[str], names: dict[str, str]) -> dict[str, str]:
+    """The fallback reason of what NGINX tried, keyed by the group and the addresses it
+    tried (``$proxy_host $upstream_addr``: map keys compare without case, and group names
+    differ without it), found in the map's hash without a regex:
+
+    - a group's own first server, alone: nothing (the common case);
+    - a service's group that went straight to its backup (the service marked down after
+      its failures, NGINX's breaker): the monolith's address first (then the group's name,
+      when the monolith failed too and no server was left). A service at the monolith's
+      own address cannot be told from it, and counts as the service;
+    - anything else, a call passed on to the next server, is ``$carve_failed_call``'s.
+    """
+    monolith = setup.addresses[MONOLITH]
+    answers = {f"{names[MONOLITH]} {monolith}": ""}
+    for name in used:
+        group, address = names[name], setup.addresses[name]
+        answers |= {f"{group} {address}": "", f"{_alone(group)} {address}": ""}
+        if address != monolith:
+            answers |= {f"{group} {monolith}": "breaker_open",
+                        f"{group} {monolith}, {group}": "breaker_open"}
+    return answers
+
+
 def _bucket_size(setup: EngineSetup, used: list[str], names: dict[str, str]) -> int:
-    """NGINX's map hash bucket (a power of two) with room for the longest key, that of the
-    ``$carve_passed_over`` map (64, NGINX's default, is too small for two long names)."""
-    monolith = len(setup.addresses[MONOLITH])
-    longest = max((2 * len(names[name]) + monolith + 3 for name in used), default=0)
+    """NGINX's map hash bucket (a power of two) with room for the longest key, one of
+    ``_answers`` (64, NGINX's default, is too small for two long names)."""
+    longest = max(map(len, _answers(setup, used, names)))
     size = 64
     while size < longest + 32:
         size *= 2
@@ -354,6 +372,10 @@ def _locations(index: int, route: Route, carried: bool, setup: EngineSetup,
                 body += [f"set $carve_upstream $carve_service_{index};",
                          f"set $carve_host $carve_host_{index};"]
             body += [f"set $carve_group $carve_group_{index};", "proxy_request_buffering on;",
+                     f"client_body_buffer_size {REPLAYABLE_LIMIT};",  # in memory, whole
+                     # A 502, 504 or 413 past the turn to _STREAMED_LOCATION still gets its
+                     # error page (NGINX takes one error page per request without it).
+                     "recursive_error_pages on;",
                      f"if ($carve_streamed) {{ return {_STREAMED}; }}",
                      *_proxied("http://$carve_group")]
     lines = [f"# {route.prefix}: {mode.value}"]

@@ -58,12 +58,15 @@ class EngineFailed(CarveError):
     exit_code = 1
 
 
+# Where NGINX is installed when not on PATH (sbin folders are often not on a user's).
+USUAL_PLACES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+
+
 def find_nginx(given: str | None = None) -> str:
-    """The NGINX binary: ``given``, else on PATH or in the usual sbin folders."""
+    """The NGINX binary: ``given``, else on PATH or in one of the ``USUAL_PLACES``."""
     found = shutil.which(given) if given else (
-        shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx",
-                                                   "/usr/local/nginx/sbin/nginx")
-                                       if os.access(p, os.X_OK)), None))
+        shutil.which("nginx") or next((p for p in USUAL_PLACES if os.access(p, os.X_OK)),
+                                      None))
     if not found:
         what = f"no NGINX at {given}" if given else "NGINX is not installed"
         raise ConfigError(f"--engine nginx: {what} (Debian and Ubuntu: apt-get install nginx; "
@@ -329,11 +332,10 @@ async def _serve(gateway: Gateway, settings: GatewaySettings,
     engine = NginxEngine(setup, binary, gateway.engine)
     engines.append(engine)
     reader = AccessLog(setup.access_log, gateway.metrics, gateway.guard.tracker,
-                       gateway.current, {})
+                       gateway.current)
     died: int | None = None
     try:
         engine.start(gateway.current.table)
-        reader.addresses = engine.setup.addresses
         died = await _steer(engine, reader, gateway, quitting)
     finally:
         await asyncio.to_thread(engine.stop)
@@ -369,7 +371,6 @@ async def _steer(engine: NginxEngine, reader: AccessLog, gateway: Gateway,
         if table is not tried or (engine.state.problem and loop.time() >= retry_at):
             tried = table
             await asyncio.to_thread(engine.apply, table)
-            reader.addresses = engine.setup.addresses
             retry_at = loop.time() + RETRY_SECONDS
 
 

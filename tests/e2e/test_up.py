@@ -222,6 +222,6 @@ def test_carve_up_refuses_a_gateway_on_nginx_without_nginx(tmp_path: Path,
         f'[project]\nsource = "{ROOT.as_posix()}"\n\n'
         '[gateway]\nroutes = "routes.json"\nengine = "nginx"\n', encoding="utf-8")
     monkeypatch.setenv("PATH", str(tmp_path))  # no nginx on it
-    monkeypatch.setattr("migration.gateway.nginx_engine.os.access", lambda *_: False)
+    monkeypatch.setattr("migration.gateway.nginx_engine.USUAL_PLACES", ())
     with pytest.raises(ConfigError, match="--engine nginx: NGINX is not installed"):
         plan_processes(tmp_path / "carve.toml", free_port(), None)

@@ -135,12 +135,14 @@ def test_what_nginx_answers_itself_is_said_as_carve_says_it(tmp_path: Path,
         assert refused.status_code == 413
         assert refused.json()["code"] == "gateway.body_too_large"
         assert refused.headers["x-carve-upstream"] == "gateway"
-        # A write to a service that cannot be reached is not handed to the monolith.
-        failed = httpx.post(f"{gateway.url}/api/v1/inventory/1", json={})
-        assert failed.status_code == 502
-        assert failed.headers["content-type"] == "application/problem+json"
-        assert failed.json()["code"] == "gateway.upstream_unavailable"
-        assert failed.headers["x-carve-upstream"] == "gone"
+        # A write to a service that cannot be reached is not handed to the monolith, whether
+        # its body was read first (small), or streams (long, chunked).
+        for body in (b"{}", b"x" * 70_000, iter([b"{", b"}"])):
+            failed = httpx.post(f"{gateway.url}/api/v1/inventory/1", content=body)
+            assert failed.status_code == 502
+            assert failed.headers["content-type"] == "application/problem+json"
+            assert failed.json()["code"] == "gateway.upstream_unavailable"
+            assert failed.headers["x-carve-upstream"] == "gone"
         # A read is: the monolith answers, and says why.
         read = httpx.get(f"{gateway.url}/api/v1/inventory/1")
         assert (read.status_code, read.headers["x-carve-upstream"]) == (200, "monolith")
@@ -279,9 +281,9 @@ def test_a_failing_canary_falls_back_and_is_rolled_back(
 
 def test_which_requests_a_failing_service_hands_to_the_monolith(
         tmp_path: Path, monolith_url: str, failing_url: str) -> None:
-    # As carve's own data plane: reads always, PUT and DELETE where the route says
-    # idempotent_writes, never POST or PATCH; a body is replayed up to 64 KiB (read whole
-    # first), a longer or chunked one streams through and is not. A canary's monolith side
+    # Reads always, PUT and DELETE where the route says idempotent_writes, never POST or
+    # PATCH, as carve's own data plane; a body with a Content-Length up to 64 KiB is read
+    # whole first and replayed, a longer or chunked one streams through and is not. A canary's monolith side
     # goes to the monolith whatever the method. Each route has its own service (its own
     # group): NGINX's breaker passes a service over after three failed calls.
     routes = write_routes(tmp_path / "routes.json", [
@@ -291,7 +293,7 @@ def test_which_requests_a_failing_service_hands_to_the_monolith(
         {"prefix": "/canary", "mode": "canary", "service": "canary", "percent": 100,
          "fallback": {"idempotent_writes": True}},
         {"prefix": "/outside", "mode": "canary", "service": "outside", "percent": 0}])
-    services = {name: failing_url for name in ("reads", "writes", "canary", "outside")}
+    services = dict.fromkeys(("reads", "writes", "canary", "outside"), failing_url)
     with gateway_process(routes, monolith_url, services, ENGINE) as gateway, \
             httpx.Client(timeout=10) as client:
         def answered(method: str, prefix: str, body: object = b"{}") -> tuple:
