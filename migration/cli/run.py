@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -78,11 +79,12 @@ def run_gateway(
                       ] = "routes.json",
     max_body_mb: Annotated[int, typer.Option(min=1, metavar="MIB",
                                              help="Largest request body (413 above).")] = 256,
-    workers: Annotated[int, typer.Option(
-        min=1, max=256, metavar="N",
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=256, metavar="N", show_default=False,
         help="Worker processes sharing the port (SO_REUSEPORT), one core each; each keeps "
-             "its own breakers and canary windows, the metrics add them up. With "
-             "--engine nginx: NGINX's worker processes.")] = 1,
+             "its own breakers and canary windows, the metrics add them up (default: 1). "
+             "With --engine nginx: NGINX's worker processes (default: one per core this "
+             "process may run on, as NGINX's 'auto').")] = None,
     engine: Annotated[DataPlane, typer.Option(
         help="The data plane: carve's own (Python), or NGINX run and steered by carve "
              "(reloaded on every route change; its access log feeds carve's metrics and "
@@ -112,9 +114,17 @@ def run_gateway(
                                max_body_bytes=max_body_mb * 1024 * 1024,
                                traced=configure_tracing("gateway"))
     if engine is DataPlane.nginx:
-        serve_nginx(settings, host, port, workers=workers, binary=nginx, folder=engine_dir)
+        serve_nginx(settings, host, port, workers=workers or _cores(),
+                    binary=nginx, folder=engine_dir)
     else:
-        serve_workers(settings, host, port, workers)
+        serve_workers(settings, host, port, workers or 1)
+def _cores() -> int:
+    """The cores this process may run on (its affinity, where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @app.command("relay")
 def run_relay(
     config: ConfigOption = None,

@@ -283,9 +283,10 @@ def test_which_requests_a_failing_service_hands_to_the_monolith(
         tmp_path: Path, monolith_url: str, failing_url: str) -> None:
     # Reads always, PUT and DELETE where the route says idempotent_writes, never POST or
     # PATCH, as carve's own data plane; a body with a Content-Length up to 64 KiB is read
-    # whole first and replayed, a longer or chunked one streams through and is not. A canary's monolith side
-    # goes to the monolith whatever the method. Each route has its own service (its own
-    # group): NGINX's breaker passes a service over after three failed calls.
+    # whole first and replayed, a longer or chunked one streams through and is not. A
+    # canary's monolith side goes to the monolith whatever the method. Each route has its
+    # own service (its own group): NGINX's breaker passes a service over after three failed
+    # calls.
     routes = write_routes(tmp_path / "routes.json", [
         {"prefix": "/reads", "mode": "service", "service": "reads"},
         {"prefix": "/writes", "mode": "service", "service": "writes",
@@ -417,6 +418,9 @@ def test_a_restart_in_the_same_folder_counts_only_its_own_requests(
                             5)
             time.sleep(0.6)  # another read of the log: still five
             assert line in gateway.admin("GET", "/_carve/metrics").text
+    # Without --workers, one NGINX worker per core carve may run on (NGINX's "auto").
+    assert f"worker_processes {len(os.sched_getaffinity(0))};" in (
+        folder / "nginx.conf").read_text()
 
 
 def test_a_signal_to_the_process_group_lets_requests_in_flight_finish(
