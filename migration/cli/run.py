@@ -118,6 +118,8 @@ def run_gateway(
                     binary=nginx, folder=engine_dir)
     else:
         serve_workers(settings, host, port, workers or 1)
+
+
 def _cores() -> int:
     """The cores this process may run on (its affinity, where the system tells it)."""
     if hasattr(os, "sched_getaffinity"):

@@ -85,9 +85,14 @@ def around_parent_id(traceparent: bytes) -> tuple[bytes, bytes] | None:
     """A valid ``traceparent``'s parts before and after its parent id (its version and
     trace id; its flags), which a child keeps; ``None`` when it is not one to continue."""
     if len(traceparent) == 55 and traceparent.count(b"-") == 3 \
-            and traceparent[2:3] == traceparent[35:36] == traceparent[52:53] == b"-":
+            and traceparent[2:3] == traceparent[35:36] == traceparent[52:53] == b"-" \
+            and not traceparent.translate(None, _LOWER_HEX_AND_DASH):
         return traceparent[:36], traceparent[52:]
     return None
+
+
+# W3C trace context: its fields are lower-case hex; anything else starts a new trace.
+_LOWER_HEX_AND_DASH = b"0123456789abcdef-"
 
 
 def new_span_id() -> bytes:

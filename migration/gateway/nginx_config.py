@@ -230,7 +230,7 @@ _REQUEST_MAPS = [
     'map "$http_traceparent $request_id" $carve_traceparent {',
     '    "~^([0-9a-f]{2}-[0-9a-f]{32}-)[0-9a-f]{16}(-[0-9a-f]{2}) [0-9a-f]{16}([0-9a-f]{16})$"'
     ' "$1$3$2";',
-    '    "~ ([0-9a-f]{16})([0-9a-f]{16})$" "00-$1$2-$2-01";', "}",
+    '    "~^.* ([0-9a-f]{16})([0-9a-f]{16})$" "00-$1$2-$2-01";', "}",
     # Whether a request's body streams through (longer than carve's own data plane buffers
     # to be able to send it again, or of unknown length: chunked) or is read whole first,
     # so that a fallback can replay it (see _STREAMED).
@@ -256,7 +256,7 @@ _REQUEST_MAPS = [
 def _who_answered(setup: EngineSetup, used: list[str], names: dict[str, str]) -> list[str]:
     """``$carve_fallback``, why the monolith answered a request meant for a service (""
     when it did not), and ``$carve_answered``, who answered; see ``_answers``."""
-    return ['map "$proxy_host $upstream_addr" $carve_fallback {',
+    return ['map "$carve_group $upstream_addr" $carve_fallback {',
             *(f'    "{key}" {reason or chr(34) * 2};'
               for key, reason in _answers(setup, used, names).items()),
             "    default $carve_failed_call;", "}",
@@ -265,8 +265,10 @@ def _who_answered(setup: EngineSetup, used: list[str], names: dict[str, str]) ->
 
 def _answers(setup: EngineSetup, used: list[str], names: dict[str, str]) -> dict[str, str]:
     """The fallback reason of what NGINX tried, keyed by the group and the addresses it
-    tried (``$proxy_host $upstream_addr``: map keys compare without case, and group names
-    differ without it), found in the map's hash without a regex:
+    tried (``$carve_group $upstream_addr``: map keys compare without case, and group names
+    differ without it), found in the map's hash without a regex. The group is the one the
+    location set (``$proxy_host``, the proxy's, is gone once an error page is served, and
+    a 502 whose reason is logged after it is one):
 
     - a group's own first server, alone: nothing (the common case);
     - a service's group that went straight to its backup (the service marked down after

@@ -6,6 +6,7 @@ Real NGINX (tools/ci/services.sh installs it), real echo upstreams, carve as a p
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -320,6 +321,31 @@ def test_which_requests_a_failing_service_hands_to_the_monolith(
                 (method, prefix, len(body) if isinstance(body, bytes) else "chunked")
         for method in ("GET", "POST", "PATCH", "DELETE"):
             assert answered(method, "/outside") == (200, "monolith", None), method
+
+
+def test_an_open_breaker_is_said_even_when_the_monolith_fails_too(
+        tmp_path: Path, failing_url: str) -> None:
+    # The service fails its reads (500), the monolith cannot be reached: each read ends in
+    # carve's 502 problem. After three failures NGINX passes the service over, and the
+    # metrics read from its log say so, as they did before (status_500).
+    dead = f"http://127.0.0.1:{free_port()}"
+    routes = write_routes(tmp_path / "routes.json", [
+        {"prefix": "/api/v1/inventory", "mode": "service", "service": "broken"}])
+    with gateway_process(routes, dead, {"broken": failing_url}, ENGINE) as gateway, \
+            httpx.Client(timeout=10) as client:
+        for n in range(6):
+            answer = client.get(f"{gateway.url}/api/v1/inventory/{n}")
+            assert answer.status_code == 502, answer.text
+            assert answer.json()["code"] == "gateway.upstream_unavailable"
+
+        def fallbacks() -> dict[str, int]:
+            found = re.findall(r'carve_gateway_fallbacks_total\{route="/api/v1/inventory",'
+                               r'reason="([^"]+)"\} (\d+)',
+                               gateway.admin("GET", "/_carve/metrics").text)
+            return {reason: int(float(n)) for reason, n in found}
+
+        assert wait_for(lambda: sum(fallbacks().values()) == 6, 5), fallbacks()
+        assert fallbacks() == {"status_500": 3, "breaker_open": 3}
 
 
 def test_routes_nginx_cannot_carry_are_served_by_carve_and_later_changes_still_apply(

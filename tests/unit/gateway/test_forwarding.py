@@ -49,6 +49,22 @@ def test_the_trace_goes_on_with_the_gateway_as_parent_span():
     assert trace[2] != b"00f067aa0ba902b7" and len(trace[2]) == 16
 
 
+@pytest.mark.parametrize("invalid", [
+    b"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  # upper-case hex
+    b"zz-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    b"00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+    b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",
+])
+def test_a_trace_context_that_is_not_w3c_starts_a_new_trace(invalid: bytes):
+    headers = [(n, invalid if n == b"traceparent" else v) for n, v in SCOPE["headers"]]
+    inbound = read_inbound({**SCOPE, "headers": headers}, None)
+    head = request_head("GET", b"/", inbound, SCOPE, b"up", 0)
+    sent = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:] if line)
+    version, trace, span, flags = sent[b"traceparent"].split(b"-")
+    assert (version, flags, len(trace), len(span)) == (b"00", b"01", 32, 16)
+    assert trace != invalid.split(b"-")[1]
+
+
 def test_a_request_without_an_id_or_trace_gets_both():
     inbound = read_inbound({**SCOPE, "headers": [(b"host", b"h")]}, None)
     head = request_head("GET", b"/", inbound, SCOPE, b"up", 0)

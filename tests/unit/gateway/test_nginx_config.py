@@ -49,3 +49,59 @@ def test_a_service_at_the_monolith_s_own_address_counts_as_the_service() -> None
     shared = _setup({"monolith": "127.0.0.1:8000", "inventory": "127.0.0.1:8000"})
     names = {"monolith": "carve_monolith", "inventory": "carve_inventory"}
     assert "breaker_open" not in _answers(shared, ["inventory"], names).values()
+
+
+def _map(variable: str) -> list[tuple[re.Pattern[str], str]]:
+    """A regex map of _REQUEST_MAPS as (regex, value) pairs, for Python's re."""
+    lines = iter(_REQUEST_MAPS)
+    next(line for line in lines if line.endswith(f"{variable} {{"))
+    pairs = []
+    for line in lines:
+        if line == "}":
+            return pairs
+        key, _, value = line.strip().rpartition(" ")
+        if key.startswith('"~'):
+            # (PCRE's named group is Python's (?P<…>))
+            pattern = key.strip('"')[1:].replace("(?<", "(?P<")
+            pairs.append((re.compile(pattern), value.rstrip(";")))
+    raise AssertionError(f"no end of the map of {variable}")
+
+
+def _reason(statuses: str, heads: str) -> str:
+    for pattern, value in _map("$carve_failed_call"):
+        if found := pattern.search(f"{statuses}|{heads}"):
+            return value.replace("$carve_failed", found.groupdict().get("carve_failed") or "")
+    return ""
+
+
+@pytest.mark.parametrize(("statuses", "heads", "reason"), [
+    ("200", "0.001", ""),  # one call, answered
+    ("500, 200", "0.004, 0.001", "status_500"),  # passed on after its 500
+    ("503, 502", "0.001, -", "status_503"),
+    ("502, 200", "-, 0.001", "gateway.upstream_unavailable"),  # no connection
+    ("504, 200", "-, 0.001", "gateway.upstream_timeout"),  # no answer in time
+    ("502, 200", "0.002, 0.001", "status_502"),  # the service's own 502
+    ("502 : 200", "- : 0.001", "gateway.upstream_unavailable"),  # across an error page
+])
+def test_why_a_call_was_passed_on_is_said_as_carves_own_data_plane_says_it(
+        statuses: str, heads: str, reason: str) -> None:
+    assert _reason(statuses, heads) == reason
+
+
+def test_the_trace_context_is_continued_or_a_new_one_made() -> None:
+    request_id = "0123456789abcdef" + "fedcba9876543210"
+
+    def traceparent(header: str) -> str:
+        for pattern, value in _map("$carve_traceparent"):
+            if found := pattern.search(f"{header} {request_id}"):
+                return re.sub(r"\$(\d)", lambda m: found.group(int(m.group(1))),
+                              value.strip('"'))
+        raise AssertionError("no regex of the map matched")
+
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    # continued: the client's trace, the gateway's span (the request id's last 64 bits)
+    assert traceparent(f"00-{trace}-00f067aa0ba902b7-01") == f"00-{trace}-fedcba9876543210-01"
+    # none, invalid or upper-case hex (invalid per W3C): a new trace, the request id's bits
+    for header in ("", "garbage", f"00-{trace.upper()}-00f067aa0ba902b7-01",
+                   f"00-{trace}-00f067aa0ba902b7-01 {trace}"):
+        assert traceparent(header) == f"00-{request_id}-fedcba9876543210-01", header
