@@ -256,8 +256,9 @@ _REQUEST_MAPS = [
 def _who_answered(setup: EngineSetup, used: list[str], names: dict[str, str]) -> list[str]:
     """``$carve_fallback``, why the monolith answered a request meant for a service (""
     when it did not), and ``$carve_answered``, who answered; see ``_answers``."""
+    empty = '""'  # NGINX's empty string
     return ['map "$carve_group $upstream_addr" $carve_fallback {',
-            *(f'    "{key}" {reason or chr(34) * 2};'
+            *(f'    "{key}" {reason or empty};'
               for key, reason in _answers(setup, used, names).items()),
             "    default $carve_failed_call;", "}",
             'map $carve_fallback $carve_answered { "" $carve_upstream; default monolith; }']
