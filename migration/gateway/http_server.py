@@ -7,7 +7,6 @@ import importlib.util
 import logging
 import os
 import signal
-import socket
 from collections.abc import Callable
 from contextlib import suppress
 
@@ -96,19 +95,6 @@ async def serve(app: App, host: str, port: int, *, keep_alive_seconds: float = 5
                 with suppress(asyncio.CancelledError):
                     await task
         await lifespan.shutdown()
-
-
-def check_port(host: str, port: int) -> None:
-    """Fail in one line when the address is taken, even by a listener that would share it
-    (``SO_REUSEPORT``: another gateway's workers), before the workers bind it together."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: "
-                              f"{os.strerror(exc.errno) if exc.errno else exc}") from exc
 
 
 async def _watch_parent(parent: int, stop: asyncio.Event) -> None:

@@ -111,6 +111,7 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
     # monolith, shadow or retired route may still name one, with no address here).
     used = sorted({route.service for index, route in enumerate(table.routes)
                    if carried.get(index) and route.service})
+    answers = _answers(setup, used, names)
     out = [f"# carve run gateway --engine nginx: routes version {table.version}",
            f"worker_processes {setup.workers};", f"worker_rlimit_nofile {setup.open_files};",
            # The maps' regular expressions compiled to machine code (NGINX's default is
@@ -119,11 +120,11 @@ def render_engine(table: RouteTable, setup: EngineSetup) -> str:
            f"pid {setup.pid_file};", f"error_log {setup.error_log} warn;",
            f"events {{ worker_connections {max(64, setup.open_files - 64)}; }}",
            # (before any map: room for the longest key, a group and two addresses)
-           "http {", f"map_hash_bucket_size {_bucket_size(setup, used, names)};",
+           "http {", f"map_hash_bucket_size {_bucket_size(answers)};",
            "access_log off;", "server_tokens off;",
            *(f"{kind}_temp_path {path};" for kind, path in setup.temp_dirs.items()),
            f"log_format carve escape=none '{LOG_FORMAT}';", *_REQUEST_MAPS,
-           *_who_answered(setup, used, names), ""]
+           *_who_answered(answers), ""]
     out += upstream_block(CARVE_GROUP, [f"server 127.0.0.1:{setup.carve_port}"])
     out += upstream_block(names[MONOLITH], [f"server {monolith}"])
     for name in used:
@@ -253,13 +254,13 @@ _REQUEST_MAPS = [
 ]
 
 
-def _who_answered(setup: EngineSetup, used: list[str], names: dict[str, str]) -> list[str]:
+def _who_answered(answers: dict[str, str]) -> list[str]:
     """``$carve_fallback``, why the monolith answered a request meant for a service (""
     when it did not), and ``$carve_answered``, who answered; see ``_answers``."""
     empty = '""'  # NGINX's empty string
     return ['map "$carve_group $upstream_addr" $carve_fallback {',
             *(f'    "{key}" {reason or empty};'
-              for key, reason in _answers(setup, used, names).items()),
+              for key, reason in answers.items()),
             "    default $carve_failed_call;", "}",
             'map $carve_fallback $carve_answered { "" $carve_upstream; default monolith; }']
 
@@ -289,10 +290,10 @@ def _answers(setup: EngineSetup, used: list[str], names: dict[str, str]) -> dict
     return answers
 
 
-def _bucket_size(setup: EngineSetup, used: list[str], names: dict[str, str]) -> int:
+def _bucket_size(answers: dict[str, str]) -> int:
     """NGINX's map hash bucket (a power of two) with room for the longest key, one of
     ``_answers`` (64, NGINX's default, is too small for two long names)."""
-    longest = max(map(len, _answers(setup, used, names)))
+    longest = max(map(len, answers))
     size = 64
     while size < longest + 32:
         size *= 2

@@ -38,11 +38,12 @@ from migration.gateway.access_log import AccessLog
 from migration.gateway.engine_state import EngineState
 from migration.gateway.exports.spec import Upstream
 from migration.gateway.gateway_settings import MONOLITH, GatewaySettings
-from migration.gateway.http_server import check_port, event_loop_runner, serve
+from migration.gateway.http_server import event_loop_runner, serve
 from migration.gateway.nginx_config import EngineSetup, render_engine
 from migration.gateway.proxy import Gateway
 from migration.gateway.routes import RouteMode, RouteTable
 from migration.runtime.errors import CarveError, ConfigError
+from migration.runtime.serving import check_can_listen
 
 log = logging.getLogger("carve.gateway")
 STEER_SECONDS = 0.25  # how often the log is read and the table looked at
@@ -134,7 +135,7 @@ class NginxEngine:
         Called from the thread that will outlive NGINX (the parent-death signal is sent
         when that thread ends).
         """
-        check_port(self.setup.host, self.setup.port)
+        check_can_listen(self.setup.host, self.setup.port)
         for path in self.setup.temp_dirs.values():
             path.mkdir(parents=True, exist_ok=True)
         # A folder used before: its log was read then, its errors are not this run's.

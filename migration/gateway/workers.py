@@ -30,10 +30,10 @@ from multiprocessing.process import BaseProcess
 
 from migration.gateway.current_table import CurrentTable
 from migration.gateway.gateway_settings import GatewaySettings
-from migration.gateway.http_server import check_port
 from migration.gateway.process import configure_logging, serve
 from migration.gateway.store import read_once
 from migration.runtime.errors import ConfigError
+from migration.runtime.serving import check_can_listen
 
 log = logging.getLogger("carve.gateway")
 # A worker that lived less than this is counted as dying at start.
@@ -62,7 +62,7 @@ def supervise(settings: GatewaySettings, host: str, port: int, workers: int) -> 
     """Run ``workers`` gateway processes on ``host:port`` until SIGINT or SIGTERM."""
     if not hasattr(socket, "SO_REUSEPORT"):
         raise ConfigError("--workers above 1 needs SO_REUSEPORT, which this system lacks")
-    check_port(host, port)
+    check_can_listen(host, port)
     context = multiprocessing.get_context("spawn")
     stopping = False
 

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from migration.gateway.http_server import check_port
 from migration.runtime.errors import ConfigError
+from migration.runtime.serving import check_can_listen
 
 
 def test_a_port_another_gateways_workers_listen_on_is_taken():
@@ -18,11 +18,11 @@ def test_a_port_another_gateways_workers_listen_on_is_taken():
         other.bind(("127.0.0.1", 0))
         other.listen()
         with pytest.raises(ConfigError, match="cannot listen"):
-            check_port("127.0.0.1", other.getsockname()[1])
+            check_can_listen("127.0.0.1", other.getsockname()[1])
 
 
 def test_a_free_port_passes():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    check_port("127.0.0.1", port)
+    check_can_listen("127.0.0.1", port)
