@@ -313,7 +313,9 @@ def test_which_requests_a_failing_service_hands_to_the_monolith(
                 ("PUT", "/writes", b"x" * 65537, failed),
                 ("POST", "/writes", b"{}", failed),
                 ("DELETE", "/canary", b"", replayed),
-                ("PUT", "/canary", iter([b"{", b"}"]), failed),  # chunked: streamed
+                # chunked, and longer than what comes with the request's head: streamed
+                # (a small one NGINX may have read whole with the head, and then replays)
+                ("PUT", "/canary", iter([b"x" * 32768] * 4), failed),
                 ("PATCH", "/canary", b"{}", failed)):
             status, upstream, fallback = expected
             upstream = upstream.format(prefix.strip("/"))
