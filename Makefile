@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 
 ## bench: every benchmark in tools/bench with --quick (each under a minute), in turn
-BENCHES := lint events dbsplit bindings gateway gateway_path
+BENCHES := lint events dbsplit bindings gateway gateway_path engine_path
 bench: $(STAMP)
 	tools/ci/services.sh
 	@for name in $(BENCHES); do \

@@ -73,9 +73,9 @@ http {{
 """
 
 
-def ensure_tools() -> None:
-    """wrk and nginx from Debian, installed when missing."""
-    missing = [p for p in ("wrk", "nginx") if not _which(p)]
+def ensure_tools(programs: tuple[str, ...] = ("wrk", "nginx")) -> None:
+    """``programs`` from Debian (each package named as its program), installed when missing."""
+    missing = [p for p in programs if not program_path(p)]
     if not missing:
         return
     print(f"installing {' '.join(missing)} from Debian …", file=sys.stderr)
@@ -85,7 +85,7 @@ def ensure_tools() -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def _which(program: str) -> str | None:
+def program_path(program: str) -> str | None:
     return shutil.which(program) or next(
         (p for p in (f"/usr/sbin/{program}", f"/usr/bin/{program}") if Path(p).exists()), None)
 
@@ -138,9 +138,9 @@ def wrk(url: str, seconds: int, pid: int, connections: int = 32,
     headers = [arg for header in HEADERS for arg in ("-H", header)]
     load = ["-t1", f"-c{connections}"]
     if warm_up:
-        subprocess.run([_which("wrk"), *load, "-d1s", *headers, url], capture_output=True)
+        subprocess.run([program_path("wrk"), *load, "-d1s", *headers, url], capture_output=True)
     before = cpu_seconds(pid)
-    out = subprocess.run([_which("wrk"), *load, f"-d{seconds}s", "--latency", *headers, url],
+    out = subprocess.run([program_path("wrk"), *load, f"-d{seconds}s", "--latency", *headers, url],
                          capture_output=True, text=True, check=True).stdout
     time.sleep(settle)
     user, system = (b - a for a, b in zip(before, cpu_seconds(pid), strict=True))
@@ -224,7 +224,7 @@ def run(seconds: int, rounds: int, workers: int, quick: bool) -> dict[str, objec
             conf.write_text(NGINX_CONF.format(dir=folder, backend=backend, port=port,
                                               workers=count))
             pids[name] = stack.enter_context(process(
-                [_which("nginx"), "-c", str(conf), "-p", str(folder), "-e", "stderr", "-g",
+                [program_path("nginx"), "-c", str(conf), "-p", str(folder), "-e", "stderr", "-g",
                  "daemon off;"], f"http://127.0.0.1:{port}/")).pid
         routes = Path(scratch) / "routes.json"
         routes.write_text(json.dumps(CARVE_ROUTES))
