@@ -22,7 +22,8 @@ connection per 1,000 requests for both configurations), with the system bench's 
 from a fresh start under callgrind; the difference between the two runs' counts over ``3N``
 is the work of one request, start-up and shut-down cancelled out. The upstreams (the
 monolith and the service) are another NGINX, not counted, that answers at once, keeps its
-connections, and echoes the request id and trace context it was sent. Every answer is
+connections, and logs the request id and trace context each request came with (its
+answers are the same for both configurations). Every answer is
 checked, so that a broken path cannot look cheap: the engine's is the service's body, with
 a new request id each time, the one the service was sent, and the client's trace continued
 with a new span; plain NGINX's passes the client's trace as it came; and the engine's
