@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from migration.gateway.exports.spec import Upstream  # noqa: E402
 from migration.gateway.nginx_config import EngineSetup  # noqa: E402
-from migration.gateway.nginx_engine import EngineFailed, NginxEngine  # noqa: E402
+from migration.gateway.nginx_engine import EngineFailed, NginxEngine, find_nginx  # noqa: E402
 from migration.gateway.routes import Route, RouteTable  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
 from tools.bench.gateway import (  # noqa: E402
@@ -205,7 +205,8 @@ def _check_sent(run: str, sent: list[list[str]], request_ids: list[str] | None,
                          "request ids")
 
 
-def engine_config(folder: Path, port: int, monolith: int, service: int) -> Path:
+def engine_config(binary: str, folder: Path, port: int, monolith: int,
+                  service: int) -> Path:
     """The configuration ``carve run gateway --engine nginx`` writes for the bench's route."""
     upstreams = {"monolith": Upstream.from_url("monolith", f"http://127.0.0.1:{monolith}"),
                  "svc": Upstream.from_url("svc", f"http://127.0.0.1:{service}")}
@@ -214,7 +215,7 @@ def engine_config(folder: Path, port: int, monolith: int, service: int) -> Path:
     for path in setup.temp_dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     table = RouteTable([Route(**route) for route in CARVE_ROUTES["routes"]], 1)
-    engine = NginxEngine(setup, program_path("nginx"))
+    engine = NginxEngine(setup, binary)
     _, text = engine.render(table)
     config = folder / "nginx.conf"
     config.write_text(text)
@@ -233,7 +234,7 @@ def _log_lines(folder: Path) -> list[list[str]]:
 
 def measure(requests: int) -> dict[str, object]:
     ensure_tools(("nginx", "valgrind"))
-    binary = program_path("nginx")
+    binary = find_nginx()  # the NGINX carve itself runs
     runs = (requests, 4 * requests)
     report: dict[str, object] = {"benchmark": "engine_path", "requests": list(runs)}
     with tempfile.TemporaryDirectory() as scratch:
@@ -255,7 +256,7 @@ def measure(requests: int) -> dict[str, object]:
                     folder.mkdir()
                     port = free_port()
                     if name == "engine":
-                        config = engine_config(folder, port, monolith, service)
+                        config = engine_config(binary, folder, port, monolith, service)
                     else:
                         config = folder / "nginx.conf"
                         config.write_text(NGINX_CONF.format(dir=folder, backend=service,
