@@ -50,6 +50,7 @@ STEER_SECONDS = 0.25  # how often the log is read and the table looked at
 START_SECONDS = 10.0  # how long NGINX gets to listen
 STOP_SECONDS = 15.0  # how long NGINX gets to finish its requests on a stop
 RETRY_SECONDS = 5.0  # how soon a table NGINX could not take is tried again
+RELOAD_SECONDS = 10.0  # how long NGINX gets to take a new table on a reload
 _PR_SET_PDEATHSIG = 1
 
 
@@ -179,7 +180,7 @@ class NginxEngine:
                 candidate.write_text(text)
                 self.check(candidate)
                 os.replace(candidate, self.config)
-                self.signal(signal.SIGHUP)
+                self.reload()
                 log.info("nginx reloaded with routes version %d", table.version)
         except Exception as exc:  # noqa: BLE001 - the running table is kept whatever failed
             problem = f"routes version {table.version} not applied: {exc}"
@@ -191,6 +192,34 @@ class NginxEngine:
         self.state.routes_version, self.state.problem = table.version, None
         self._note_unresolved(table)
         return True
+
+    def reload(self) -> None:
+        """Reload NGINX (SIGHUP) and return once no worker of the old configuration takes
+        a new connection: only then does NGINX run the new table.
+
+        The master starts the new workers, and only about 100 ms later tells the old ones
+        to stop accepting; a table said to be applied before that would be contradicted by
+        the next request. Where there is no ``/proc`` to watch the workers in, it returns
+        once the signal is sent.
+        """
+        master = self.process.pid if self.process is not None else None
+        old = accepting_workers(master) if master is not None else None
+        self.signal(signal.SIGHUP)
+        if master is None or old is None:
+            return
+        seconds = RELOAD_SECONDS
+        deadline = time.monotonic() + seconds
+        while True:
+            now = accepting_workers(master) or set()
+            if not now & old and now:
+                return
+            if self.exited() is not None:
+                raise EngineFailed(f"nginx exited with code {self.process.returncode} on a "
+                                   f"reload: {self.last_error()}")
+            if time.monotonic() > deadline:
+                raise EngineFailed(f"nginx did not take the new configuration within "
+                                   f"{seconds:g}s: {self.last_error()}")
+            time.sleep(0.01)
 
     def _note_unresolved(self, table: RouteTable) -> None:
         """A service whose name did not resolve: its routes go through carve's own gateway
@@ -276,6 +305,27 @@ def _dying_with(parent: int) -> Callable[[], None]:
             os._exit(1)
 
     return die_with_parent
+
+
+def accepting_workers(master: int) -> set[int] | None:
+    """The NGINX worker processes of ``master`` that accept connections: its children
+    titled ``nginx: worker process`` (one that stopped accepting on a reload or a stop
+    says ``... is shutting down``). None where there is no ``/proc``."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    found: set[int] = set()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError, ValueError, IndexError):
+            # ``pid (name) state ppid ...``: the name may hold spaces and parentheses.
+            if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) != master:
+                continue
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            if title.strip() == "nginx: worker process":
+                found.add(int(entry.name))
+    return found
 
 
 def _listening(host: str, port: int, timeout: float = 0.2) -> bool:

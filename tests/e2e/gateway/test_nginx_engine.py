@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from migration.gateway import nginx_engine
 from migration.gateway.exports.spec import Upstream
 from migration.gateway.nginx_config import EngineSetup
 from migration.gateway.nginx_engine import EngineFailed, NginxEngine, resolve
@@ -202,6 +203,48 @@ def test_a_route_change_reloads_nginx_without_failing_a_request(
                 thread.join()
         assert not failures
         assert seen == {"inventory", "monolith"}
+
+
+def test_once_the_health_check_says_a_table_runs_every_new_request_follows_it(
+        tmp_path: Path, monolith_url: str, inventory_url: str) -> None:
+    # NGINX's master starts the new workers and tells the old ones to stop accepting about
+    # 100 ms later; the health check must not say the new table runs before that.
+    with _inventory_service(tmp_path, monolith_url, inventory_url) as gateway:
+        for version, mode in enumerate(("monolith", "service", "monolith"), start=1):
+            change = {"prefix": "/api/v1/inventory", "mode": mode, "service": "inventory"}
+            assert gateway.admin("PUT", "/_carve/routes", json=change).status_code == 200
+            assert wait_for(lambda v=version: httpx.get(f"{gateway.url}/_carve/healthz").json()
+                            ["engine"]["routes_version"] == v, 10, interval=0.005)
+            wanted = "inventory" if mode == "service" else "monolith"
+            answers = [_answered_by(gateway.url) for _ in range(20)]
+            assert answers == [wanted] * 20, (version, answers)
+
+
+def test_a_reload_nginx_does_not_act_on_is_not_said_to_be_applied(
+        tmp_path: Path, monolith_url: str, inventory_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nginx_engine, "RELOAD_SECONDS", 0.5)
+    engine = _engine(tmp_path, monolith_url, {"inventory": inventory_url})
+    route = {"prefix": "/api/v1/inventory", "service": "inventory"}
+    engine.start(RouteTable([Route.model_validate({**route, "mode": "service"})], version=1))
+    assert engine.process is not None
+    master = engine.process.pid
+    try:
+        back = RouteTable([Route.model_validate({**route, "mode": "monolith"})], version=2)
+        os.kill(master, signal.SIGSTOP)  # a master that does not act on the reload (yet)
+        try:
+            assert not engine.apply(back)
+            assert engine.state.routes_version == 1
+            assert "routes version 2 not applied: nginx did not take the new configuration" \
+                in str(engine.state.problem)
+        finally:
+            os.kill(master, signal.SIGCONT)
+        assert engine.apply(back)
+        assert (engine.state.routes_version, engine.state.problem) == (2, None)
+        url = f"http://127.0.0.1:{engine.setup.port}"
+        assert [_answered_by(url) for _ in range(10)] == ["monolith"] * 10
+    finally:
+        engine.stop()
 
 
 def _get_retrying_once(client: httpx.Client, url: str) -> httpx.Response:
