@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from migration.runtime.errors import ConfigError
 
@@ -77,6 +77,13 @@ class GatewayConfig(_Strict):
     # Its data plane: carve's own (Python), or NGINX run and steered by carve (needs NGINX
     # where the gateway runs: ``carve up`` checks before starting anything).
     engine: Literal["carve", "nginx"] = "carve"
+
+    @model_validator(mode="after")
+    def _engine_needs_routes(self) -> GatewayConfig:
+        if self.engine != "carve" and self.routes is None:
+            raise ValueError(f'engine = "{self.engine}" needs routes: without them no '
+                             "gateway runs (set gateway.routes, or remove gateway.engine)")
+        return self
 
 
 class CarveConfig(_Strict):

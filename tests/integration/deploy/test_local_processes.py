@@ -72,3 +72,13 @@ def test_an_unknown_gateway_engine_is_refused_with_its_key(tmp_path: Path) -> No
     (tmp_path / "carve.toml").write_text('[gateway]\nengine = "envoy"\n')
     with pytest.raises(ConfigError, match="gateway.engine"):
         load_config(tmp_path / "carve.toml")
+
+
+def test_a_gateway_engine_without_routes_is_refused(tmp_path: Path) -> None:
+    from migration.runtime.config import load_config
+    from migration.runtime.errors import ConfigError
+
+    # Without routes there is no gateway: an engine for it would silently do nothing.
+    (tmp_path / "carve.toml").write_text('[gateway]\nengine = "nginx"\n')
+    with pytest.raises(ConfigError, match='key .gateway.: .*engine = "nginx" needs routes'):
+        load_config(tmp_path / "carve.toml")
