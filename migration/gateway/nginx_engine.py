@@ -199,23 +199,24 @@ class NginxEngine:
 
         The master starts the new workers, and only about 100 ms later tells the old ones
         to stop accepting; a table said to be applied before that would be contradicted by
-        the next request. Where there is no ``/proc`` to watch the workers in, it returns
-        once the signal is sent.
+        the next request. Where the workers cannot be watched (no ``/proc``, an NGINX that
+        does not title them), it returns once the signal is sent.
         """
         master = self.process.pid if self.process is not None else None
         old = accepting_workers(master) if master is not None else None
         self.signal(signal.SIGHUP)
-        if master is None or old is None:
-            return
+        if master is None or not old:
+            return  # no /proc, or workers not (yet) titled as Linux's NGINX titles them
         seconds = RELOAD_SECONDS
         deadline = time.monotonic() + seconds
         while True:
             now = accepting_workers(master) or set()
             if not now & old and now:
                 return
-            if self.exited() is not None:
-                raise EngineFailed(f"nginx exited with code {self.process.returncode} on a "
-                                   f"reload: {self.last_error()}")
+            code = self.exited()
+            if code is not None:
+                raise EngineFailed(f"nginx exited with code {code} on a reload: "
+                                   f"{self.last_error()}")
             if time.monotonic() > deadline:
                 raise EngineFailed(f"nginx did not take the new configuration within "
                                    f"{seconds:g}s: {self.last_error()}")
