@@ -316,17 +316,28 @@ def accepting_workers(master: int) -> set[int] | None:
     if not proc.is_dir():
         return None
     found: set[int] = set()
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        with suppress(OSError, ValueError, IndexError):
-            # ``pid (name) state ppid ...``: the name may hold spaces and parentheses.
-            if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) != master:
-                continue
-            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-            if title.strip() == "nginx: worker process":
-                found.add(int(entry.name))
+    for pid in child_processes(proc, master):
+        with suppress(OSError):
+            title = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")[0]
+            if title.strip() == b"nginx: worker process":
+                found.add(pid)
     return found
+
+
+def child_processes(proc: Path, parent: int) -> list[int]:
+    """``parent``'s child processes: from the kernel's list of its main thread's children
+    where it keeps one, else by reading every process's parent."""
+    with suppress(OSError, ValueError):
+        return [int(pid) for pid in
+                (proc / str(parent) / "task" / str(parent) / "children").read_text().split()]
+    children = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError, ValueError, IndexError):
+                # ``pid (name) state ppid ...``: the name may hold spaces and parentheses.
+                if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == parent:
+                    children.append(int(entry.name))
+    return children
 
 
 def _listening(host: str, port: int, timeout: float = 0.2) -> bool:
