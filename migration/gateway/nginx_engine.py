@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from migration.gateway.access_log import AccessLog
@@ -51,6 +51,8 @@ START_SECONDS = 10.0  # how long NGINX gets to listen
 STOP_SECONDS = 15.0  # how long NGINX gets to finish its requests on a stop
 RETRY_SECONDS = 5.0  # how soon a table NGINX could not take is tried again
 RELOAD_SECONDS = 10.0  # how long NGINX gets to take a new table on a reload
+SETTLE_SECONDS = 0.02  # how often a reload's old workers are looked at until they stop
+WORKER_TITLE = b"nginx: worker process"  # ``... is shutting down`` once it stops accepting
 _PR_SET_PDEATHSIG = 1
 
 
@@ -118,6 +120,19 @@ def unresolved(table: RouteTable, setup: EngineSetup) -> list[str]:
                    and route.service not in setup.addresses})
 
 
+@dataclass(frozen=True)
+class PendingReload:
+    """A table NGINX was told to take (SIGHUP) and is not yet seen running.
+
+    NGINX's master starts the new workers at once and tells the old ones to stop accepting
+    about 100 ms later: until then a new connection may still meet the old table.
+    """
+
+    table: RouteTable
+    old: frozenset[int]  # the workers before the signal: it runs once none of them accepts
+    signalled: float  # when (time.monotonic)
+
+
 class NginxEngine:
     """One NGINX master process, its folder and its configuration."""
 
@@ -129,6 +144,8 @@ class NginxEngine:
         self._text = ""
         # The routes version NGINX runs and why a later one is not, for the admin API.
         self.state = state or EngineState("nginx")
+        self.pending: PendingReload | None = None
+        self._watch = False  # whether its workers can be watched (Linux's /proc, titled)
 
     def start(self, table: RouteTable) -> None:
         """Write the configuration, have NGINX check it, start it and wait until it listens.
@@ -163,15 +180,24 @@ class NginxEngine:
                 raise EngineFailed(f"nginx did not listen on {self.setup.host}:"
                                    f"{self.setup.port} within {START_SECONDS:g}s")
             time.sleep(0.02)
+        # The master listens before it has forked its workers; a reload is confirmed by
+        # watching them, so they are waited for too (for a second: where they cannot be
+        # watched, a reload is taken as done at its signal).
+        deadline = time.monotonic() + 1.0
+        self._watch = bool(accepting_workers(self.process.pid))
+        while not self._watch and self.exited() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+            self._watch = bool(accepting_workers(self.process.pid))
         log.info("nginx (pid %d) serving on http://%s:%d, configuration %s",
                  self.process.pid, self.setup.host, self.setup.port, self.config)
 
     def apply(self, table: RouteTable) -> bool:
-        """Reload NGINX with ``table`` when its configuration differs.
+        """Have NGINX take ``table``: reload it when its configuration differs.
 
-        False when it cannot be applied (the monolith's name no longer resolves, NGINX
-        refuses the configuration, the folder cannot be written): said in the log and by
-        the health check, and NGINX keeps the table it runs.
+        True when NGINX was given it: it runs it once :meth:`settle` says so. False when it
+        cannot be given (the monolith's name no longer resolves, NGINX refuses the
+        configuration, the folder cannot be written): said in the log and by the health
+        check, and NGINX keeps the table it runs.
         """
         try:
             setup, text = self.render(table)
@@ -180,8 +206,12 @@ class NginxEngine:
                 candidate.write_text(text)
                 self.check(candidate)
                 os.replace(candidate, self.config)
-                self.reload()
-                log.info("nginx reloaded with routes version %d", table.version)
+                self._reload(table)
+                log.info("nginx reloading with routes version %d", table.version)
+            elif self.pending is not None and self._overdue(self.pending):
+                self._reload(table)  # a master that did not act on the last signal: again
+            elif self.pending is not None:  # the same configuration, a later version
+                self.pending = replace(self.pending, table=table)
         except Exception as exc:  # noqa: BLE001 - the running table is kept whatever failed
             problem = f"routes version {table.version} not applied: {exc}"
             if problem != self.state.problem:  # (said once, not at every retry)
@@ -189,38 +219,58 @@ class NginxEngine:
             self.state.problem = problem
             return False
         self.setup, self._text = setup, text
-        self.state.routes_version, self.state.problem = table.version, None
-        self._note_unresolved(table)
+        if self.pending is None:
+            self._runs(table)
+        else:
+            self.settle()
         return True
 
-    def reload(self) -> None:
-        """Reload NGINX (SIGHUP) and return once no worker of the old configuration takes
-        a new connection: only then does NGINX run the new table.
-
-        The master starts the new workers, and only about 100 ms later tells the old ones
-        to stop accepting; a table said to be applied before that would be contradicted by
-        the next request. Where the workers cannot be watched (no ``/proc``, an NGINX that
-        does not title them), it returns once the signal is sent.
-        """
-        master = self.process.pid if self.process is not None else None
-        old = accepting_workers(master) if master is not None else None
+    def _reload(self, table: RouteTable) -> None:
+        """SIGHUP, and the reload to be confirmed (unless the workers cannot be watched)."""
+        old = accepting_workers(self.process.pid) if self.process is not None else None
+        if self.pending is not None:  # a reload not yet confirmed: its old workers too
+            old = (old or set()) | self.pending.old
         self.signal(signal.SIGHUP)
-        if master is None or not old:
-            return  # no /proc, or workers not (yet) titled as Linux's NGINX titles them
-        seconds = RELOAD_SECONDS
-        deadline = time.monotonic() + seconds
-        while True:
-            now = accepting_workers(master) or set()
-            if not now & old and now:
-                return
-            code = self.exited()
-            if code is not None:
-                raise EngineFailed(f"nginx exited with code {code} on a reload: "
-                                   f"{self.last_error()}")
-            if time.monotonic() > deadline:
-                raise EngineFailed(f"nginx did not take the new configuration within "
-                                   f"{seconds:g}s: {self.last_error()}")
-            time.sleep(0.01)
+        if self._watch and old:
+            self.pending = PendingReload(table, frozenset(old), time.monotonic())
+        else:
+            self.pending = None
+            self._runs(table)
+
+    def settle(self) -> bool:
+        """Whether NGINX runs the latest table it was given.
+
+        A reload is over once none of the workers from before its signal accepts
+        connections and a new one does; a master that has not got there ``RELOAD_SECONDS``
+        after the signal is said in the log and by the health check (the next try signals
+        again).
+        """
+        pending = self.pending
+        if pending is None:
+            return True
+        if self.process is None or any(_accepts(pid) for pid in pending.old) \
+                or not (accepting_workers(self.process.pid) or set()) - pending.old:
+            if self._overdue(pending):
+                problem = (f"routes version {pending.table.version} not applied: nginx did "
+                           f"not take it within {RELOAD_SECONDS:g}s of its reload signal "
+                           f"({self.last_error()})")
+                if problem != self.state.problem:
+                    log.error("%s (nginx runs version %d)", problem, self.state.routes_version)
+                self.state.problem = problem
+            return False
+        self.pending = None
+        self._runs(pending.table)
+        log.info("nginx runs routes version %d", pending.table.version)
+        return True
+
+    @staticmethod
+    def _overdue(pending: PendingReload) -> bool:
+        return time.monotonic() - pending.signalled > RELOAD_SECONDS
+
+    def _runs(self, table: RouteTable) -> None:
+        """NGINX runs ``table``: said by the health check (with any unresolved service)."""
+        self.state.routes_version, self.state.problem = table.version, None
+        self._note_unresolved(table)
 
     def _note_unresolved(self, table: RouteTable) -> None:
         """A service whose name did not resolve: its routes go through carve's own gateway
@@ -315,13 +365,15 @@ def accepting_workers(master: int) -> set[int] | None:
     proc = Path("/proc")
     if not proc.is_dir():
         return None
-    found: set[int] = set()
-    for pid in child_processes(proc, master):
-        with suppress(OSError):
-            title = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")[0]
-            if title.strip() == b"nginx: worker process":
-                found.add(pid)
-    return found
+    return {pid for pid in child_processes(proc, master) if _accepts(pid)}
+
+
+def _accepts(pid: int) -> bool:
+    """Whether process ``pid`` is an NGINX worker that accepts connections (by its title:
+    an ended process has none)."""
+    with suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].strip() == WORKER_TITLE
+    return False
 
 
 def child_processes(proc: Path, parent: int) -> list[int]:
@@ -422,7 +474,8 @@ async def _steer(engine: NginxEngine, reader: AccessLog, gateway: Gateway,
     retry_at = loop.time() + RETRY_SECONDS
     while True:
         with suppress(TimeoutError):
-            await asyncio.wait_for(quitting.wait(), STEER_SECONDS)
+            await asyncio.wait_for(quitting.wait(),
+                                   SETTLE_SECONDS if engine.pending else STEER_SECONDS)
         if quitting.is_set():
             return None  # carve was asked to stop: NGINX is stopped gracefully next
         died = engine.exited()
@@ -430,6 +483,7 @@ async def _steer(engine: NginxEngine, reader: AccessLog, gateway: Gateway,
             return died
         reader.read()
         reader.rotate_if_large(lambda: engine.signal(signal.SIGUSR1))
+        engine.settle()
         table = gateway.current.table
         if table is not tried or (engine.state.problem and loop.time() >= retry_at):
             tried = table

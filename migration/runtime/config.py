@@ -80,7 +80,7 @@ class GatewayConfig(_Strict):
 
     @model_validator(mode="after")
     def _engine_needs_routes(self) -> GatewayConfig:
-        if self.engine != "carve" and self.routes is None:
+        if self.engine != "carve" and not self.routes:
             raise ValueError(f'engine = "{self.engine}" needs routes: without them no '
                              "gateway runs (set gateway.routes, or remove gateway.engine)")
         return self

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from migration.gateway import nginx_engine
+from migration.gateway.engine_state import EngineState
 from migration.gateway.exports.spec import Upstream
 from migration.gateway.nginx_config import EngineSetup
 from migration.gateway.nginx_engine import EngineFailed, NginxEngine, resolve
@@ -223,25 +224,31 @@ def test_once_the_health_check_says_a_table_runs_every_new_request_follows_it(
 def test_a_reload_nginx_does_not_act_on_is_not_said_to_be_applied(
         tmp_path: Path, monolith_url: str, inventory_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nginx_engine, "RELOAD_SECONDS", 0.5)
     engine = _engine(tmp_path, monolith_url, {"inventory": inventory_url})
     route = {"prefix": "/api/v1/inventory", "service": "inventory"}
     engine.start(RouteTable([Route.model_validate({**route, "mode": "service"})], version=1))
     assert engine.process is not None
     master = engine.process.pid
+    url = f"http://127.0.0.1:{engine.setup.port}"
     try:
         back = RouteTable([Route.model_validate({**route, "mode": "monolith"})], version=2)
-        os.kill(master, signal.SIGSTOP)  # a master that does not act on the reload (yet)
-        try:
-            assert not engine.apply(back)
-            assert engine.state.routes_version == 1
-            assert "routes version 2 not applied: nginx did not take the new configuration" \
-                in str(engine.state.problem)
-        finally:
-            os.kill(master, signal.SIGCONT)
-        assert engine.apply(back)
-        assert (engine.state.routes_version, engine.state.problem) == (2, None)
-        url = f"http://127.0.0.1:{engine.setup.port}"
+        with monkeypatch.context() as patched:
+            patched.setattr(nginx_engine, "RELOAD_SECONDS", 0.3)
+            os.kill(master, signal.SIGSTOP)  # a master that does not act on the reload (yet)
+            try:
+                assert engine.apply(back)  # given to NGINX...
+                assert not engine.settle()  # ...which does not run it
+                assert engine.state == EngineState("nginx", routes_version=1)
+                assert _answered_by(url) == "inventory"  # the old workers still serve
+                time.sleep(0.4)
+                assert not engine.settle()
+                assert engine.state.routes_version == 1
+                assert "routes version 2 not applied: nginx did not take it within 0.3s" \
+                    in str(engine.state.problem)
+            finally:
+                os.kill(master, signal.SIGCONT)
+        assert wait_for(engine.settle, 10, interval=0.01)  # the signal it had is acted on
+        assert engine.state == EngineState("nginx", routes_version=2)
         assert [_answered_by(url) for _ in range(10)] == ["monolith"] * 10
     finally:
         engine.stop()

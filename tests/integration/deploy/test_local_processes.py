@@ -79,6 +79,7 @@ def test_a_gateway_engine_without_routes_is_refused(tmp_path: Path) -> None:
     from migration.runtime.errors import ConfigError
 
     # Without routes there is no gateway: an engine for it would silently do nothing.
-    (tmp_path / "carve.toml").write_text('[gateway]\nengine = "nginx"\n')
-    with pytest.raises(ConfigError, match='key .gateway.: .*engine = "nginx" needs routes'):
-        load_config(tmp_path / "carve.toml")
+    for gateway in ('[gateway]\nengine = "nginx"\n', '[gateway]\nroutes = ""\nengine = "nginx"\n'):
+        (tmp_path / "carve.toml").write_text(gateway)
+        with pytest.raises(ConfigError, match='key .gateway.: .*engine = "nginx" needs routes'):
+            load_config(tmp_path / "carve.toml")
