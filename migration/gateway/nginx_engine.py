@@ -226,16 +226,14 @@ class NginxEngine:
         return True
 
     def _reload(self, table: RouteTable) -> None:
-        """SIGHUP, and the reload to be confirmed (unless the workers cannot be watched)."""
+        """SIGHUP, and the reload to be confirmed (unless the workers cannot be watched:
+        then it counts as done at the signal)."""
         old = accepting_workers(self.process.pid) if self.process is not None else None
         if self.pending is not None:  # a reload not yet confirmed: its old workers too
             old = (old or set()) | self.pending.old
         self.signal(signal.SIGHUP)
-        if self._watch and old:
-            self.pending = PendingReload(table, frozenset(old), time.monotonic())
-        else:
-            self.pending = None
-            self._runs(table)
+        self.pending = PendingReload(table, frozenset(old), time.monotonic()) \
+            if self._watch and old else None
 
     def settle(self) -> bool:
         """Whether NGINX runs the latest table it was given.
