@@ -53,6 +53,7 @@ RETRY_SECONDS = 5.0  # how soon a table NGINX could not take is tried again
 RELOAD_SECONDS = 10.0  # how long NGINX gets to take a new table on a reload
 SETTLE_SECONDS = 0.02  # how often a reload's old workers are looked at until they stop
 WORKER_TITLE = b"nginx: worker process"  # ``... is shutting down`` once it stops accepting
+PROC = Path("/proc")  # where Linux says what each process is
 _PR_SET_PDEATHSIG = 1
 
 
@@ -184,10 +185,10 @@ class NginxEngine:
         # watching them, so they are waited for too (for a second: where they cannot be
         # watched, a reload is taken as done at its signal).
         deadline = time.monotonic() + 1.0
-        self._watch = bool(accepting_workers(self.process.pid))
-        while not self._watch and self.exited() is None and time.monotonic() < deadline:
+        while not (workers := accepting_workers(self.process.pid)) \
+                and self.exited() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-            self._watch = bool(accepting_workers(self.process.pid))
+        self._watch = bool(workers)
         log.info("nginx (pid %d) serving on http://%s:%d, configuration %s",
                  self.process.pid, self.setup.host, self.setup.port, self.config)
 
@@ -228,12 +229,12 @@ class NginxEngine:
     def _reload(self, table: RouteTable) -> None:
         """SIGHUP, and the reload to be confirmed (unless the workers cannot be watched:
         then it counts as done at the signal)."""
-        old = accepting_workers(self.process.pid) if self.process is not None else None
-        if self.pending is not None:  # a reload not yet confirmed: its old workers too
-            old = (old or set()) | self.pending.old
+        # A reload not yet confirmed: its old workers are still to be seen stopping too.
+        old = set(self.pending.old) if self.pending is not None else set()
+        if self._watch and self.process is not None:
+            old |= accepting_workers(self.process.pid) or set()
         self.signal(signal.SIGHUP)
-        self.pending = PendingReload(table, frozenset(old), time.monotonic()) \
-            if self._watch and old else None
+        self.pending = PendingReload(table, frozenset(old), time.monotonic()) if old else None
 
     def settle(self) -> bool:
         """Whether NGINX runs the latest table it was given.
@@ -243,11 +244,11 @@ class NginxEngine:
         after the signal is said in the log and by the health check (the next try signals
         again).
         """
-        pending = self.pending
-        if pending is None:
+        pending, process = self.pending, self.process
+        if pending is None or process is None:  # (a reload is pending only once it runs)
             return True
-        if self.process is None or any(_accepts(pid) for pid in pending.old) \
-                or not (accepting_workers(self.process.pid) or set()) - pending.old:
+        if any(_accepts(pid) for pid in pending.old) \
+                or not (accepting_workers(process.pid) or set()) - pending.old:
             if self._overdue(pending):
                 problem = (f"routes version {pending.table.version} not applied: nginx did "
                            f"not take it within {RELOAD_SECONDS:g}s of its reload signal "
@@ -360,17 +361,16 @@ def accepting_workers(master: int) -> set[int] | None:
     """The NGINX worker processes of ``master`` that accept connections: its children
     titled ``nginx: worker process`` (one that stopped accepting on a reload or a stop
     says ``... is shutting down``). None where there is no ``/proc``."""
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not PROC.is_dir():
         return None
-    return {pid for pid in child_processes(proc, master) if _accepts(pid)}
+    return {pid for pid in child_processes(PROC, master) if _accepts(pid)}
 
 
 def _accepts(pid: int) -> bool:
     """Whether process ``pid`` is an NGINX worker that accepts connections (by its title:
     an ended process has none)."""
     with suppress(OSError):
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].strip() == WORKER_TITLE
+        return (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")[0].strip() == WORKER_TITLE
     return False
 
 
