@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -112,8 +113,14 @@ class InProcessDelivery:
         """Deliver what a transaction just published; failures stay for the retry."""
         self.deliver(module, ids=message_ids)
 
-    def deliver(self, module: str, ids: Sequence[str] | None = None, limit: int = 200) -> int:
+    def deliver(
+        self, module: str, ids: Sequence[str] | None = None, limit: int = 200,
+        untried_before: datetime | None = None,
+    ) -> int:
         """Deliver pending in-process events of one module's outbox; returns how many.
+
+        ``untried_before`` (the retry loop's) leaves rows no delivery has tried yet, written
+        at or after it, to the thread that published them.
 
         A subscriber that publishes (inventory answering ``order.created``) commits inside
         this delivery; what it published is delivered after the current message, on this
@@ -122,9 +129,9 @@ class InProcessDelivery:
         """
         later = getattr(self._local, "later", None)
         if later is not None:
-            later.append((module, ids, limit))
+            later.append((module, ids, limit, untried_before))
             return 0
-        self._local.later = later = [(module, ids, limit)]
+        self._local.later = later = [(module, ids, limit, untried_before)]
         delivered = 0
         try:
             while later:
@@ -133,18 +140,21 @@ class InProcessDelivery:
             self._local.later = None
         return delivered
 
-    def _deliver_now(self, module: str, ids: Sequence[str] | None, limit: int) -> int:
+    def _deliver_now(self, module: str, ids: Sequence[str] | None, limit: int,
+                     untried_before: datetime | None) -> int:
         outbox = self._outboxes.get(module)
         types = self.inprocess_types()
         if outbox is None or not types:
             return 0
         with self._locks[module]:
-            messages = outbox.pending(event_types=types, ids=ids, limit=limit)
+            messages = outbox.pending(event_types=types, ids=ids, limit=limit,
+                                      untried_before=untried_before)
             return sum(self._deliver_one(outbox, message) for message in messages)
 
-    def deliver_all(self) -> int:
-        """One retry pass over every module's outbox."""
-        return sum(self.deliver(module) for module in self._outboxes)
+    def deliver_all(self, untried_before: datetime | None = None) -> int:
+        """One pass over every module's outbox (``untried_before`` as in ``deliver``)."""
+        return sum(self.deliver(module, untried_before=untried_before)
+                   for module in self._outboxes)
 
     def _deliver_one(self, outbox: OutboxStore, message: OutboxMessage) -> bool:
         try:
@@ -160,11 +170,23 @@ class InProcessDelivery:
 
 
 class RetryLoop:
-    """A daemon thread that retries undelivered in-process events every few seconds."""
+    """A daemon thread that retries undelivered in-process events every few seconds.
 
-    def __init__(self, delivery: InProcessDelivery, interval: float = 2.0) -> None:
+    It retries what a delivery tried and failed (once its backoff is over) and what its
+    publisher never tried (the process died between commit and delivery). A row nobody has
+    tried yet is left alone for ``grace`` seconds (the interval, at least a second): its
+    publisher delivers it, and what that delivery publishes, right after its commit, so a
+    request that placed an order returns with the order's saga done. Taken by this loop
+    (here or in another process sharing the database), the request would return while
+    the loop was still half-way through the chain.
+    """
+
+    def __init__(
+        self, delivery: InProcessDelivery, interval: float = 2.0, grace: float | None = None,
+    ) -> None:
         self._delivery = delivery
         self._interval = interval
+        self._grace = timedelta(seconds=max(interval, 1.0) if grace is None else grace)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="carve-retry", daemon=True)
 
@@ -176,9 +198,13 @@ class RetryLoop:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
+    def retry_once(self) -> int:
+        """One pass: what failed and is due, and what was left untried past the grace."""
+        return self._delivery.deliver_all(untried_before=datetime.now(UTC) - self._grace)
+
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._delivery.deliver_all()
+                self.retry_once()
             except Exception:  # keep retrying; the next pass may find the database back
                 log.exception("event retry pass failed")

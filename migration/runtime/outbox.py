@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.events import Event
@@ -65,12 +65,19 @@ class OutboxStore:
         ids: Sequence[str] | None = None,
         limit: int = 100,
         due_only: bool = True,
+        untried_before: datetime | None = None,
     ) -> list[OutboxMessage]:
-        """Undelivered rows, oldest first, optionally only some types or ids."""
+        """Undelivered rows, oldest first, optionally only some types or ids.
+
+        ``untried_before`` leaves out rows no delivery has tried yet that were written at or
+        after it: their publisher delivers them right after its commit (see ``RetryLoop``).
+        """
         t = self.table
         query = select(t).where(t.c.dispatched_at.is_(None)).order_by(t.c.occurred_at, t.c.id)
         if due_only:
             query = query.where(t.c.available_at <= datetime.now(UTC))
+        if untried_before is not None:
+            query = query.where(or_(t.c.attempts > 0, t.c.available_at < untried_before))
         if event_types is not None:
             query = query.where(t.c.event_type.in_(list(event_types)))
         if ids is not None:

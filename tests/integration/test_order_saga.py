@@ -22,7 +22,7 @@ from contracts.inventory import (
     StockShortage,
 )
 from contracts.orders import OrderLine, PlaceOrder
-from migration.runtime.delivery import Consumer
+from migration.runtime.delivery import Consumer, RetryLoop
 from monolith.modules.orders.saga import OrderNotYetPlaced
 from monolith.modules.orders.tables import order_lines, orders
 from tests.builders import monolith_client, place_order_flow
@@ -64,6 +64,66 @@ def test_an_order_is_pending_when_placed_then_confirmed_and_the_user_told_once(
         assert _notes(client, flow["user_id"]) == [("order_confirmation", placed["id"])]
         stock = client.get("/api/v1/inventory/stock/SKU-1").json()
     assert (stock["reserved"], stock["available"]) == (2, 3)
+
+
+def test_every_order_is_confirmed_when_its_request_returns_though_retry_loops_race_for_it(
+    postgres_url: str,
+) -> None:
+    # Two processes' retry loops (a monolith's, a worker's) pass every millisecond over the
+    # outboxes the requests write to. One that took a fresh order.created would finish the
+    # saga on its own thread after the request returned (7% of orders before the grace).
+    fast = {"CARVE_RETRY_INTERVAL": "0.001"}
+    with monolith_client(postgres_url, **fast), monolith_client(postgres_url, **fast) as client:
+        flow = place_order_flow(client, quantity=1, stock=1000)
+        statuses = [flow["response"].json()["status"]]
+        for _ in range(60):
+            placed = client.post("/api/v1/orders", json={
+                "user_id": flow["user_id"], "items": [{"sku": "SKU-1", "quantity": 1}]}).json()
+            statuses.append(client.get(f"/api/v1/orders/{placed['id']}").json()["status"])
+        stock = client.get("/api/v1/inventory/stock/SKU-1").json()
+    assert statuses == ["pending"] + ["confirmed"] * 60
+    assert stock["reserved"] == 61
+
+
+def test_the_retry_loop_takes_an_untried_event_only_once_its_publisher_had_the_grace(
+    tmp_path: Path, postgres_url: str,
+) -> None:
+    # order.created waits untried in the outbox (queued, no relay), then is in-process.
+    plan = _plan(tmp_path, "queue")
+    with monolith_client(postgres_url, CARVE_CONFIG=str(plan),
+                         CARVE_RETRY_INTERVAL="3600") as client:
+        flow = place_order_flow(client, quantity=2, stock=5)
+        order_id = flow["response"].json()["id"]
+        _plan(tmp_path, "inprocess")
+        delivery = client.app.state.system.delivery
+        assert RetryLoop(delivery, grace=60).retry_once() == 0
+        assert client.get(f"/api/v1/orders/{order_id}").json()["status"] == "pending"
+        assert RetryLoop(delivery, grace=0).retry_once() >= 1
+        assert client.get(f"/api/v1/orders/{order_id}").json()["status"] == "confirmed"
+
+
+def test_the_retry_loop_retries_a_failed_event_within_the_grace(postgres_url: str) -> None:
+    with monolith_client(postgres_url, CARVE_RETRY_INTERVAL="3600") as client:
+        flow = place_order_flow(client, quantity=1, stock=5)
+        early = StockReserved(order_id="soon-order", items=(ReservedLine(sku="SKU-1",
+                                                                          quantity=1),))
+        with _consumer(client, CONFIRM).unit_of_work() as uow:
+            uow.publish(early)  # delivered at once, and refused: no such order yet
+            uow.commit()
+        with _consumer(client, CONFIRM).unit_of_work() as uow:
+            uow.session.execute(insert(orders).values(
+                id="soon-order", user_id=flow["user_id"], user_email="ann@example.com",
+                status="pending", created_at=datetime.now(UTC)))
+            uow.session.execute(insert(order_lines).values(
+                order_id="soon-order", sku="SKU-1", quantity=1))
+            uow.commit()
+        engine = create_engine(postgres_url)
+        with engine.begin() as connection:  # the backoff is over
+            connection.execute(text("UPDATE orders_outbox SET available_at = now()"))
+        engine.dispose()
+        assert RetryLoop(client.app.state.system.delivery, grace=60).retry_once() >= 1
+        assert client.get("/api/v1/orders/soon-order").json()["status"] == "confirmed"
+        assert ("order_confirmation", "soon-order") in _notes(client, flow["user_id"])
 
 
 def test_an_order_the_stock_no_longer_covers_is_rejected_with_the_reason_and_holds_nothing(
