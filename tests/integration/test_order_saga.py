@@ -45,6 +45,24 @@ def _consumer(client: TestClient, name: str) -> Consumer:
     return next(c for c in client.app.state.system.consumers if c.name == name)
 
 
+def _write_pending_order(consumer: Consumer, order_id: str, user_id: str) -> None:
+    """An order's rows written straight to the database (a late replica, say)."""
+    with consumer.unit_of_work() as uow:
+        uow.session.execute(insert(orders).values(
+            id=order_id, user_id=user_id, user_email="ann@example.com",
+            status="pending", created_at=datetime.now(UTC)))
+        uow.session.execute(insert(order_lines).values(order_id=order_id, sku="SKU-1", quantity=1))
+        uow.commit()
+
+
+def _end_backoff(url: str, outbox: str) -> None:
+    """Make every failed row of an outbox due now."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"UPDATE {outbox} SET available_at = now()"))
+    engine.dispose()
+
+
 def _notes(client: TestClient, user_id: str) -> list[tuple[str, str]]:
     found = client.get("/api/v1/notifications", params={"user_id": user_id}).json()
     return [(n["kind"], n["reference"]) for n in found]
@@ -110,17 +128,8 @@ def test_the_retry_loop_retries_a_failed_event_within_the_grace(postgres_url: st
         with _consumer(client, CONFIRM).unit_of_work() as uow:
             uow.publish(early)  # delivered at once, and refused: no such order yet
             uow.commit()
-        with _consumer(client, CONFIRM).unit_of_work() as uow:
-            uow.session.execute(insert(orders).values(
-                id="soon-order", user_id=flow["user_id"], user_email="ann@example.com",
-                status="pending", created_at=datetime.now(UTC)))
-            uow.session.execute(insert(order_lines).values(
-                order_id="soon-order", sku="SKU-1", quantity=1))
-            uow.commit()
-        engine = create_engine(postgres_url)
-        with engine.begin() as connection:  # the backoff is over
-            connection.execute(text("UPDATE orders_outbox SET available_at = now()"))
-        engine.dispose()
+        _write_pending_order(_consumer(client, CONFIRM), "soon-order", flow["user_id"])
+        _end_backoff(postgres_url, "orders_outbox")
         assert RetryLoop(client.app.state.system.delivery, grace=60).retry_once() >= 1
         assert client.get("/api/v1/orders/soon-order").json()["status"] == "confirmed"
         assert ("order_confirmation", "soon-order") in _notes(client, flow["user_id"])
@@ -159,13 +168,7 @@ def test_an_answer_before_its_order_row_fails_and_applies_once_the_row_is_there(
         confirm = _consumer(client, CONFIRM)
         with pytest.raises(OrderNotYetPlaced):
             confirm.apply(early)  # nothing recorded: a retry will apply it
-        with confirm.unit_of_work() as uow:  # the order's row appears (a late replica, say)
-            uow.session.execute(insert(orders).values(
-                id="early-order", user_id=user_id, user_email="ann@example.com",
-                status="pending", created_at=datetime.now(UTC)))
-            uow.session.execute(insert(order_lines).values(
-                order_id="early-order", sku="SKU-1", quantity=1))
-            uow.commit()
+        _write_pending_order(confirm, "early-order", user_id)
         assert confirm.apply(early) is True  # the retry
         assert confirm.apply(early) is False  # a duplicate: the inbox absorbs it
         assert client.get("/api/v1/orders/early-order").json()["status"] == "confirmed"
@@ -184,17 +187,8 @@ def test_the_outbox_retries_an_early_answer_until_its_order_exists(postgres_url:
         error = scalar(postgres_url, "SELECT last_error FROM inventory_outbox "
                                       f"WHERE id = '{early.message_id}'")
         assert "OrderNotYetPlaced" in str(error)
-        with _consumer(client, CONFIRM).unit_of_work() as uow:
-            uow.session.execute(insert(orders).values(
-                id="later-order", user_id=flow["user_id"], user_email="ann@example.com",
-                status="pending", created_at=datetime.now(UTC)))
-            uow.session.execute(insert(order_lines).values(
-                order_id="later-order", sku="SKU-1", quantity=1))
-            uow.commit()
-        engine = create_engine(postgres_url)
-        with engine.begin() as connection:  # the backoff is over
-            connection.execute(text("UPDATE inventory_outbox SET available_at = now()"))
-        engine.dispose()
+        _write_pending_order(_consumer(client, CONFIRM), "later-order", flow["user_id"])
+        _end_backoff(postgres_url, "inventory_outbox")
         client.app.state.system.delivery.deliver_all()
         assert client.get("/api/v1/orders/later-order").json()["status"] == "confirmed"
         assert ("order_confirmation", "later-order") in _notes(client, flow["user_id"])
