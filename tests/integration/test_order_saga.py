@@ -6,7 +6,9 @@ subscribers and the outbox, as a queue or a replay from the dead-letter queue wo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +41,15 @@ def _plan(folder: Path, transport: str) -> Path:
     plan.write_text(f'[project]\nsource = "{ROOT.as_posix()}"\n\n'
                     f'[events."order.created"]\ntransport = "{transport}"\n', encoding="utf-8")
     return plan
+
+
+@contextmanager
+def _order_left_in_its_outbox(folder: Path, url: str) -> Iterator[tuple[TestClient, dict]]:
+    """A monolith with no retry loop and an order whose order.created waits untried in the
+    outbox (queued, with no relay); ``_plan(folder, "inprocess")`` makes it in-process."""
+    plan = _plan(folder, "queue")
+    with monolith_client(url, CARVE_CONFIG=str(plan), CARVE_RETRY_INTERVAL="3600") as client:
+        yield client, place_order_flow(client, quantity=2, stock=5)
 
 
 def _consumer(client: TestClient, name: str) -> Consumer:
@@ -106,11 +117,7 @@ def test_every_order_is_confirmed_when_its_request_returns_though_retry_loops_ra
 def test_the_retry_loop_takes_an_untried_event_only_once_its_publisher_had_the_grace(
     tmp_path: Path, postgres_url: str,
 ) -> None:
-    # order.created waits untried in the outbox (queued, no relay), then is in-process.
-    plan = _plan(tmp_path, "queue")
-    with monolith_client(postgres_url, CARVE_CONFIG=str(plan),
-                         CARVE_RETRY_INTERVAL="3600") as client:
-        flow = place_order_flow(client, quantity=2, stock=5)
+    with _order_left_in_its_outbox(tmp_path, postgres_url) as (client, flow):
         order_id = flow["response"].json()["id"]
         _plan(tmp_path, "inprocess")
         delivery = client.app.state.system.delivery
@@ -138,11 +145,8 @@ def test_the_retry_loop_retries_a_failed_event_within_the_grace(postgres_url: st
 def test_an_order_the_stock_no_longer_covers_is_rejected_with_the_reason_and_holds_nothing(
     tmp_path: Path, postgres_url: str,
 ) -> None:
-    # order.created waits in the outbox (queued, no relay) while the stock drops to 1.
-    plan = _plan(tmp_path, "queue")
-    with monolith_client(postgres_url, CARVE_CONFIG=str(plan),
-                         CARVE_RETRY_INTERVAL="3600") as client:
-        flow = place_order_flow(client, quantity=2, stock=5)
+    # order.created waits in the outbox while the stock drops to 1.
+    with _order_left_in_its_outbox(tmp_path, postgres_url) as (client, flow):
         order_id = flow["response"].json()["id"]
         assert client.get(f"/api/v1/orders/{order_id}").json()["status"] == "pending"
         assert client.put("/api/v1/inventory/stock/SKU-1", json={"quantity": 1}).status_code == 200
