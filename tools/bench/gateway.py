@@ -52,6 +52,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from migration.gateway.nginx_engine import find_nginx  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
 
 NGINX_CONF = """worker_processes {workers};
@@ -224,7 +225,7 @@ def run(seconds: int, rounds: int, workers: int, quick: bool) -> dict[str, objec
             conf.write_text(NGINX_CONF.format(dir=folder, backend=backend, port=port,
                                               workers=count))
             pids[name] = stack.enter_context(process(
-                [program_path("nginx"), "-c", str(conf), "-p", str(folder), "-e", "stderr", "-g",
+                [find_nginx(), "-c", str(conf), "-p", str(folder), "-e", "stderr", "-g",
                  "daemon off;"], f"http://127.0.0.1:{port}/")).pid
         routes = Path(scratch) / "routes.json"
         routes.write_text(json.dumps(CARVE_ROUTES))
